@@ -1,0 +1,412 @@
+//! Writing an OCI `LinuxResources` into cgroup files, for v1 and v2.
+
+use std::path::Path;
+
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+
+use super::CgroupPaths;
+use crate::error::{Error, Result};
+
+/// Applies `resources`; `creating` adds the default device rules on v1.
+pub fn apply(
+    paths: &CgroupPaths,
+    resources: Option<&LinuxResources>,
+    creating: bool,
+) -> Result<()> {
+    if paths.v2_only {
+        if let (Some(dir), Some(r)) = (&paths.unified, resources) {
+            apply_v2(dir, r)?;
+        }
+        return Ok(());
+    }
+    if let Some(dir) = paths.dir_of("devices") {
+        if creating {
+            apply_v1_devices(
+                dir,
+                resources
+                    .and_then(|r| r.devices().as_deref())
+                    .unwrap_or(&[]),
+            )?;
+        }
+    }
+    let Some(r) = resources else { return Ok(()) };
+    if let Some(mem) = r.memory() {
+        let dir = need(paths.dir_of("memory"), "memory")?;
+        let limit = mem.limit();
+        // v1 refuses a memory limit above memsw's, and memsw below memory's, so
+        // when both are set the order depends on the direction of the change.
+        let swap = mem.swap();
+        let set_limit = |d: &Path| -> Result<()> {
+            if let Some(l) = limit {
+                write(d, "memory.limit_in_bytes", &l.to_string())?;
+            }
+            Ok(())
+        };
+        let set_swap = |d: &Path| -> Result<()> {
+            if let Some(s) = swap {
+                if d.join("memory.memsw.limit_in_bytes").exists() {
+                    write(d, "memory.memsw.limit_in_bytes", &s.to_string())?;
+                } else if s != -1 && Some(s) != limit {
+                    return Err(Error::Other(
+                        "memory.swap: the kernel does not account swap (no memory.memsw.limit_in_bytes)".into(),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        if set_limit(dir).is_err() {
+            set_swap(dir)?;
+            set_limit(dir)?;
+        } else {
+            set_swap(dir)?;
+        }
+        if let Some(r) = mem.reservation() {
+            write(dir, "memory.soft_limit_in_bytes", &r.to_string())?;
+        }
+        if let Some(s) = mem.swappiness() {
+            if s > 100 {
+                return Err(Error::Config(format!(
+                    "linux.resources.memory.swappiness {s}: must be 0 to 100"
+                )));
+            }
+            write_if_present(dir, "memory.swappiness", &s.to_string())?;
+        }
+        if mem.disable_oom_killer() == Some(true) {
+            write(dir, "memory.oom_control", "1")?;
+        }
+    }
+    if let Some(cpu) = r.cpu() {
+        if cpu.shares().is_some() || cpu.quota().is_some() || cpu.period().is_some() {
+            let dir = need(paths.dir_of("cpu"), "cpu")?;
+            if let Some(s) = cpu.shares() {
+                write(dir, "cpu.shares", &s.to_string())?;
+            }
+            if let Some(p) = cpu.period() {
+                write(dir, "cpu.cfs_period_us", &p.to_string())?;
+            }
+            if let Some(q) = cpu.quota() {
+                write(dir, "cpu.cfs_quota_us", &q.to_string())?;
+            }
+        }
+        if cpu.realtime_runtime().is_some() || cpu.realtime_period().is_some() {
+            let dir = need(paths.dir_of("cpu"), "cpu")?;
+            if let Some(p) = cpu.realtime_period() {
+                write(dir, "cpu.rt_period_us", &p.to_string())?;
+            }
+            if let Some(r) = cpu.realtime_runtime() {
+                write(dir, "cpu.rt_runtime_us", &r.to_string())?;
+            }
+        }
+        if cpu.cpus().is_some() || cpu.mems().is_some() {
+            let dir = need(paths.dir_of("cpuset"), "cpuset")?;
+            if let Some(c) = cpu.cpus() {
+                write(dir, "cpuset.cpus", c)?;
+            }
+            if let Some(m) = cpu.mems() {
+                write(dir, "cpuset.mems", m)?;
+            }
+        }
+    }
+    if let Some(pids) = r.pids() {
+        let dir = need(paths.dir_of("pids"), "pids")?;
+        write(dir, "pids.max", &pids_max(pids.limit()))?;
+    }
+    if let Some(bio) = r.block_io() {
+        if let Some(w) = bio.weight() {
+            let dir = need(paths.dir_of("blkio"), "blkio")?;
+            if dir.join("blkio.weight").exists() {
+                write(dir, "blkio.weight", &w.to_string())?;
+            } else if dir.join("blkio.bfq.weight").exists() {
+                write(dir, "blkio.bfq.weight", &w.to_string())?;
+            } else {
+                return Err(Error::Other(
+                    "linux.resources.blockIO.weight: the kernel's block I/O scheduler has no weights"
+                        .into(),
+                ));
+            }
+        }
+    }
+    if let Some(hp) = r.hugepage_limits() {
+        for l in hp {
+            let file = format!("hugetlb.{}.limit_in_bytes", l.page_size());
+            let dir = need(paths.dir_of("hugetlb"), "hugetlb")?;
+            write(dir, &file, &l.limit().to_string())?;
+        }
+    }
+    Ok(())
+}
+
+fn pids_max(limit: i64) -> String {
+    if limit <= 0 {
+        "max".into()
+    } else {
+        limit.to_string()
+    }
+}
+
+/// Turns on, in every ancestor of `dir`, the controllers the parent offers, so
+/// that `dir` gets its own memory, cpu, pids and io files.
+pub fn enable_v2_controllers(dir: &Path) -> Result<()> {
+    let mut ancestors: Vec<&Path> = dir.ancestors().skip(1).collect();
+    ancestors.reverse();
+    for parent in ancestors {
+        let controllers = match std::fs::read_to_string(parent.join("cgroup.controllers")) {
+            Ok(c) => c,
+            Err(_) => continue,
+        };
+        if !parent.exists() {
+            std::fs::create_dir(parent)
+                .map_err(|e| Error::io(format!("creating cgroup {}", parent.display()), e))?;
+        }
+        let want: Vec<String> = controllers
+            .split_whitespace()
+            .filter(|c| ["cpu", "cpuset", "memory", "pids", "io", "hugetlb"].contains(c))
+            .map(|c| format!("+{c}"))
+            .collect();
+        if !want.is_empty() {
+            // Best effort: a controller may be busy in a threaded subtree.
+            let _ = std::fs::write(parent.join("cgroup.subtree_control"), want.join(" "));
+        }
+    }
+    Ok(())
+}
+
+/// cgroup v2 files from the v1-shaped OCI fields, as the runtime spec's
+/// conversion rules say.
+pub fn apply_v2(dir: &Path, r: &LinuxResources) -> Result<()> {
+    if let Some(mem) = r.memory() {
+        if let Some(l) = mem.limit() {
+            write(dir, "memory.max", &max_or(l))?;
+        }
+        if let Some(res) = mem.reservation() {
+            write(dir, "memory.low", &max_or(res))?;
+        }
+        if let Some(s) = mem.swap() {
+            // OCI swap is memory+swap; v2's swap.max counts swap alone.
+            let v = match (s, mem.limit()) {
+                (-1, _) => "max".to_string(),
+                (s, Some(l)) if l > 0 => (s - l).max(0).to_string(),
+                (s, _) => s.to_string(),
+            };
+            write_if_present(dir, "memory.swap.max", &v)?;
+        }
+    }
+    if let Some(cpu) = r.cpu() {
+        if let Some(shares) = cpu.shares() {
+            write(dir, "cpu.weight", &shares_to_weight(shares).to_string())?;
+        }
+        if cpu.quota().is_some() || cpu.period().is_some() {
+            let quota = match cpu.quota() {
+                Some(q) if q > 0 => q.to_string(),
+                _ => "max".into(),
+            };
+            let period = cpu.period().unwrap_or(100_000);
+            write(dir, "cpu.max", &format!("{quota} {period}"))?;
+        }
+        if let Some(c) = cpu.cpus() {
+            write(dir, "cpuset.cpus", c)?;
+        }
+        if let Some(m) = cpu.mems() {
+            write(dir, "cpuset.mems", m)?;
+        }
+    }
+    if let Some(pids) = r.pids() {
+        write(dir, "pids.max", &pids_max(pids.limit()))?;
+    }
+    if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()) {
+        if dir.join("io.bfq.weight").exists() {
+            write(dir, "io.bfq.weight", &w.to_string())?;
+        } else {
+            // io.weight runs 1..10000 where blkio.weight ran 10..1000.
+            let v = 1 + (u64::from(w).saturating_sub(10)) * 9999 / 990;
+            write(dir, "io.weight", &format!("default {v}"))?;
+        }
+    }
+    for (file, value) in r.unified().iter().flatten() {
+        if file.contains('/') || file.starts_with('.') {
+            return Err(Error::Config(format!(
+                "linux.resources.unified: bad file name {file:?}"
+            )));
+        }
+        write(dir, file, value)?;
+    }
+    Ok(())
+}
+
+/// The runtime spec's mapping of cpu shares (2..262144) onto cgroup v2 weight (1..10000).
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 100;
+    }
+    1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142
+}
+
+fn max_or(v: i64) -> String {
+    if v < 0 { "max".into() } else { v.to_string() }
+}
+
+/// cgroup v1 device rules: deny everything, the spec's rules in order, then
+/// what every container needs.
+fn apply_v1_devices(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
+    write(dir, "devices.deny", "a")?;
+    for r in rules {
+        let line = device_rule(r);
+        let file = if r.allow() {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
+        write(dir, file, &line)?;
+    }
+    // After the spec's rules, as runc adds them: a deny-all rule in the spec
+    // must not take away the nodes every container has.
+    for rule in DEFAULT_ALLOWED {
+        write(dir, "devices.allow", rule)?;
+    }
+    Ok(())
+}
+
+/// The nodes a container's /dev always has, and mknod of anything (opening
+/// what was made is still governed by the rules).
+const DEFAULT_ALLOWED: &[&str] = &[
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+];
+
+pub fn device_rule(r: &LinuxDeviceCgroup) -> String {
+    let typ = match r.typ() {
+        None | Some(LinuxDeviceType::A) => "a",
+        Some(LinuxDeviceType::B) => "b",
+        Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => "c",
+        Some(LinuxDeviceType::P) => "p",
+    };
+    if typ == "a" && r.major().is_none() && r.minor().is_none() {
+        return "a".into();
+    }
+    let num = |n: Option<i64>| {
+        n.filter(|v| *v >= 0)
+            .map_or("*".to_string(), |v| v.to_string())
+    };
+    let access = r.access().clone().unwrap_or_else(|| "rwm".into());
+    format!("{typ} {}:{} {access}", num(r.major()), num(r.minor()))
+}
+
+fn need<'a>(dir: Option<&'a Path>, controller: &str) -> Result<&'a Path> {
+    dir.ok_or_else(|| Error::Other(format!("the {controller} cgroup controller is not mounted")))
+}
+
+fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
+    std::fs::write(dir.join(file), value).map_err(|e| {
+        Error::io(
+            format!("writing {value:?} to {}", dir.join(file).display()),
+            e,
+        )
+    })
+}
+
+fn write_if_present(dir: &Path, file: &str, value: &str) -> Result<()> {
+    if dir.join(file).exists() {
+        write(dir, file, value)
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v2_dir() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for f in [
+            "memory.max",
+            "memory.low",
+            "memory.swap.max",
+            "cpu.weight",
+            "cpu.max",
+            "pids.max",
+            "io.weight",
+            "cpuset.cpus",
+        ] {
+            std::fs::write(d.path().join(f), "").unwrap();
+        }
+        d
+    }
+
+    fn read(d: &Path, f: &str) -> String {
+        std::fs::read_to_string(d.join(f)).unwrap()
+    }
+
+    #[test]
+    fn v2_files_follow_the_conversion_rules() {
+        let d = v2_dir();
+        let r: LinuxResources = serde_json::from_str(
+            r#"{"memory":{"limit":67108864,"reservation":33554432,"swap":134217728},
+                "cpu":{"shares":1024,"quota":50000,"period":100000,"cpus":"0"},
+                "pids":{"limit":64},"blockIO":{"weight":500},
+                "unified":{"memory.high":"50000000"}}"#,
+        )
+        .unwrap();
+        apply_v2(d.path(), &r).unwrap();
+        assert_eq!(read(d.path(), "memory.max"), "67108864");
+        assert_eq!(read(d.path(), "memory.low"), "33554432");
+        assert_eq!(read(d.path(), "memory.swap.max"), "67108864");
+        assert_eq!(read(d.path(), "cpu.weight"), "39");
+        assert_eq!(read(d.path(), "cpu.max"), "50000 100000");
+        assert_eq!(read(d.path(), "cpuset.cpus"), "0");
+        assert_eq!(read(d.path(), "pids.max"), "64");
+        assert_eq!(read(d.path(), "io.weight"), "default 4950");
+        assert_eq!(read(d.path(), "memory.high"), "50000000");
+    }
+
+    #[test]
+    fn v2_unlimited_values() {
+        let d = v2_dir();
+        let r: LinuxResources = serde_json::from_str(
+            r#"{"memory":{"limit":-1,"swap":-1},"cpu":{"quota":-1},"pids":{"limit":0}}"#,
+        )
+        .unwrap();
+        apply_v2(d.path(), &r).unwrap();
+        assert_eq!(read(d.path(), "memory.max"), "max");
+        assert_eq!(read(d.path(), "memory.swap.max"), "max");
+        assert_eq!(read(d.path(), "cpu.max"), "max 100000");
+        assert_eq!(read(d.path(), "pids.max"), "max");
+    }
+
+    #[test]
+    fn v2_refuses_path_like_unified_keys() {
+        let d = v2_dir();
+        let r: LinuxResources = serde_json::from_str(r#"{"unified":{"../x":"1"}}"#).unwrap();
+        assert!(apply_v2(d.path(), &r).is_err());
+    }
+
+    #[test]
+    fn weights() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(262_144), 10000);
+        assert_eq!(shares_to_weight(1024), 39);
+    }
+
+    #[test]
+    fn device_rules() {
+        let r: LinuxDeviceCgroup =
+            serde_json::from_str(r#"{"allow":true,"type":"c","major":1,"minor":3,"access":"rw"}"#)
+                .unwrap();
+        assert_eq!(device_rule(&r), "c 1:3 rw");
+        let r: LinuxDeviceCgroup =
+            serde_json::from_str(r#"{"allow":false,"access":"rwm"}"#).unwrap();
+        assert_eq!(device_rule(&r), "a");
+        let r: LinuxDeviceCgroup =
+            serde_json::from_str(r#"{"allow":true,"type":"b","major":8}"#).unwrap();
+        assert_eq!(device_rule(&r), "b 8:* rwm");
+    }
+}

@@ -1,0 +1,291 @@
+//! The container's first process, from clone to execve. It runs in the new
+//! namespaces, reports each step to the runtime over the sync channel, and
+//! waits on the exec fifo until `start` before it becomes the program.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use libseccomp::ScmpFilterContext;
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxNamespaceType, Process};
+
+use crate::cgroups::CgroupPaths;
+use crate::error::{Context, Error, Result};
+use crate::process::{self, Program};
+use crate::spec::Bundle;
+use crate::sync::{Channel, Msg};
+use crate::{console, hooks, rootfs, seccomp, sys};
+
+/// Where the master side of a terminal goes.
+pub enum ConsoleTarget {
+    None,
+    /// A connected unix socket (`--console-socket`).
+    Socket(OwnedFd),
+    /// The runtime process itself, over the sync channel (`run -t`).
+    Parent,
+}
+
+pub struct InitArgs<'a> {
+    pub bundle: &'a Bundle,
+    pub cgroup: &'a CgroupPaths,
+    pub channel: &'a Channel,
+    pub new_userns: bool,
+    pub console: ConsoleTarget,
+    /// An O_PATH descriptor of the exec fifo.
+    pub exec_fifo: &'a OwnedFd,
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+    pub seccomp: Option<&'a ScmpFilterContext>,
+    pub join_user: Option<OwnedFd>,
+    pub join_mount: Option<OwnedFd>,
+}
+
+/// Runs in the cloned child; never returns.
+pub fn run(args: InitArgs) -> ! {
+    let program = match setup(&args) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = args.channel.send(&Msg::Failed(e.to_string()));
+            // SAFETY: leaving the forked child without running the parent's destructors.
+            unsafe { libc::_exit(1) }
+        }
+    };
+    // Block until `start` opens the other end, then tell it we go on.
+    let fifo = format!("/proc/self/fd/{}", args.exec_fifo.as_raw_fd());
+    match std::fs::OpenOptions::new().write(true).open(&fifo) {
+        Ok(mut f) => {
+            use std::io::Write;
+            let _ = f.write_all(b"0");
+        }
+        Err(e) => die(&format!("opening the exec fifo: {e}"), 1),
+    }
+    if let Err(e) = start_hooks(args.bundle) {
+        die(&e.to_string(), 1);
+    }
+    let err = process::exec(&program);
+    let code = match err.raw_os_error() {
+        Some(libc::ENOENT) => 127,
+        _ => 126,
+    };
+    die(&err.to_string(), code)
+}
+
+fn die(msg: &str, code: i32) -> ! {
+    eprintln!("berth-runtime: {msg}");
+    // SAFETY: as in `run`.
+    unsafe { libc::_exit(code) }
+}
+
+fn wait_go(ch: &Channel) -> Result<()> {
+    match ch.recv()? {
+        Some(Msg::Go) => Ok(()),
+        other => Err(Error::Other(format!(
+            "runtime went away during setup ({other:?})"
+        ))),
+    }
+}
+
+fn namespaces(bundle: &Bundle) -> Vec<(LinuxNamespaceType, bool)> {
+    bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|n| (n.typ(), n.path().is_none()))
+        .collect()
+}
+
+fn setup(a: &InitArgs) -> Result<Program> {
+    // Nothing in the container may read our memory or /proc/self/exe (the
+    // runtime binary) while we are still the runtime (CVE-2019-5736).
+    nix::sys::prctl::set_dumpable(false).ctx(|| "PR_SET_DUMPABLE")?;
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "PR_SET_PDEATHSIG")?;
+    wait_go(a.channel)?;
+    if let Some(fd) = &a.join_user {
+        nix::sched::setns(fd, CloneFlags::CLONE_NEWUSER).ctx(|| "joining the user namespace")?;
+    }
+    if a.new_userns || a.join_user.is_some() {
+        // Become root of the new user namespace if root is mapped in it.
+        let _ = nix::unistd::setresgid(0.into(), 0.into(), 0.into());
+        let _ = nix::unistd::setresuid(0.into(), 0.into(), 0.into());
+    }
+    if let Some(fd) = &a.join_mount {
+        nix::sched::setns(fd, CloneFlags::CLONE_NEWNS).ctx(|| "joining the mount namespace")?;
+    }
+    let ns = namespaces(a.bundle);
+    let new = |t| ns.iter().any(|(typ, is_new)| *typ == t && *is_new);
+    if new(LinuxNamespaceType::Cgroup) {
+        // Now that we are in the container's cgroup, it becomes the namespace's root.
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "creating the cgroup namespace")?;
+    }
+    let spec = &a.bundle.spec;
+    if new(LinuxNamespaceType::Uts) {
+        if let Some(h) = spec.hostname() {
+            nix::unistd::sethostname(h).ctx(|| format!("setting hostname {h:?}"))?;
+        }
+        if let Some(d) = spec.domainname() {
+            set_domainname(d)?;
+        }
+    }
+    let has_mount_ns = new(LinuxNamespaceType::Mount);
+    if has_mount_ns {
+        rootfs::prepare(&rootfs::RootfsContext {
+            spec,
+            rootfs: &a.bundle.rootfs,
+            cgroup: a.cgroup,
+            in_userns: a.new_userns || a.join_user.is_some(),
+        })?;
+    }
+    a.channel.send(&Msg::Hooks)?;
+    wait_go(a.channel)?;
+    let state = crate::container::hook_state(a.bundle, nix::unistd::getpid().as_raw(), "created");
+    hooks::run(
+        "createContainer",
+        spec.hooks()
+            .as_ref()
+            .and_then(|h| h.create_container().as_ref()),
+        &state,
+    )?;
+    if has_mount_ns {
+        rootfs::pivot(&a.bundle.rootfs, a.no_pivot)?;
+    } else if a.join_mount.is_none() {
+        nix::unistd::chroot(&a.bundle.rootfs).ctx(|| "chroot")?;
+        nix::unistd::chdir("/").ctx(|| "chdir /")?;
+    }
+    let process = spec
+        .process()
+        .clone()
+        .ok_or_else(|| Error::Config("process: missing".into()))?;
+    let terminal = process.terminal().unwrap_or(false);
+    let pty = if terminal {
+        let pty = console::open_pty(
+            process
+                .console_size()
+                .map(|b| (b.height() as u16, b.width() as u16)),
+        )?;
+        if has_mount_ns {
+            rootfs::bind_console(&pty.slave_path)?;
+        }
+        Some(pty)
+    } else {
+        None
+    };
+    if has_mount_ns {
+        rootfs::finish(spec)?;
+    }
+    rootfs::apply_sysctl(spec)?;
+    send_console(a, pty.as_ref())?;
+    let program = prepare_process(
+        &process,
+        a.seccomp,
+        a.new_userns || a.join_user.is_some(),
+        pty.as_ref().map(|p| &p.slave),
+    )?;
+    finish_fds(a.preserve_fds)?;
+    nix::sys::prctl::set_pdeathsig(None).ctx(|| "PR_SET_PDEATHSIG")?;
+    a.channel.send(&Msg::Ready)?;
+    Ok(program)
+}
+
+fn send_console(a: &InitArgs, pty: Option<&console::Pty>) -> Result<()> {
+    let Some(pty) = pty else { return Ok(()) };
+    match &a.console {
+        ConsoleTarget::Socket(sock) => console::send_master(sock.as_raw_fd(), pty),
+        ConsoleTarget::Parent => a.channel.send_raw(b"console", Some(pty.master.as_raw_fd())),
+        ConsoleTarget::None => Err(Error::Config(
+            "process.terminal is true but no --console-socket was given".into(),
+        )),
+    }
+}
+
+/// The process-level setup shared by create and exec. On return the process
+/// has its final identity and filters; only execve remains.
+pub fn prepare_process(
+    process: &Process,
+    filter: Option<&ScmpFilterContext>,
+    in_userns: bool,
+    tty: Option<&OwnedFd>,
+) -> Result<Program> {
+    if let Some(slave) = tty {
+        console::attach_stdio(slave)?;
+    }
+    // The program starts with default signal handling, whatever the runtime's
+    // was (Rust ignores SIGPIPE, and that would be inherited across execve).
+    sys::reset_signals();
+    process::set_oom_score_adj(process)?;
+    process::set_rlimits(process)?;
+    let cwd = process.cwd();
+    nix::unistd::chdir(cwd).ctx(|| format!("chdir to process.cwd {}", cwd.display()))?;
+    // The working directory must be inside the container (CVE-2024-21626).
+    let here = std::env::current_dir().ctx(|| "getcwd")?;
+    if !here.starts_with("/") || here.to_string_lossy().starts_with("(unreachable)") {
+        return Err(Error::Other(format!(
+            "process.cwd {} is outside the container",
+            cwd.display()
+        )));
+    }
+    let program = process::find_program(process)?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    if let (Some(f), false) = (filter, nnp) {
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+        // before the capabilities go.
+        seccomp::load(f)?;
+    }
+    process::set_identity(process, !in_userns || setgroups_allowed())?;
+    if nnp {
+        process::set_no_new_privs()?;
+        if let Some(f) = filter {
+            seccomp::load(f)?;
+        }
+    }
+    let umask = process.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    Ok(program)
+}
+
+fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups")
+        .map(|s| s.trim() == "allow")
+        .unwrap_or(true)
+}
+
+/// Descriptors 3.. are closed on exec, except the `preserve` right after stdio.
+pub fn finish_fds(preserve: u32) -> Result<()> {
+    let first = 3 + preserve as RawFd;
+    sys::cloexec_from(first).ctx(|| "closing inherited descriptors")?;
+    for fd in 3..first {
+        sys::keep_on_exec(fd);
+    }
+    Ok(())
+}
+
+fn start_hooks(bundle: &Bundle) -> Result<()> {
+    let hooks = bundle
+        .spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_ref());
+    if hooks.is_none() {
+        return Ok(());
+    }
+    let state = crate::container::hook_state(bundle, nix::unistd::getpid().as_raw(), "running");
+    hooks::run("startContainer", hooks, &state)
+}
+
+fn set_domainname(name: &str) -> Result<()> {
+    // SAFETY: setdomainname reads `len` bytes of a buffer that outlives the call.
+    let r = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    if r < 0 {
+        return Err(Error::io(
+            format!("setting domainname {name:?}"),
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+pub fn path_exists(p: &Path) -> bool {
+    p.symlink_metadata().is_ok()
+}

@@ -1,0 +1,757 @@
+//! The container's filesystem view, made in its own mount namespace: mounts in
+//! config order, /dev, pivot_root, then masked and read-only paths.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::OFlag;
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
+
+use crate::cgroups::CgroupPaths;
+use crate::error::{Context, Error, Result};
+use crate::safe_path::{ensure_in_root, open_in_root, proc_fd_path};
+
+/// A mount's options split into flags to set, flags to clear, propagation
+/// changes, and the rest, which goes to the filesystem as data.
+#[derive(Debug, Clone)]
+pub struct MountOptions {
+    pub flags: MsFlags,
+    pub propagation: Vec<MsFlags>,
+    pub data: Vec<String>,
+    pub bind: bool,
+    pub recursive: bool,
+}
+
+impl Default for MountOptions {
+    fn default() -> Self {
+        MountOptions {
+            flags: MsFlags::empty(),
+            propagation: Vec::new(),
+            data: Vec::new(),
+            bind: false,
+            recursive: false,
+        }
+    }
+}
+
+/// One option of a mount, as runc understands them.
+pub enum MountOption {
+    Set(MsFlags),
+    Clear(MsFlags),
+    Propagation(MsFlags),
+    Bind { recursive: bool },
+    Data,
+}
+
+impl MountOption {
+    pub fn parse(opt: &str) -> MountOption {
+        use MountOption::*;
+        match opt {
+            "bind" => Bind { recursive: false },
+            "rbind" => Bind { recursive: true },
+            "ro" => Set(MsFlags::MS_RDONLY),
+            "rw" => Clear(MsFlags::MS_RDONLY),
+            "nosuid" => Set(MsFlags::MS_NOSUID),
+            "suid" => Clear(MsFlags::MS_NOSUID),
+            "nodev" => Set(MsFlags::MS_NODEV),
+            "dev" => Clear(MsFlags::MS_NODEV),
+            "noexec" => Set(MsFlags::MS_NOEXEC),
+            "exec" => Clear(MsFlags::MS_NOEXEC),
+            "sync" => Set(MsFlags::MS_SYNCHRONOUS),
+            "async" => Clear(MsFlags::MS_SYNCHRONOUS),
+            "dirsync" => Set(MsFlags::MS_DIRSYNC),
+            "remount" => Set(MsFlags::MS_REMOUNT),
+            "mand" => Set(MsFlags::MS_MANDLOCK),
+            "nomand" => Clear(MsFlags::MS_MANDLOCK),
+            "atime" => Clear(MsFlags::MS_NOATIME),
+            "noatime" => Set(MsFlags::MS_NOATIME),
+            "diratime" => Clear(MsFlags::MS_NODIRATIME),
+            "nodiratime" => Set(MsFlags::MS_NODIRATIME),
+            "relatime" => Set(MsFlags::MS_RELATIME),
+            "norelatime" => Clear(MsFlags::MS_RELATIME),
+            "strictatime" => Set(MsFlags::MS_STRICTATIME),
+            "nostrictatime" => Clear(MsFlags::MS_STRICTATIME),
+            other => match propagation_flag(other) {
+                Some(f) => Propagation(f),
+                None => Data,
+            },
+        }
+    }
+}
+
+pub fn propagation_flag(s: &str) -> Option<MsFlags> {
+    Some(match s {
+        "private" => MsFlags::MS_PRIVATE,
+        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        "shared" => MsFlags::MS_SHARED,
+        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        "slave" => MsFlags::MS_SLAVE,
+        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        "unbindable" => MsFlags::MS_UNBINDABLE,
+        "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+        _ => return None,
+    })
+}
+
+pub fn parse_options(m: &Mount) -> MountOptions {
+    let mut o = MountOptions {
+        bind: m.typ().as_deref() == Some("bind"),
+        ..Default::default()
+    };
+    for opt in m.options().iter().flatten() {
+        match MountOption::parse(opt) {
+            MountOption::Set(f) => o.flags |= f,
+            MountOption::Clear(f) => o.flags &= !f,
+            MountOption::Propagation(f) => o.propagation.push(f),
+            MountOption::Bind { recursive } => {
+                o.bind = true;
+                o.recursive |= recursive;
+            }
+            MountOption::Data => o.data.push(opt.clone()),
+        }
+    }
+    o
+}
+
+/// What the rootfs setup needs besides the spec.
+pub struct RootfsContext<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub cgroup: &'a CgroupPaths,
+    /// In a new user namespace: device nodes cannot be made, so they are bound.
+    pub in_userns: bool,
+}
+
+/// Everything before pivot_root: propagation, the rootfs bind, mounts, /dev.
+pub fn prepare(ctx: &RootfsContext) -> Result<()> {
+    let linux = ctx.spec.linux().as_ref();
+    let root_prop = linux
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .and_then(propagation_flag)
+        .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    // Nothing we mount may propagate back to the host.
+    mount(None::<&str>, "/", None::<&str>, root_prop, None::<&str>)
+        .ctx(|| "making / a slave mount in the container's namespace")?;
+    make_parent_private(ctx.rootfs)?;
+    mount(
+        Some(ctx.rootfs),
+        ctx.rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| format!("binding the root filesystem {}", ctx.rootfs.display()))?;
+    let root = nix::fcntl::open(
+        ctx.rootfs,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| format!("opening the root filesystem {}", ctx.rootfs.display()))?;
+
+    let mounts = ctx.spec.mounts().clone().unwrap_or_default();
+    for m in &mounts {
+        mount_one(ctx, &root, m).map_err(|e| {
+            Error::Other(format!(
+                "mounting {} on {}: {e}",
+                source_name(m),
+                m.destination().display()
+            ))
+        })?;
+    }
+    let dev_is_bound = mounts
+        .iter()
+        .any(|m| m.destination() == Path::new("/dev") && parse_options(m).bind);
+    if !dev_is_bound {
+        make_devices(ctx, &root)?;
+        dev_symlinks(&root)?;
+    }
+    Ok(())
+}
+
+fn source_name(m: &Mount) -> String {
+    m.source()
+        .as_ref()
+        .map(|s| s.display().to_string())
+        .or_else(|| m.typ().clone())
+        .unwrap_or_else(|| "none".into())
+}
+
+/// pivot_root needs the new root's parent mount not to be shared.
+fn make_parent_private(rootfs: &Path) -> Result<()> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ctx(|| "reading mountinfo")?;
+    // The longest mount point that contains the rootfs is its parent mount.
+    let parent = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|mp| rootfs.starts_with(mp))
+        .max_by_key(|mp| mp.len())
+        .unwrap_or("/");
+    mount(
+        None::<&str>,
+        parent,
+        None::<&str>,
+        MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .ctx(|| format!("making {parent} private"))
+}
+
+fn mount_one(ctx: &RootfsContext, root: &OwnedFd, m: &Mount) -> Result<()> {
+    let opts = parse_options(m);
+    let typ = m.typ().as_deref().unwrap_or("");
+    if typ == "cgroup" || typ == "cgroup2" {
+        return mount_cgroups(ctx, root, m, &opts);
+    }
+    if opts.bind {
+        let source = m
+            .source()
+            .as_ref()
+            .ok_or_else(|| Error::Config("a bind mount needs a source".into()))?;
+        let meta = std::fs::metadata(source).ctx(|| format!("bind source {}", source.display()))?;
+        let target = ensure_in_root(root, m.destination(), !meta.is_dir())?;
+        let mut flags = MsFlags::MS_BIND;
+        if opts.recursive {
+            flags |= MsFlags::MS_REC;
+        }
+        mount(
+            Some(source.as_path()),
+            &proc_fd_path(&target),
+            None::<&str>,
+            flags,
+            None::<&str>,
+        )
+        .ctx(|| "bind")?;
+        let extra = opts.flags & !MsFlags::MS_REMOUNT;
+        if !extra.is_empty() {
+            remount_bind(root, m.destination(), extra)?;
+        }
+    } else {
+        let target = ensure_in_root(root, m.destination(), false)?;
+        let data = opts.data.join(",");
+        let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
+        let result = mount(
+            Some(source.as_path()),
+            &proc_fd_path(&target),
+            Some(typ),
+            opts.flags,
+            (!data.is_empty()).then_some(data.as_str()),
+        );
+        match result {
+            Ok(()) => {}
+            // In a user namespace without its own network namespace, sysfs
+            // cannot be mounted; bind the host's, read-only, as runc does.
+            Err(nix::errno::Errno::EPERM) if typ == "sysfs" && ctx.in_userns => {
+                mount(
+                    Some("/sys"),
+                    &proc_fd_path(&target),
+                    None::<&str>,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None::<&str>,
+                )
+                .ctx(|| "binding /sys")?;
+                remount_bind(
+                    root,
+                    m.destination(),
+                    MsFlags::MS_RDONLY
+                        | MsFlags::MS_NOSUID
+                        | MsFlags::MS_NODEV
+                        | MsFlags::MS_NOEXEC,
+                )?;
+            }
+            Err(e) => return Err(Error::io(typ, e)),
+        }
+    }
+    for p in &opts.propagation {
+        let target = open_in_root(root, m.destination(), OFlag::O_PATH).ctx(|| "reopening")?;
+        mount(
+            None::<&str>,
+            &proc_fd_path(&target),
+            None::<&str>,
+            *p,
+            None::<&str>,
+        )
+        .ctx(|| "setting propagation")?;
+    }
+    Ok(())
+}
+
+/// Remounts the bind mount at `dest` with `flags`, keeping the flags the
+/// kernel locks (an unprivileged remount must not clear nosuid, nodev, ...).
+fn remount_bind(root: &OwnedFd, dest: &Path, flags: MsFlags) -> Result<()> {
+    let target =
+        open_in_root(root, dest, OFlag::O_PATH).ctx(|| format!("reopening {}", dest.display()))?;
+    let path = proc_fd_path(&target);
+    let locked = locked_flags(&path);
+    mount(
+        None::<&str>,
+        &path,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | locked,
+        None::<&str>,
+    )
+    .ctx(|| format!("remounting {} with {flags:?}", dest.display()))
+}
+
+fn locked_flags(path: &Path) -> MsFlags {
+    use nix::sys::statvfs::{FsFlags, statvfs};
+    let Ok(st) = statvfs(path) else {
+        return MsFlags::empty();
+    };
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (fs, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(fs) {
+            out |= ms;
+        }
+    }
+    out
+}
+
+/// The cgroup mount: a tmpfs with the container's own cgroup directory of each
+/// hierarchy bound in (v1), or that directory alone (v2).
+fn mount_cgroups(
+    ctx: &RootfsContext,
+    root: &OwnedFd,
+    m: &Mount,
+    opts: &MountOptions,
+) -> Result<()> {
+    let dest = m.destination();
+    let ro = opts.flags & MsFlags::MS_RDONLY;
+    let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if ctx.cgroup.v2_only {
+        let dir = ctx.cgroup.unified.as_ref().expect("v2 has a directory");
+        let target = ensure_in_root(root, dest, false)?;
+        mount(
+            Some(dir.as_path()),
+            &proc_fd_path(&target),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .ctx(|| "binding the cgroup")?;
+        return remount_bind(root, dest, base | ro);
+    }
+    let target = ensure_in_root(root, dest, false)?;
+    mount(
+        Some("tmpfs"),
+        &proc_fd_path(&target),
+        Some("tmpfs"),
+        base,
+        Some("mode=755"),
+    )
+    .ctx(|| "mounting the cgroup tmpfs")?;
+    let mut dirs: Vec<(String, &PathBuf)> = ctx
+        .cgroup
+        .v1
+        .iter()
+        .map(|(k, d)| (hierarchy_dir_name(k), d))
+        .collect();
+    if let Some(u) = &ctx.cgroup.unified {
+        dirs.push(("unified".into(), u));
+    }
+    for (name, dir) in dirs {
+        let sub = dest.join(&name);
+        let t = ensure_in_root(root, &sub, false)?;
+        mount(
+            Some(dir.as_path()),
+            &proc_fd_path(&t),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .ctx(|| format!("binding cgroup {}", dir.display()))?;
+        remount_bind(root, &sub, base | ro)?;
+    }
+    if !ro.is_empty() {
+        remount_bind(root, dest, base | ro)?;
+    }
+    Ok(())
+}
+
+/// "name=systemd" mounts at "systemd", as hosts do.
+fn hierarchy_dir_name(key: &str) -> String {
+    key.strip_prefix("name=").unwrap_or(key).to_string()
+}
+
+struct DefaultDevice {
+    path: &'static str,
+    major: u64,
+    minor: u64,
+}
+
+const DEFAULT_DEVICES: &[DefaultDevice] = &[
+    DefaultDevice {
+        path: "null",
+        major: 1,
+        minor: 3,
+    },
+    DefaultDevice {
+        path: "zero",
+        major: 1,
+        minor: 5,
+    },
+    DefaultDevice {
+        path: "full",
+        major: 1,
+        minor: 7,
+    },
+    DefaultDevice {
+        path: "random",
+        major: 1,
+        minor: 8,
+    },
+    DefaultDevice {
+        path: "urandom",
+        major: 1,
+        minor: 9,
+    },
+    DefaultDevice {
+        path: "tty",
+        major: 5,
+        minor: 0,
+    },
+];
+
+fn make_devices(ctx: &RootfsContext, root: &OwnedFd) -> Result<()> {
+    // Make the nodes with exactly the modes given.
+    let old = nix::sys::stat::umask(Mode::empty());
+    let result = (|| {
+        for d in DEFAULT_DEVICES {
+            let path = Path::new("/dev").join(d.path);
+            make_node(
+                ctx,
+                root,
+                &path,
+                SFlag::S_IFCHR,
+                d.major,
+                d.minor,
+                0o666,
+                0,
+                0,
+            )?;
+        }
+        for d in ctx
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.devices().clone())
+            .unwrap_or_default()
+        {
+            make_spec_device(ctx, root, &d)?;
+        }
+        Ok(())
+    })();
+    nix::sys::stat::umask(old);
+    result
+}
+
+fn make_spec_device(ctx: &RootfsContext, root: &OwnedFd, d: &LinuxDevice) -> Result<()> {
+    if !d.path().starts_with("/dev/") {
+        return Err(Error::Config(format!(
+            "linux.devices {}: must be under /dev",
+            d.path().display()
+        )));
+    }
+    let kind = match d.typ() {
+        LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+        LinuxDeviceType::B => SFlag::S_IFBLK,
+        LinuxDeviceType::P => SFlag::S_IFIFO,
+        LinuxDeviceType::A => {
+            return Err(Error::Config(format!(
+                "linux.devices {}: type must be c, b, u or p",
+                d.path().display()
+            )));
+        }
+    };
+    make_node(
+        ctx,
+        root,
+        d.path(),
+        kind,
+        d.major() as u64,
+        d.minor() as u64,
+        d.file_mode().unwrap_or(0o666),
+        d.uid().unwrap_or(0),
+        d.gid().unwrap_or(0),
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_node(
+    ctx: &RootfsContext,
+    root: &OwnedFd,
+    path: &Path,
+    kind: SFlag,
+    major: u64,
+    minor: u64,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+) -> Result<()> {
+    let parent_rel = path.parent().unwrap_or(Path::new("/"));
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::Config(format!("device path {}", path.display())))?;
+    let parent_fd = ensure_in_root(root, parent_rel, false)?;
+    let parent = nix::fcntl::openat(
+        parent_fd.as_fd(),
+        ".",
+        OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| format!("opening {}", parent_rel.display()))?;
+    let host = format!("/dev/{}", name.to_string_lossy());
+    if ctx.in_userns {
+        // mknod is refused in a user namespace: bind the host's node instead.
+        let t = ensure_in_root(root, path, true)?;
+        return mount(
+            Some(host.as_str()),
+            &proc_fd_path(&t),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .ctx(|| format!("binding {host}"));
+    }
+    let node_path = proc_fd_path(&parent).join(name);
+    match mknod(
+        &node_path,
+        kind,
+        Mode::from_bits_truncate(mode),
+        makedev(major, minor),
+    ) {
+        Ok(()) => {}
+        Err(nix::errno::Errno::EEXIST) => return Ok(()),
+        Err(e) => return Err(Error::io(format!("creating device {}", path.display()), e)),
+    }
+    nix::unistd::fchownat(
+        parent.as_fd(),
+        name,
+        Some(uid.into()),
+        Some(gid.into()),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .ctx(|| format!("chown of device {}", path.display()))
+}
+
+fn dev_symlinks(root: &OwnedFd) -> Result<()> {
+    let dev_fd = ensure_in_root(root, Path::new("/dev"), false)?;
+    let dev = nix::fcntl::openat(
+        dev_fd.as_fd(),
+        ".",
+        OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| "opening /dev")?;
+    for (target, name) in [
+        ("/proc/self/fd", "fd"),
+        ("/proc/self/fd/0", "stdin"),
+        ("/proc/self/fd/1", "stdout"),
+        ("/proc/self/fd/2", "stderr"),
+        ("pts/ptmx", "ptmx"),
+    ] {
+        match nix::unistd::symlinkat(target, dev.as_fd(), name) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(Error::io(format!("creating /dev/{name}"), e)),
+        }
+    }
+    Ok(())
+}
+
+/// Makes the rootfs the process's root: pivot_root, or chroot with `no_pivot`.
+pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
+    if no_pivot {
+        nix::unistd::chdir(rootfs).ctx(|| "chdir to the root filesystem")?;
+        mount(
+            Some(rootfs),
+            "/",
+            None::<&str>,
+            MsFlags::MS_MOVE,
+            None::<&str>,
+        )
+        .ctx(|| "moving the root filesystem onto /")?;
+        nix::unistd::chroot(".").ctx(|| "chroot")?;
+        nix::unistd::chdir("/").ctx(|| "chdir /")?;
+        return Ok(());
+    }
+    let old = nix::fcntl::open(
+        "/",
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| "opening /")?;
+    let new = nix::fcntl::open(
+        rootfs,
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| "opening the root filesystem")?;
+    nix::unistd::fchdir(&new).ctx(|| "fchdir to the root filesystem")?;
+    // pivot_root(".", ".") stacks the old root under the new one, so no
+    // directory for it is needed in the rootfs (as runc does).
+    nix::unistd::pivot_root(".", ".").ctx(|| "pivot_root")?;
+    nix::unistd::fchdir(&old).ctx(|| "fchdir to the old root")?;
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| "making the old root a slave")?;
+    umount2(".", MntFlags::MNT_DETACH).ctx(|| "detaching the old root")?;
+    nix::unistd::chdir("/").ctx(|| "chdir /")?;
+    Ok(())
+}
+
+/// After pivot_root: masked and read-only paths, the read-only root, propagation.
+pub fn finish(spec: &Spec) -> Result<()> {
+    let root = nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| "opening /")?;
+    if let Some(linux) = spec.linux() {
+        for p in linux.masked_paths().iter().flatten() {
+            mask_path(&root, Path::new(p))?;
+        }
+        for p in linux.readonly_paths().iter().flatten() {
+            readonly_path(&root, Path::new(p))?;
+        }
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        let locked = locked_flags(Path::new("/"));
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked,
+            None::<&str>,
+        )
+        .ctx(|| "remounting the root filesystem read-only")?;
+    }
+    if let Some(prop) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .and_then(propagation_flag)
+    {
+        mount(None::<&str>, "/", None::<&str>, prop, None::<&str>)
+            .ctx(|| "setting root propagation")?;
+    }
+    Ok(())
+}
+
+/// A masked file reads as /dev/null; a masked directory as an empty read-only tmpfs.
+fn mask_path(root: &OwnedFd, p: &Path) -> Result<()> {
+    let fd = match open_in_root(root, p, OFlag::O_PATH) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(Error::io(format!("masked path {}", p.display()), e)),
+    };
+    let target = proc_fd_path(&fd);
+    let r = if crate::safe_path::is_dir(&fd) {
+        mount(
+            Some("tmpfs"),
+            &target,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            Some("size=0k,mode=555"),
+        )
+    } else {
+        mount(
+            Some("/dev/null"),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+    };
+    r.ctx(|| format!("masking {}", p.display()))
+}
+
+fn readonly_path(root: &OwnedFd, p: &Path) -> Result<()> {
+    let fd = match open_in_root(root, p, OFlag::O_PATH) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(Error::io(format!("read-only path {}", p.display()), e)),
+    };
+    mount(
+        Some(&proc_fd_path(&fd)),
+        &proc_fd_path(&fd),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| format!("binding read-only path {}", p.display()))?;
+    remount_bind(root, p, MsFlags::MS_RDONLY)
+}
+
+/// Binds the terminal's slave side onto /dev/console.
+pub fn bind_console(slave_path: &Path) -> Result<()> {
+    let root = nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| "opening /")?;
+    let target = ensure_in_root(&root, Path::new("/dev/console"), true)?;
+    mount(
+        Some(slave_path),
+        &proc_fd_path(&target),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .ctx(|| "binding the terminal onto /dev/console")
+}
+
+/// Writes linux.sysctl under /proc/sys (after /proc is the container's).
+pub fn apply_sysctl(spec: &Spec) -> Result<()> {
+    for (key, value) in spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.sysctl().clone())
+        .unwrap_or_default()
+    {
+        let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, value.as_bytes()).ctx(|| format!("setting sysctl {key}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_split() {
+        let m: Mount = serde_json::from_str(
+            r#"{"destination":"/x","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k","rprivate"]}"#,
+        )
+        .unwrap();
+        let o = parse_options(&m);
+        assert!(
+            o.flags
+                .contains(MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME)
+        );
+        assert_eq!(o.data, vec!["mode=755", "size=65536k"]);
+        assert_eq!(o.propagation, vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]);
+        assert!(!o.bind);
+        let m: Mount =
+            serde_json::from_str(r#"{"destination":"/x","source":"/y","options":["rbind","ro"]}"#)
+                .unwrap();
+        let o = parse_options(&m);
+        assert!(o.bind && o.recursive && o.flags.contains(MsFlags::MS_RDONLY));
+    }
+}

@@ -1,0 +1,183 @@
+//! Paths inside a container's root filesystem, resolved by the kernel as if that
+//! directory were `/` (openat2 with RESOLVE_IN_ROOT): a symlink in the rootfs,
+//! even one swapped in by a racing process, cannot lead outside it.
+//!
+//! A mount is then made onto `/proc/self/fd/<n>` of the descriptor we resolved,
+//! so the checked target is exactly the one mounted on (CVE-2021-30465).
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
+use nix::sys::stat::Mode;
+
+use crate::error::{Error, Result};
+
+fn how(flags: OFlag) -> OpenHow {
+    // openat2 refuses a mode unless it creates.
+    let mode = if flags.contains(OFlag::O_CREAT) {
+        Mode::from_bits_truncate(0o644)
+    } else {
+        Mode::empty()
+    };
+    OpenHow::new()
+        .flags(flags | OFlag::O_CLOEXEC)
+        .mode(mode)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS)
+}
+
+/// Opens `path` (absolute or not, taken relative to `root`) inside `root`.
+pub fn open_in_root(root: &impl AsFd, path: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
+    let rel = relative(path);
+    let rel = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel.as_path()
+    };
+    loop {
+        match openat2(root.as_fd(), rel, how(flags)) {
+            Err(Errno::EAGAIN) | Err(Errno::EINTR) => continue,
+            r => return r,
+        }
+    }
+}
+
+/// Opens, creating it when missing, the mount target `path` inside `root`: a
+/// directory, or an empty file when `file` is set (a bind mount of a file).
+/// Returns an O_PATH descriptor of the target.
+pub fn ensure_in_root(root: &impl AsFd, path: &Path, file: bool) -> Result<OwnedFd> {
+    let rel = relative(path);
+    let comps: Vec<_> = rel.components().collect();
+    let mut cur = PathBuf::new();
+    for (i, c) in comps.iter().enumerate() {
+        let last = i + 1 == comps.len();
+        cur.push(c);
+        let opened = open_in_root(root, &cur, OFlag::O_PATH);
+        match opened {
+            Ok(fd) if !last => {
+                if !is_dir(&fd) {
+                    return Err(Error::Other(format!(
+                        "{} in the root filesystem is not a directory",
+                        Path::new("/").join(&cur).display()
+                    )));
+                }
+            }
+            Ok(fd) => return Ok(fd),
+            Err(Errno::ENOENT) => {
+                // Create the component in the parent we resolved safely.
+                let parent_rel = cur.parent().unwrap_or(Path::new(""));
+                let parent = open_in_root(root, parent_rel, OFlag::O_PATH | OFlag::O_DIRECTORY)
+                    .map_err(|e| err_at(parent_rel, e))?;
+                let name = cur.file_name().expect("a normal component");
+                if last && file {
+                    match nix::fcntl::openat(
+                        parent.as_fd(),
+                        name,
+                        OFlag::O_CREAT
+                            | OFlag::O_EXCL
+                            | OFlag::O_WRONLY
+                            | OFlag::O_NOFOLLOW
+                            | OFlag::O_CLOEXEC,
+                        Mode::from_bits_truncate(0o644),
+                    ) {
+                        Ok(_) | Err(Errno::EEXIST) => {}
+                        Err(e) => return Err(err_at(&cur, e)),
+                    }
+                } else {
+                    match nix::sys::stat::mkdirat(
+                        parent.as_fd(),
+                        name,
+                        Mode::from_bits_truncate(0o755),
+                    ) {
+                        Ok(()) | Err(Errno::EEXIST) => {}
+                        Err(e) => return Err(err_at(&cur, e)),
+                    }
+                }
+                let fd = open_in_root(root, &cur, OFlag::O_PATH).map_err(|e| err_at(&cur, e))?;
+                if last {
+                    return Ok(fd);
+                }
+            }
+            Err(e) => return Err(err_at(&cur, e)),
+        }
+    }
+    open_in_root(root, Path::new("."), OFlag::O_PATH).map_err(|e| err_at(Path::new("/"), e))
+}
+
+fn err_at(rel: &Path, e: Errno) -> Error {
+    Error::io(
+        format!(
+            "{} in the root filesystem",
+            Path::new("/").join(rel).display()
+        ),
+        e,
+    )
+}
+
+pub fn is_dir(fd: &impl AsFd) -> bool {
+    nix::sys::stat::fstat(fd.as_fd()).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+}
+
+/// The path the kernel resolves to the descriptor itself: a mount target that
+/// cannot be redirected after it was checked.
+pub fn proc_fd_path(fd: &impl AsRawFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// `path` without its root, `.` or `..` parts taken lexically (`..` at the top
+/// stays at the top, as it would in a chroot).
+fn relative(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn symlinks_resolve_inside_the_root() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        // An absolute symlink and a climbing one both point "at the host".
+        symlink("/", root.join("abs")).unwrap();
+        symlink("../../../../../../", root.join("up")).unwrap();
+        let rootfd =
+            nix::fcntl::open(&root, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        for link in ["abs", "up"] {
+            let fd =
+                ensure_in_root(&rootfd, &Path::new("/").join(link).join("made"), false).unwrap();
+            drop(fd);
+            assert!(
+                root.join("made").is_dir(),
+                "{link}: created inside the root"
+            );
+            std::fs::remove_dir(root.join("made")).unwrap();
+        }
+        assert!(!Path::new("/made").exists());
+    }
+
+    #[test]
+    fn creates_files_and_directories() {
+        let d = tempfile::tempdir().unwrap();
+        let rootfd =
+            nix::fcntl::open(d.path(), OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        ensure_in_root(&rootfd, Path::new("/a/b/c"), false).unwrap();
+        ensure_in_root(&rootfd, Path::new("/a/f"), true).unwrap();
+        assert!(d.path().join("a/b/c").is_dir());
+        assert!(d.path().join("a/f").is_file());
+        assert!(ensure_in_root(&rootfd, Path::new("/a/f/x"), false).is_err());
+    }
+}

@@ -1,0 +1,249 @@
+//! Loading and checking a bundle's config.json before anything is created.
+//!
+//! Every check that can fail runs here, in the runtime process, so that a bad
+//! config is refused with one line that names the field, and nothing is left behind.
+
+use std::path::{Component, Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
+
+use crate::error::{Error, Result};
+
+/// A bundle's config, checked, with its root filesystem resolved.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    pub path: PathBuf,
+    pub rootfs: PathBuf,
+    pub spec: Spec,
+}
+
+impl Bundle {
+    /// Reads `<bundle>/config.json`, parses it, and checks it.
+    pub fn load(bundle: &Path) -> Result<Bundle> {
+        let path = std::fs::canonicalize(bundle)
+            .map_err(|e| Error::io(format!("bundle {}", bundle.display()), e))?;
+        let config = path.join("config.json");
+        let text = std::fs::read(&config)
+            .map_err(|e| Error::io(format!("reading {}", config.display()), e))?;
+        let spec = parse(&text).map_err(|e| Error::Config(format!("{}: {e}", config.display())))?;
+        let root = spec
+            .root()
+            .as_ref()
+            .ok_or_else(|| Error::Config("root: missing".into()))?;
+        let rootfs = path.join(root.path());
+        let rootfs = std::fs::canonicalize(&rootfs)
+            .map_err(|e| Error::Config(format!("root.path {}: {e}", rootfs.display())))?;
+        if !rootfs.is_dir() {
+            return Err(Error::Config(format!(
+                "root.path {}: not a directory",
+                rootfs.display()
+            )));
+        }
+        validate(&spec)?;
+        Ok(Bundle { path, rootfs, spec })
+    }
+}
+
+/// Parses config.json; a failure names the JSON path of the offending field.
+pub fn parse(text: &[u8]) -> std::result::Result<Spec, String> {
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || path.is_empty() {
+            inner.to_string()
+        } else {
+            format!("{path}: {inner}")
+        }
+    })
+}
+
+/// Checks what the types alone do not: process, mounts, namespaces, ids.
+pub fn validate(spec: &Spec) -> Result<()> {
+    let cfg = |msg: String| Err(Error::Config(msg));
+    if let Some(process) = spec.process() {
+        match process.args() {
+            Some(args) if !args.is_empty() && !args[0].is_empty() => {}
+            _ => return cfg("process.args: must name the program to run".into()),
+        }
+        if !process.cwd().is_absolute() {
+            return cfg(format!(
+                "process.cwd {:?}: must be an absolute path",
+                process.cwd()
+            ));
+        }
+        for env in process.env().iter().flatten() {
+            if !env.contains('=') {
+                return cfg(format!("process.env {env:?}: not of the form NAME=value"));
+            }
+        }
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        check_mount(i, m)?;
+    }
+    if let Some(linux) = spec.linux() {
+        let mut seen = Vec::new();
+        let namespaces = linux.namespaces().clone().unwrap_or_default();
+        for ns in &namespaces {
+            if seen.contains(&ns.typ()) {
+                return cfg(format!(
+                    "linux.namespaces: {} appears twice",
+                    ns_name(ns.typ())
+                ));
+            }
+            seen.push(ns.typ());
+            if let Some(p) = ns.path() {
+                if !p.is_absolute() {
+                    return cfg(format!(
+                        "linux.namespaces: {} path {:?} must be absolute",
+                        ns_name(ns.typ()),
+                        p
+                    ));
+                }
+            }
+        }
+        let new_user = namespaces
+            .iter()
+            .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
+        let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+            && linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+        if new_user && !has_maps {
+            return cfg("linux.uidMappings/gidMappings: a new user namespace needs both".into());
+        }
+        if !new_user
+            && (linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+                || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty()))
+        {
+            return cfg("linux.uidMappings: mappings given without a new user namespace".into());
+        }
+        let has_mount_ns = namespaces
+            .iter()
+            .any(|n| n.typ() == LinuxNamespaceType::Mount);
+        if !has_mount_ns && spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
+            // runc refuses this too: mounts would land in the host's namespace.
+            return cfg("mounts: given without a mount namespace".into());
+        }
+        if let Some(prop) = linux.rootfs_propagation() {
+            if crate::rootfs::propagation_flag(prop).is_none() {
+                return cfg(format!("linux.rootfsPropagation {prop:?}: unknown"));
+            }
+        }
+        for p in linux
+            .masked_paths()
+            .iter()
+            .flatten()
+            .chain(linux.readonly_paths().iter().flatten())
+        {
+            if !p.starts_with('/') {
+                return cfg(format!(
+                    "linux.maskedPaths/readonlyPaths {p:?}: must be absolute"
+                ));
+            }
+        }
+        if let Some(sysctl) = linux.sysctl() {
+            for key in sysctl.keys() {
+                if key.contains("..") || key.contains('/') && key.contains('.') {
+                    return cfg(format!("linux.sysctl {key:?}: not a sysctl name"));
+                }
+            }
+        }
+        if let Some(seccomp) = linux.seccomp() {
+            crate::seccomp::check(seccomp)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_mount(i: usize, m: &Mount) -> Result<()> {
+    let dest = m.destination();
+    if !dest.is_absolute() {
+        return Err(Error::Config(format!(
+            "mounts[{i}].destination {dest:?}: must be an absolute path"
+        )));
+    }
+    if escapes(dest) {
+        return Err(Error::Config(format!(
+            "mounts[{i}].destination {dest:?}: climbs out of the root filesystem"
+        )));
+    }
+    Ok(())
+}
+
+/// True when `..` components take the path above its root.
+fn escapes(path: &Path) -> bool {
+    let mut depth: i32 = 0;
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+    }
+    false
+}
+
+pub fn ns_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mount",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "network",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// A container id as runc accepts it: it becomes a directory name, so no
+/// separators and no leading dot.
+pub fn check_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 1024
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '+'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidId(id.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_destinations() {
+        assert!(escapes(Path::new("/../etc")));
+        assert!(escapes(Path::new("/a/../../etc")));
+        assert!(!escapes(Path::new("/a/../etc")));
+        assert!(!escapes(Path::new("/proc")));
+    }
+
+    #[test]
+    fn ids() {
+        assert!(check_id("abc-1_2.x").is_ok());
+        for bad in ["", ".", "..", "a/b", ".hidden", "a b"] {
+            assert!(check_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parse_errors_name_the_field() {
+        let bad = br#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},
+            "capabilities":{"bounding":["CAP_NOPE"]}}}"#;
+        let err = parse(bad).unwrap_err();
+        assert!(err.contains("process.capabilities.bounding"), "{err}");
+        let bad = br#"{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"bogus"}]}}"#;
+        let err = parse(bad).unwrap_err();
+        assert!(err.contains("linux.namespaces"), "{err}");
+    }
+}
