@@ -25,6 +25,7 @@
 //! ```
 
 mod bundle;
+mod console;
 mod env;
 mod id;
 mod output;
@@ -33,6 +34,7 @@ mod runtime;
 mod spec;
 
 pub use bundle::Bundle;
+pub use console::recv_fd;
 pub use env::{find_tool, in_ci, require_root, require_tool};
 pub use id::unique_id;
 pub use output::OutputExt;
