@@ -304,10 +304,10 @@ impl Runtime {
             return Ok(out);
         };
         for e in entries.flatten() {
-            if let Some(id) = e.file_name().to_str() {
-                if let Ok(r) = Record::load(&self.root, id) {
-                    out.push(r.output(&self.root));
-                }
+            if let Some(id) = e.file_name().to_str()
+                && let Ok(r) = Record::load(&self.root, id)
+            {
+                out.push(r.output(&self.root));
             }
         }
         out.sort_by(|a, b| a.id.cmp(&b.id));

@@ -92,14 +92,14 @@ pub fn validate(spec: &Spec) -> Result<()> {
                 ));
             }
             seen.push(ns.typ());
-            if let Some(p) = ns.path() {
-                if !p.is_absolute() {
-                    return cfg(format!(
-                        "linux.namespaces: {} path {:?} must be absolute",
-                        ns_name(ns.typ()),
-                        p
-                    ));
-                }
+            if let Some(p) = ns.path()
+                && !p.is_absolute()
+            {
+                return cfg(format!(
+                    "linux.namespaces: {} path {:?} must be absolute",
+                    ns_name(ns.typ()),
+                    p
+                ));
             }
         }
         let new_user = namespaces
@@ -123,10 +123,10 @@ pub fn validate(spec: &Spec) -> Result<()> {
             // runc refuses this too: mounts would land in the host's namespace.
             return cfg("mounts: given without a mount namespace".into());
         }
-        if let Some(prop) = linux.rootfs_propagation() {
-            if crate::rootfs::propagation_flag(prop).is_none() {
-                return cfg(format!("linux.rootfsPropagation {prop:?}: unknown"));
-            }
+        if let Some(prop) = linux.rootfs_propagation()
+            && crate::rootfs::propagation_flag(prop).is_none()
+        {
+            return cfg(format!("linux.rootfsPropagation {prop:?}: unknown"));
         }
         for p in linux
             .masked_paths()

@@ -66,18 +66,18 @@ pub fn wait(pid: i32, console: Option<OwnedFd>) -> i32 {
             .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
             .collect();
         drop(fds);
-        if ready[0] {
-            if let Ok(Some(info)) = sfd.read_signal() {
-                let sig = info.ssi_signo as i32;
-                if sig == libc::SIGWINCH {
-                    if let Some(m) = master {
-                        copy_winsize(stdin.as_fd(), m.as_fd());
-                    }
-                } else if sig != libc::SIGCHLD {
-                    if let Ok(s) = Signal::try_from(sig) {
-                        let _ = nix::sys::signal::kill(Pid::from_raw(pid), s);
-                    }
+        if ready[0]
+            && let Ok(Some(info)) = sfd.read_signal()
+        {
+            let sig = info.ssi_signo as i32;
+            if sig == libc::SIGWINCH {
+                if let Some(m) = master {
+                    copy_winsize(stdin.as_fd(), m.as_fd());
                 }
+            } else if sig != libc::SIGCHLD
+                && let Ok(s) = Signal::try_from(sig)
+            {
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), s);
             }
         }
         let mut i = 1;
@@ -87,10 +87,11 @@ pub fn wait(pid: i32, console: Option<OwnedFd>) -> i32 {
             }
             i += 1;
         }
-        if let (true, Some(m)) = (stdin_open, master) {
-            if ready.get(i).copied().unwrap_or(false) && !copy(stdin.as_fd(), m.as_fd()) {
-                stdin_open = false;
-            }
+        if let (true, Some(m)) = (stdin_open, master)
+            && ready.get(i).copied().unwrap_or(false)
+            && !copy(stdin.as_fd(), m.as_fd())
+        {
+            stdin_open = false;
         }
     };
     if let Some(t) = &saved {

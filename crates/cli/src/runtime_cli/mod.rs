@@ -31,11 +31,10 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     if matches!(
         cli.command,
         Command::Create(_) | Command::Run(_) | Command::Exec(_)
-    ) {
-        if let Err(e) = berth_runtime::cloned_exe::reexec_sealed() {
-            eprintln!("berth-runtime: {e}");
-            return 1;
-        }
+    ) && let Err(e) = berth_runtime::cloned_exe::reexec_sealed()
+    {
+        eprintln!("berth-runtime: {e}");
+        return 1;
     }
     let logger = log::Logger::open(cli.log.as_deref(), cli.log_format);
     let fail_code = if matches!(cli.command, Command::Exec(_)) {

@@ -19,15 +19,15 @@ pub fn apply(
         }
         return Ok(());
     }
-    if let Some(dir) = paths.dir_of("devices") {
-        if creating {
-            apply_v1_devices(
-                dir,
-                resources
-                    .and_then(|r| r.devices().as_deref())
-                    .unwrap_or(&[]),
-            )?;
-        }
+    if let Some(dir) = paths.dir_of("devices")
+        && creating
+    {
+        apply_v1_devices(
+            dir,
+            resources
+                .and_then(|r| r.devices().as_deref())
+                .unwrap_or(&[]),
+        )?;
     }
     let Some(r) = resources else { return Ok(()) };
     if let Some(mem) = r.memory() {
@@ -111,19 +111,19 @@ pub fn apply(
         let dir = need(paths.dir_of("pids"), "pids")?;
         write(dir, "pids.max", &pids_max(pids.limit()))?;
     }
-    if let Some(bio) = r.block_io() {
-        if let Some(w) = bio.weight() {
-            let dir = need(paths.dir_of("blkio"), "blkio")?;
-            if dir.join("blkio.weight").exists() {
-                write(dir, "blkio.weight", &w.to_string())?;
-            } else if dir.join("blkio.bfq.weight").exists() {
-                write(dir, "blkio.bfq.weight", &w.to_string())?;
-            } else {
-                return Err(Error::Other(
-                    "linux.resources.blockIO.weight: the kernel's block I/O scheduler has no weights"
-                        .into(),
-                ));
-            }
+    if let Some(bio) = r.block_io()
+        && let Some(w) = bio.weight()
+    {
+        let dir = need(paths.dir_of("blkio"), "blkio")?;
+        if dir.join("blkio.weight").exists() {
+            write(dir, "blkio.weight", &w.to_string())?;
+        } else if dir.join("blkio.bfq.weight").exists() {
+            write(dir, "blkio.bfq.weight", &w.to_string())?;
+        } else {
+            return Err(Error::Other(
+                "linux.resources.blockIO.weight: the kernel's block I/O scheduler has no weights"
+                    .into(),
+            ));
         }
     }
     if let Some(hp) = r.hugepage_limits() {
