@@ -26,7 +26,11 @@ pub struct Program {
 
 pub fn find_program(process: &Process) -> Result<Program> {
     let args = process.args().clone().unwrap_or_default();
-    let env = process.env().clone().unwrap_or_default();
+    let mut env = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        // As runc: HOME from the container's /etc/passwd, else "/".
+        env.push(format!("HOME={}", home_of(process.user().uid())));
+    }
     let name = args.first().cloned().unwrap_or_default();
     let path = if name.contains('/') {
         let p = PathBuf::from(&name);
@@ -73,6 +77,18 @@ pub fn find_program(process: &Process) -> Result<Program> {
         argv: args.iter().map(|a| cstr(a)).collect::<Result<_>>()?,
         envp: env.iter().map(|e| cstr(e)).collect::<Result<_>>()?,
     })
+}
+
+/// The home directory of `uid` in the container's /etc/passwd.
+fn home_of(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 6 && f[2].parse() == Ok(uid))
+        .map(|f| f[5].to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".into())
 }
 
 fn os_text(e: &std::io::Error) -> String {

@@ -355,9 +355,8 @@ fn mount_cgroups(
         .iter()
         .map(|(k, d)| (hierarchy_dir_name(k), d))
         .collect();
-    if let Some(u) = &ctx.cgroup.unified {
-        dirs.push(("unified".into(), u));
-    }
+    // On a hybrid host the cgroup2 mount holds no controller a container
+    // uses; runc leaves it out of the container too.
     for (name, dir) in dirs {
         let sub = dest.join(&name);
         let t = ensure_in_root(root, &sub, false)?;
