@@ -5,12 +5,15 @@
 //! A mount is then made onto `/proc/self/fd/<n>` of the descriptor we resolved,
 //! so the checked target is exactly the one mounted on (CVE-2021-30465).
 
+use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
+use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag, openat2, readlinkat};
 use nix::sys::stat::Mode;
+use nix::sys::stat::fstatat;
 
 use crate::error::{Error, Result};
 
@@ -45,64 +48,85 @@ pub fn open_in_root(root: &impl AsFd, path: &Path, flags: OFlag) -> nix::Result<
 
 /// Opens, creating it when missing, the mount target `path` inside `root`: a
 /// directory, or an empty file when `file` is set (a bind mount of a file).
-/// Returns an O_PATH descriptor of the target.
+/// Symlinks on the way are followed as if `root` were `/`, and what they name
+/// is created there. Returns an O_PATH descriptor of the target.
 pub fn ensure_in_root(root: &impl AsFd, path: &Path, file: bool) -> Result<OwnedFd> {
-    let rel = relative(path);
-    let comps: Vec<_> = rel.components().collect();
+    let mut pending: VecDeque<OsString> = names(&relative(path));
+    // `cur` is free of symlinks: each component was looked at without following.
     let mut cur = PathBuf::new();
-    for (i, c) in comps.iter().enumerate() {
-        let last = i + 1 == comps.len();
-        cur.push(c);
-        let opened = open_in_root(root, &cur, OFlag::O_PATH);
-        match opened {
-            Ok(fd) if !last => {
-                if !is_dir(&fd) {
+    let mut links = 0;
+    while let Some(name) = pending.pop_front() {
+        let last = pending.is_empty();
+        let parent = open_in_root(root, &cur, OFlag::O_PATH | OFlag::O_DIRECTORY)
+            .map_err(|e| err_at(&cur, e))?;
+        let here = cur.join(&name);
+        match fstatat(
+            parent.as_fd(),
+            name.as_os_str(),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        ) {
+            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
+                links += 1;
+                if links > 40 {
+                    return Err(err_at(&here, Errno::ELOOP));
+                }
+                let target =
+                    readlinkat(parent.as_fd(), name.as_os_str()).map_err(|e| err_at(&here, e))?;
+                let resolved = if Path::new(&target).is_absolute() {
+                    PathBuf::from(&target)
+                } else {
+                    cur.join(&target)
+                };
+                let mut rest = names(&relative(&resolved));
+                rest.extend(pending);
+                pending = rest;
+                cur = PathBuf::new();
+            }
+            Ok(st) => {
+                if !last && st.st_mode & libc::S_IFMT != libc::S_IFDIR {
                     return Err(Error::Other(format!(
                         "{} in the root filesystem is not a directory",
-                        Path::new("/").join(&cur).display()
+                        Path::new("/").join(&here).display()
                     )));
                 }
+                cur = here;
             }
-            Ok(fd) => return Ok(fd),
             Err(Errno::ENOENT) => {
-                // Create the component in the parent we resolved safely.
-                let parent_rel = cur.parent().unwrap_or(Path::new(""));
-                let parent = open_in_root(root, parent_rel, OFlag::O_PATH | OFlag::O_DIRECTORY)
-                    .map_err(|e| err_at(parent_rel, e))?;
-                let name = cur.file_name().expect("a normal component");
-                if last && file {
-                    match nix::fcntl::openat(
+                let created = if last && file {
+                    nix::fcntl::openat(
                         parent.as_fd(),
-                        name,
+                        name.as_os_str(),
                         OFlag::O_CREAT
                             | OFlag::O_EXCL
                             | OFlag::O_WRONLY
                             | OFlag::O_NOFOLLOW
                             | OFlag::O_CLOEXEC,
                         Mode::from_bits_truncate(0o644),
-                    ) {
-                        Ok(_) | Err(Errno::EEXIST) => {}
-                        Err(e) => return Err(err_at(&cur, e)),
-                    }
+                    )
+                    .map(drop)
                 } else {
-                    match nix::sys::stat::mkdirat(
+                    nix::sys::stat::mkdirat(
                         parent.as_fd(),
-                        name,
+                        name.as_os_str(),
                         Mode::from_bits_truncate(0o755),
-                    ) {
-                        Ok(()) | Err(Errno::EEXIST) => {}
-                        Err(e) => return Err(err_at(&cur, e)),
-                    }
+                    )
+                };
+                match created {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(err_at(&here, e)),
                 }
-                let fd = open_in_root(root, &cur, OFlag::O_PATH).map_err(|e| err_at(&cur, e))?;
-                if last {
-                    return Ok(fd);
-                }
+                cur = here;
             }
-            Err(e) => return Err(err_at(&cur, e)),
+            Err(e) => return Err(err_at(&here, e)),
         }
     }
-    open_in_root(root, Path::new("."), OFlag::O_PATH).map_err(|e| err_at(Path::new("/"), e))
+    open_in_root(root, &cur, OFlag::O_PATH).map_err(|e| err_at(&cur, e))
+}
+
+fn names(p: &Path) -> VecDeque<OsString> {
+    p.components()
+        .map(|c| c.as_os_str().to_os_string())
+        .collect()
 }
 
 fn err_at(rel: &Path, e: Errno) -> Error {
@@ -167,6 +191,36 @@ mod tests {
             std::fs::remove_dir(root.join("made")).unwrap();
         }
         assert!(!Path::new("/made").exists());
+    }
+
+    #[test]
+    fn dangling_symlinks_are_created_inside_the_root() {
+        let d = tempfile::tempdir().unwrap();
+        let host = tempfile::tempdir().unwrap();
+        let root = d.path();
+        symlink(host.path().join("t"), root.join("abs")).unwrap();
+        symlink("../../../../x/y", root.join("rel")).unwrap();
+        let rootfd =
+            nix::fcntl::open(root, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        ensure_in_root(&rootfd, Path::new("/abs/sub"), false).unwrap();
+        ensure_in_root(&rootfd, Path::new("/rel"), true).unwrap();
+        assert!(
+            root.join(host.path().strip_prefix("/").unwrap())
+                .join("t/sub")
+                .is_dir()
+        );
+        assert!(root.join("x/y").is_file());
+        assert!(std::fs::read_dir(host.path()).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn symlink_loops_end() {
+        let d = tempfile::tempdir().unwrap();
+        symlink("b", d.path().join("a")).unwrap();
+        symlink("a", d.path().join("b")).unwrap();
+        let rootfd =
+            nix::fcntl::open(d.path(), OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        assert!(ensure_in_root(&rootfd, Path::new("/a/x"), false).is_err());
     }
 
     #[test]
