@@ -117,7 +117,16 @@ impl CgroupPaths {
         if let Some(dir) = self.v2_freezer() {
             std::fs::write(dir.join("cgroup.freeze"), if frozen { "1" } else { "0" })
                 .ctx(|| format!("freezing cgroup {}", dir.display()))?;
-            return Ok(());
+            // Freezing completes asynchronously; cgroup.events tells when.
+            let want = if frozen { "frozen 1" } else { "frozen 0" };
+            for _ in 0..1000 {
+                let events = std::fs::read_to_string(dir.join("cgroup.events")).unwrap_or_default();
+                if events.lines().any(|l| l == want) {
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            crate::error::bail!("cgroup {} did not reach {want}", dir.display())
         }
         let dir = self
             .dir_of("freezer")
