@@ -412,22 +412,33 @@ impl Dockerd {
         self.containers.lock().unwrap().retain(|n| n != name);
     }
 
-    fn log_tail(&self, lines: usize) -> String {
+    /// The last `lines` warnings and errors of dockerd and containerd (the
+    /// full log is mostly noise), where OCI runtime errors show up.
+    fn log_problems(&self, lines: usize) -> String {
         let text = fs::read_to_string(self.dir.join("dockerd.log")).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
+        let all: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.contains("level=info") && !l.contains("level=debug"))
+            .collect();
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 
-    /// Removes every container the daemon still has.
+    /// Removes every container the daemon still has: those `docker ps -aq`
+    /// lists, or, if that fails, the tracked names. (Not both in one `rm -f`:
+    /// a name and an id of the same container race each other.)
     fn remove_containers(&self) {
-        let mut ids: Vec<String> = self.containers.lock().unwrap().clone();
-        if let Some(out) = self.try_run(
+        let ids: Vec<String> = match self.try_run(
             self.docker_cmd(&["ps", "-aq"]),
             Stdio::null(),
             Duration::from_secs(20),
         ) {
-            ids.extend(out.stdout_str().split_whitespace().map(String::from));
-        }
+            Some(out) if out.status.success() => out
+                .stdout_str()
+                .split_whitespace()
+                .map(String::from)
+                .collect(),
+            _ => self.containers.lock().unwrap().clone(),
+        };
         if ids.is_empty() {
             return;
         }
@@ -435,12 +446,6 @@ impl Dockerd {
         args.extend(ids.iter().map(String::as_str));
         match self.try_run(self.docker_cmd(&args), Stdio::null(), CMD_TIMEOUT) {
             Some(out) if out.status.success() => {}
-            // A name already removed makes rm -f fail for it alone: not worth a warning.
-            Some(out)
-                if out
-                    .stderr_str()
-                    .lines()
-                    .all(|l| l.contains("No such container")) => {}
             Some(out) => eprintln!("cleanup: docker rm -f {ids:?}: {}", out.stderr_str()),
             None => eprintln!("cleanup: docker rm -f {ids:?} timed out"),
         }
@@ -470,9 +475,9 @@ impl Drop for Dockerd {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!(
-                "--- dockerd log {} (last 80 lines) ---\n{}\n--- end of dockerd log ---",
+                "--- warnings and errors from {} (last 40) ---\n{}\n--- end of dockerd log ---",
                 self.dir.join("dockerd.log").display(),
-                self.log_tail(80)
+                self.log_problems(40)
             );
         }
         if self

@@ -15,8 +15,14 @@ fn hostname_pid1_env_cwd_and_exit_code() {
     if !require_root() {
         return;
     }
-    let mut b = Bundle::with_args(&["sh", "-c", "hostname; echo $$; echo $FOO; pwd; exit 7"]);
+    let mut b = Bundle::with_args(&[
+        "sh",
+        "-c",
+        "hostname; echo $$; echo $FOO; pwd; cat /proc/sys/kernel/domainname; exit 7",
+    ]);
     b.edit(|c| {
+        // Written although /proc/sys is among the read-only paths, as docker sets it.
+        c["linux"]["sysctl"] = json!({"kernel.domainname": "berth.local"});
         c["process"]["env"]
             .as_array_mut()
             .unwrap()
@@ -25,7 +31,7 @@ fn hostname_pid1_env_cwd_and_exit_code() {
     });
     let out = run(&b);
     out.assert_code(7);
-    assert_eq!(out.stdout_str(), "berth-test\n1\nbar\n/tmp\n");
+    assert_eq!(out.stdout_str(), "berth-test\n1\nbar\n/tmp\nberth.local\n");
 }
 
 #[test]

@@ -155,7 +155,14 @@ impl Runtime {
         let rel = cgroup_rel(&rel)?;
         let cgroup = CgroupPaths::resolve(&Layout::host(), &rel);
         undo.cgroup = Some(cgroup.clone());
-        cgroup.create(linux.resources().as_ref())?;
+        // Docker sends zeros for unset limits (cpu.shares, blockIO.weight...):
+        // as in runc, zero means "not set" at create too.
+        let resources = linux
+            .resources()
+            .as_ref()
+            .map(drop_zero_values)
+            .transpose()?;
+        cgroup.create(resources.as_ref())?;
 
         let dir = state::dir(&self.root, id);
         let fifo_path = dir.join(state::EXEC_FIFO);
@@ -814,7 +821,11 @@ fn drop_zero_values(r: &LinuxResources) -> Result<LinuxResources> {
     let mut v = serde_json::to_value(r).map_err(|e| Error::Other(e.to_string()))?;
     fn prune(v: &mut serde_json::Value) {
         if let serde_json::Value::Object(m) = v {
-            m.retain(|_, x| !(x.is_null() || x.as_i64() == Some(0) || x.as_str() == Some("")));
+            m.retain(|k, x| {
+                // swappiness 0 is a real setting; runc writes it.
+                k == "swappiness" && !x.is_null()
+                    || !(x.is_null() || x.as_i64() == Some(0) || x.as_str() == Some(""))
+            });
             for x in m.values_mut() {
                 prune(x);
             }
@@ -873,5 +884,8 @@ mod tests {
         assert_eq!(v["memory"]["limit"], 67108864);
         assert!(v["memory"].get("reservation").is_none());
         assert!(v.get("cpu").is_none());
+        let r: LinuxResources = serde_json::from_str(r#"{"memory":{"swappiness":0}}"#).unwrap();
+        let v = serde_json::to_value(drop_zero_values(&r).unwrap()).unwrap();
+        assert_eq!(v["memory"]["swappiness"], 0, "swappiness 0 is a setting");
     }
 }

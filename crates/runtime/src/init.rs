@@ -172,10 +172,11 @@ fn setup(a: &InitArgs) -> Result<Program> {
     } else {
         None
     };
+    // Before finish: docker lists /proc/sys among the read-only paths.
+    rootfs::apply_sysctl(spec)?;
     if has_mount_ns {
         rootfs::finish(spec)?;
     }
-    rootfs::apply_sysctl(spec)?;
     send_console(a, pty.as_ref())?;
     let program = prepare_process(
         &process,

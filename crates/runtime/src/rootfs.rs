@@ -349,7 +349,7 @@ fn mount_cgroups(
         Some("mode=755"),
     )
     .ctx(|| "mounting the cgroup tmpfs")?;
-    let mut dirs: Vec<(String, &PathBuf)> = ctx
+    let dirs: Vec<(String, &PathBuf)> = ctx
         .cgroup
         .v1
         .iter()
