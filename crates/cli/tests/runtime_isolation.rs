@@ -264,11 +264,19 @@ fn lifecycle_states_exec_pause_and_delete() {
     assert_eq!(st["status"], "created");
     let pid = st["pid"].as_i64().unwrap();
     assert!(pid > 0);
-    // The init waits as a sealed copy of the runtime, not the host's binary.
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    // The init waits as a runtime binary that cannot be written: a read-only
+    // mount of it, or a sealed copy (CVE-2019-5736).
+    let exe = format!("/proc/{pid}/exe");
+    assert!(std::fs::OpenOptions::new().append(true).open(&exe).is_err());
+    let target = std::fs::read_link(&exe).unwrap();
+    let sealed_copy = target.to_string_lossy().starts_with("/memfd:");
+    let path = std::ffi::CString::new(exe.as_str()).unwrap();
+    // SAFETY: a valid C string and a zeroed statvfs we own.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::statvfs(path.as_ptr(), &mut st) }, 0);
     assert!(
-        exe.to_string_lossy().starts_with("/memfd:berth-runtime"),
-        "{exe:?}"
+        sealed_copy || st.f_flag & libc::ST_RDONLY != 0,
+        "{target:?} is writable"
     );
     rt.start(&id).assert_success();
     assert_eq!(rt.status(&id).as_deref(), Some("running"));

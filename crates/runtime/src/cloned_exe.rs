@@ -1,21 +1,32 @@
-//! Runs the runtime from a sealed in-memory copy of its own binary.
+//! Runs the runtime from a binary that cannot be written through /proc.
 //!
 //! While the container's init (or an exec'd process) is still the runtime, its
 //! /proc/<pid>/exe is the runtime binary; a process in the container that got
 //! hold of it could overwrite the host's binary once we exit (CVE-2019-5736).
-//! Executing from a sealed memfd means that /proc/<pid>/exe is a copy that
-//! cannot be written, so there is nothing on the host to reach.
+//! So before entering a container the runtime re-executes itself from a
+//! read-only bind mount of its own file, made in a private mount namespace (no
+//! copy: the page cache is shared), or, where mounting fails, from a sealed
+//! memfd copy. Either way /proc/<pid>/exe leads to nothing writable.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 
-use crate::error::{Context, Result};
+use nix::mount::{MsFlags, mount};
+
+use crate::error::{Context, Error, Result};
 
 const SEALS: libc::c_int =
     libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
-/// True when this process already runs from a sealed copy.
-pub fn is_cloned() -> bool {
+/// True when this process's binary cannot be written through /proc/self/exe:
+/// it sits on a read-only mount, or it is a sealed copy.
+pub fn is_protected() -> bool {
+    use nix::sys::statvfs::{FsFlags, statvfs};
+    if statvfs("/proc/self/exe").is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY)) {
+        return true;
+    }
     let Ok(f) = std::fs::File::open("/proc/self/exe") else {
         return false;
     };
@@ -24,31 +35,75 @@ pub fn is_cloned() -> bool {
     seals >= 0 && seals & SEALS == SEALS
 }
 
-/// Re-executes this program from a sealed memfd copy unless it already runs
+/// Re-executes this program from a protected binary unless it already runs
 /// from one. Returns only on failure.
-pub fn reexec_sealed() -> Result<()> {
-    if is_cloned() {
+pub fn reexec_protected() -> Result<()> {
+    if is_protected() {
         return Ok(());
     }
+    let (args, env) = argv_envp();
+    if let Some(exe) = read_only_self() {
+        if let Ok(path) = CString::new(exe.as_os_str().as_bytes()) {
+            let err = nix::unistd::execve(&path, &args, &env).unwrap_err();
+            return Err(Error::io("re-executing from a read-only mount", err));
+        }
+    }
     let memfd = make_copy()?;
-    let args: Vec<CString> = std::env::args_os()
-        .map(|a| {
-            CString::new(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str())).unwrap_or_default()
-        })
+    let err = nix::unistd::fexecve(&memfd, &args, &env).unwrap_err();
+    Err(Error::io("re-executing from a sealed copy", err))
+}
+
+/// In a private mount namespace, binds our own binary read-only over itself;
+/// returns its path, or None when that cannot be done here.
+fn read_only_self() -> Option<PathBuf> {
+    let exe = std::fs::read_link("/proc/self/exe").ok()?;
+    if exe.to_string_lossy().ends_with(" (deleted)") {
+        return None;
+    }
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).ok()?;
+    // The bind must not propagate back to the host: make the mount holding
+    // the binary a slave in our copy (only it, not the whole tree).
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let parent = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|mp| exe.starts_with(mp))
+        .max_by_key(|mp| mp.len())?
+        .to_string();
+    mount(
+        None::<&str>,
+        parent.as_str(),
+        None::<&str>,
+        MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .ok()?;
+    mount(
+        Some(&exe),
+        &exe,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .ok()?;
+    let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    mount(None::<&str>, &exe, None::<&str>, ro, None::<&str>).ok()?;
+    Some(exe)
+}
+
+fn argv_envp() -> (Vec<CString>, Vec<CString>) {
+    let args = std::env::args_os()
+        .filter_map(|a| CString::new(a.as_bytes()).ok())
         .collect();
-    let env: Vec<CString> = std::env::vars_os()
+    let env = std::env::vars_os()
         .filter_map(|(k, v)| {
-            let mut kv = std::os::unix::ffi::OsStrExt::as_bytes(k.as_os_str()).to_vec();
+            let mut kv = k.as_bytes().to_vec();
             kv.push(b'=');
-            kv.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()));
+            kv.extend_from_slice(v.as_bytes());
             CString::new(kv).ok()
         })
         .collect();
-    let err = nix::unistd::fexecve(&memfd, &args, &env).unwrap_err();
-    Err(crate::error::Error::io(
-        "re-executing from a sealed copy",
-        err,
-    ))
+    (args, env)
 }
 
 fn make_copy() -> Result<OwnedFd> {
@@ -63,10 +118,7 @@ fn make_copy() -> Result<OwnedFd> {
         fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };
     }
     if fd < 0 {
-        return Err(crate::error::Error::io(
-            "memfd_create",
-            std::io::Error::last_os_error(),
-        ));
+        return Err(Error::io("memfd_create", std::io::Error::last_os_error()));
     }
     // SAFETY: fresh descriptor, owned by nobody else.
     let memfd = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -75,7 +127,7 @@ fn make_copy() -> Result<OwnedFd> {
     std::io::copy(&mut src, &mut dst).ctx(|| "copying the runtime binary")?;
     // SAFETY: F_ADD_SEALS takes an int of seal flags.
     if unsafe { libc::fcntl(memfd.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } < 0 {
-        return Err(crate::error::Error::io(
+        return Err(Error::io(
             "sealing the binary copy",
             std::io::Error::last_os_error(),
         ));

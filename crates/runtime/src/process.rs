@@ -214,7 +214,9 @@ pub fn set_identity(process: &Process, may_setgroups: bool) -> Result<()> {
     caps::set(None, CapSet::Effective, &effective).ctx(|| "setting effective capabilities")?;
     caps::clear(None, CapSet::Ambient).ctx(|| "clearing ambient capabilities")?;
     for c in to_caps(wanted.ambient()) {
-        sys::raise_ambient(c.index()).ctx(|| format!("raising ambient {c}"))?;
+        // As runc and crun: an ambient capability the kernel refuses (not in
+        // the inheritable and permitted sets) is left out, not an error.
+        let _ = sys::raise_ambient(c.index());
     }
     Ok(())
 }

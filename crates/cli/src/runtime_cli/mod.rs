@@ -31,7 +31,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     if matches!(
         cli.command,
         Command::Create(_) | Command::Run(_) | Command::Exec(_)
-    ) && let Err(e) = berth_runtime::cloned_exe::reexec_sealed()
+    ) && let Err(e) = berth_runtime::cloned_exe::reexec_protected()
     {
         eprintln!("berth-runtime: {e}");
         return 1;

@@ -48,6 +48,11 @@ impl CgroupPaths {
             }
         }
         paths.v2_only = paths.v1.is_empty() && paths.unified.is_some();
+        if !paths.v2_only {
+            // On a hybrid host the cgroup2 hierarchy has no controller a
+            // container's limits use; crun leaves it alone too.
+            paths.unified = None;
+        }
         paths
     }
 
