@@ -42,11 +42,11 @@ pub fn reexec_protected() -> Result<()> {
         return Ok(());
     }
     let (args, env) = argv_envp();
-    if let Some(exe) = read_only_self() {
-        if let Ok(path) = CString::new(exe.as_os_str().as_bytes()) {
-            let err = nix::unistd::execve(&path, &args, &env).unwrap_err();
-            return Err(Error::io("re-executing from a read-only mount", err));
-        }
+    if let Some(exe) = read_only_self()
+        && let Ok(path) = CString::new(exe.as_os_str().as_bytes())
+    {
+        let err = nix::unistd::execve(&path, &args, &env).unwrap_err();
+        return Err(Error::io("re-executing from a read-only mount", err));
     }
     let memfd = make_copy()?;
     let err = nix::unistd::fexecve(&memfd, &args, &env).unwrap_err();
