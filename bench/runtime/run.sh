@@ -22,7 +22,8 @@
 #   Its benchmark therefore runs inside ONE private mount namespace where that
 #   mount is gone:  unshare -m sh -c 'umount /sys/fs/cgroup/unified; exec hyperfine ...'
 #   so the unshare cost is paid once, not per iteration. berth and runc run in
-#   the host mount namespace, with /sys/fs/cgroup/unified present.
+#   that same namespace, in the same hyperfine call, so all three see the same
+#   cgroup layout and the same machine noise.
 #
 # Usage (as root):
 #   bench/runtime/run.sh
@@ -30,7 +31,7 @@
 #   RUNS=N            timed runs per runtime (default 100)
 #   WARMUP=N          warm-up runs per runtime (default 5)
 #   BERTH_RUNTIME=P   use this berth-runtime binary instead of building
-#                     `cargo build --release -p berth-cli --bin berth-runtime`
+#                     scripts/build-runtime (the static release build)
 #   RUNC=P, CRUN=P    the runc / crun binaries (default: from PATH)
 #   RESULTS_DIR=D     where the hyperfine JSON and summary go
 #                     (default bench/runtime/results/<UTC timestamp>)
@@ -68,11 +69,8 @@ esac
 
 # --- the berth-runtime binary ----------------------------------------------
 if [ -z "${BERTH_RUNTIME:-}" ]; then
-    log "building berth-runtime (release)"
-    (cd "$WORKSPACE" && cargo build --release -p berth-cli --bin berth-runtime)
-    target_dir=$(cd "$WORKSPACE" && cargo metadata --format-version 1 --no-deps \
-        | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-    BERTH_RUNTIME=$target_dir/release/berth-runtime
+    log "building berth-runtime (release, static: scripts/build-runtime)"
+    BERTH_RUNTIME=$("$WORKSPACE/scripts/build-runtime")
 fi
 [ -x "$BERTH_RUNTIME" ] || die "berth-runtime not found at $BERTH_RUNTIME"
 
@@ -201,23 +199,16 @@ if ! hyperfine --help 2>/dev/null | grep -q -- '--shell'; then
     HF_OPTS=(--warmup "$WARMUP" --runs "$RUNS" --style basic)
 fi
 
-echo "load average before berth: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$LOADS"
-log "timing berth-runtime"
-hyperfine "${HF_OPTS[@]}" -n berth \
-    --export-json "$RESULTS_DIR/berth.json" \
-    "$BERTH_RUNTIME --root $ROOT_BERTH run --bundle $BUNDLE bench-berth"
-
-echo "load average before runc: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$LOADS"
-log "timing runc"
-hyperfine "${HF_OPTS[@]}" -n runc \
-    --export-json "$RESULTS_DIR/runc.json" \
-    "$RUNC --root $ROOT_RUNC run --bundle $BUNDLE bench-runc"
-
-echo "load average before crun: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$LOADS"
-log "timing crun (inside one private mount namespace without /sys/fs/cgroup/unified)"
-unshare -m sh -c "$CRUN_NS_PREFIX"' exec hyperfine "$@"' sh "${HF_OPTS[@]}" -n crun \
-    --export-json "$RESULTS_DIR/crun.json" \
-    "$CRUN --root $ROOT_CRUN run --bundle $BUNDLE bench-crun"
+echo "load average before the series: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$LOADS"
+log "timing berth-runtime, runc and crun (one hyperfine, one private mount namespace)"
+# All three run in the same environment: crun needs /sys/fs/cgroup/unified out
+# of sight, so it is out of sight for all of them; one hyperfine call runs the
+# series back to back, so machine noise drifts less between them.
+unshare -m sh -c "$CRUN_NS_PREFIX"' exec hyperfine "$@"' sh "${HF_OPTS[@]}" \
+    --export-json "$RESULTS_DIR/all.json" \
+    -n berth "$BERTH_RUNTIME --root $ROOT_BERTH run --bundle $BUNDLE bench-berth" \
+    -n runc "$RUNC --root $ROOT_RUNC run --bundle $BUNDLE bench-runc" \
+    -n crun "$CRUN --root $ROOT_CRUN run --bundle $BUNDLE bench-crun"
 
 # --- peak RSS -------------------------------------------------------------------
 GNU_TIME=/usr/bin/time
@@ -229,9 +220,11 @@ if [ -x "$GNU_TIME" ] && "$GNU_TIME" -f %M true >/dev/null 2>&1; then
     rss_of() { # file -> KiB, or "-" if the run failed
         if grep -q 'non-zero status' "$1"; then echo -; else tail -n1 "$1"; fi
     }
-    "$GNU_TIME" -o "$TMP/rss-berth" -f %M \
+    unshare -m sh -c "$CRUN_NS_PREFIX"' exec "$@"' sh \
+        "$GNU_TIME" -o "$TMP/rss-berth" -f %M \
         "$BERTH_RUNTIME" --root "$ROOT_BERTH" run --bundle "$BUNDLE" bench-berth-rss >/dev/null || true
-    "$GNU_TIME" -o "$TMP/rss-runc" -f %M \
+    unshare -m sh -c "$CRUN_NS_PREFIX"' exec "$@"' sh \
+        "$GNU_TIME" -o "$TMP/rss-runc" -f %M \
         "$RUNC" --root "$ROOT_RUNC" run --bundle "$BUNDLE" bench-runc-rss >/dev/null || true
     # GNU time runs inside the namespace so it sees crun only, not unshare/sh.
     unshare -m sh -c "$CRUN_NS_PREFIX"' exec "$@"' sh \
@@ -267,9 +260,10 @@ python3 - "$RESULTS_DIR" "$rss_berth" "$rss_runc" "$rss_crun" <<'EOF' | tee -a "
 import json, os, statistics, sys
 d, rss = sys.argv[1], dict(zip(["berth", "runc", "crun"], sys.argv[2:5]))
 res = {}
+with open(os.path.join(d, "all.json")) as f:
+    results = {r["command"]: r for r in json.load(f)["results"]}
 for name in ["berth", "runc", "crun"]:
-    with open(os.path.join(d, f"{name}.json")) as f:
-        r = json.load(f)["results"][0]
+    r = results[name]
     t = r["times"]
     res[name] = dict(median=r["median"] * 1e3, mean=r["mean"] * 1e3,
                      stddev=(r["stddev"] or 0) * 1e3, min=r["min"] * 1e3,

@@ -63,16 +63,10 @@ fn read_only_self() -> Option<PathBuf> {
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).ok()?;
     // The bind must not propagate back to the host: make the mount holding
     // the binary a slave in our copy (only it, not the whole tree).
-    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let parent = info
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .filter(|mp| exe.starts_with(mp))
-        .max_by_key(|mp| mp.len())?
-        .to_string();
+    let parent = crate::sys::mount_point_of(&exe)?;
     mount(
         None::<&str>,
-        parent.as_str(),
+        &parent,
         None::<&str>,
         MsFlags::MS_SLAVE,
         None::<&str>,

@@ -160,12 +160,27 @@ pub fn set_oom_score_adj(process: &Process) -> Result<()> {
     Ok(())
 }
 
+/// The capabilities this kernel knows (read once: the caps crate would probe
+/// each one with a system call every time).
+fn supported() -> &'static HashSet<Cap> {
+    static SUPPORTED: std::sync::OnceLock<HashSet<Cap>> = std::sync::OnceLock::new();
+    SUPPORTED.get_or_init(|| {
+        let last: u8 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(40);
+        caps::all()
+            .into_iter()
+            .filter(|c| c.index() <= last)
+            .collect()
+    })
+}
+
 fn to_caps(set: &Option<Capabilities>) -> HashSet<Cap> {
-    let last = caps::runtime::thread_all_supported();
     set.iter()
         .flatten()
         .filter_map(|c| Cap::from_str(&format!("CAP_{c}")).ok())
-        .filter(|c| last.contains(c))
+        .filter(|c| supported().contains(c))
         .collect()
 }
 
@@ -175,7 +190,7 @@ pub fn set_identity(process: &Process, may_setgroups: bool) -> Result<()> {
     let user = process.user();
     let wanted = process.capabilities().clone().unwrap_or_else(empty_caps);
     let bounding = to_caps(wanted.bounding());
-    for c in caps::runtime::thread_all_supported() {
+    for &c in supported() {
         if !bounding.contains(&c) {
             caps::drop(None, CapSet::Bounding, c)
                 .ctx(|| format!("dropping {c} from the bounding set"))?;

@@ -180,22 +180,16 @@ fn source_name(m: &Mount) -> String {
 
 /// pivot_root needs the new root's parent mount not to be shared.
 fn make_parent_private(rootfs: &Path) -> Result<()> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").ctx(|| "reading mountinfo")?;
-    // The longest mount point that contains the rootfs is its parent mount.
-    let parent = info
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .filter(|mp| rootfs.starts_with(mp))
-        .max_by_key(|mp| mp.len())
-        .unwrap_or("/");
+    let parent = crate::sys::mount_point_of(rootfs)
+        .ok_or_else(|| Error::Other(format!("finding the mount of {}", rootfs.display())))?;
     mount(
         None::<&str>,
-        parent,
+        &parent,
         None::<&str>,
         MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .ctx(|| format!("making {parent} private"))
+    .ctx(|| format!("making {} private", parent.display()))
 }
 
 fn mount_one(ctx: &RootfsContext, root: &OwnedFd, m: &Mount) -> Result<()> {

@@ -220,3 +220,30 @@ pub fn reset_signals() {
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
     }
 }
+
+/// The mount id of `path` (statx STX_MNT_ID, Linux 5.8+), following symlinks.
+pub fn mount_id(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statx writes one statx struct we own; the path is a valid C string.
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::statx(libc::AT_FDCWD, c.as_ptr(), 0, libc::STATX_MNT_ID, &mut st) };
+    (r == 0 && st.stx_mask & libc::STATX_MNT_ID != 0).then_some(st.stx_mnt_id)
+}
+
+/// The mount point of the mount that holds `path`: the highest ancestor on the
+/// same mount. A few statx calls instead of reading /proc/self/mountinfo, which
+/// on a host with many containers has hundreds of lines.
+pub fn mount_point_of(path: &std::path::Path) -> Option<std::path::PathBuf> {
+    let id = mount_id(path)?;
+    let mut top = path.to_path_buf();
+    let mut cur = path.parent();
+    while let Some(p) = cur {
+        if mount_id(p)? != id {
+            break;
+        }
+        top = p.to_path_buf();
+        cur = p.parent();
+    }
+    Some(top)
+}
