@@ -158,31 +158,6 @@ smoke() { # runtime name -> 0 if it ran /bin/true; the error text goes to $RESUL
     }
 }
 log "smoke test"
-if ! smoke berth && grep -q 'raising ambient' "$RESULTS_DIR/berth-error.txt" \
-    && [ "${BERTH_AMBIENT_WORKAROUND:-1}" = 1 ]; then
-    # `runc spec` (1.1) lists ambient capabilities but no inheritable ones, so
-    # PR_CAP_AMBIENT_RAISE fails with EPERM. runc and crun ignore that error
-    # and start the process with an empty ambient set; berth-runtime fails.
-    # Dropping process.capabilities.ambient from the shared bundle gives all
-    # three runtimes the very container they would otherwise make (CapAmb=0)
-    # and lets berth be measured. BERTH_AMBIENT_WORKAROUND=0 disables this.
-    {
-        echo "WORKAROUND: berth-runtime failed on the runc-spec bundle:"
-        sed 's/^/    /' "$RESULTS_DIR/berth-error.txt"
-        echo "  process.capabilities.ambient was removed from config.json for ALL runtimes"
-        echo "  (runc and crun ignore the EPERM and run with CapAmb=0 anyway)."
-    } | tee -a "$NOTES" >&2
-    python3 - "$BUNDLE/config.json" <<'PY'
-import json, sys
-p = sys.argv[1]
-with open(p) as f:
-    spec = json.load(f)
-spec["process"].get("capabilities", {}).pop("ambient", None)
-with open(p, "w") as f:
-    json.dump(spec, f, indent=2)
-PY
-    cp "$BUNDLE/config.json" "$RESULTS_DIR/config.json"
-fi
 smoke_ok=1
 for rt in berth runc crun; do
     smoke "$rt" || smoke_ok=0
@@ -209,6 +184,14 @@ unshare -m sh -c "$CRUN_NS_PREFIX"' exec hyperfine "$@"' sh "${HF_OPTS[@]}" \
     -n berth "$BERTH_RUNTIME --root $ROOT_BERTH run --bundle $BUNDLE bench-berth" \
     -n runc "$RUNC --root $ROOT_RUNC run --bundle $BUNDLE bench-runc" \
     -n crun "$CRUN --root $ROOT_CRUN run --bundle $BUNDLE bench-crun"
+
+log "timing again, interleaved (round-robin, shuffled each round)"
+echo "load average before the interleaved series: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$LOADS"
+unshare -m sh -c "$CRUN_NS_PREFIX"' exec python3 "$@"' sh "$SCRIPT_DIR/interleave.py" "$RUNS" \
+    "$RESULTS_DIR/interleaved.json" \
+    "berth=$BERTH_RUNTIME --root $ROOT_BERTH run --bundle $BUNDLE bench-berth" \
+    "crun=$CRUN --root $ROOT_CRUN run --bundle $BUNDLE bench-crun" \
+    "runc=$RUNC --root $ROOT_RUNC run --bundle $BUNDLE bench-runc" >"$TMP/interleaved.md"
 
 # --- peak RSS -------------------------------------------------------------------
 GNU_TIME=/usr/bin/time
@@ -282,6 +265,12 @@ for other in ["crun", "runc"]:
     print(f"berth/{other}: median {b['median'] / o['median']:.2f}x, "
           f"mean {b['mean'] / o['mean']:.2f}x")
 EOF
+{
+    echo
+    echo "Interleaved (the figures to quote: every runtime sees the same drift):"
+    echo
+    cat "$TMP/interleaved.md"
+} | tee -a "$RESULTS_DIR/summary.md"
 if [ -s "$NOTES" ]; then
     { echo; echo "notes:"; cat "$NOTES"; } | tee -a "$RESULTS_DIR/summary.md"
 fi
