@@ -18,8 +18,8 @@ fn namespaces_joined_by_path() {
     }
     let rt = Runtime::berth();
     let first = unique_id("ns-owner");
-    rt.create(&Bundle::with_args(&["sleep", "100"]), &first)
-        .assert_success();
+    let owner = Bundle::with_args(&["sleep", "100"]);
+    rt.create(&owner, &first).assert_success();
     let pid = rt.state_json(&first).unwrap()["pid"].as_i64().unwrap();
     let ns = |name: &str| std::fs::read_link(format!("/proc/{pid}/ns/{name}")).unwrap();
     let mut b = Bundle::with_args(&[

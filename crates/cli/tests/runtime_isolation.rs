@@ -401,3 +401,59 @@ fn terminal_through_the_console_socket() {
     assert!(text.contains("/dev/pts/0"), "{text:?}");
     assert!(text.contains("isatty"), "{text:?}");
 }
+
+/// `run` and `exec` in the foreground with a terminal and no console socket:
+/// the runtime keeps the master side and copies it to its own terminal
+/// (util-linux `script` gives the runtime one).
+#[test]
+fn foreground_terminal_for_run_and_exec() {
+    if !require_root() {
+        return;
+    }
+    let Some(script) = berth_testkit::require_tool("script") else {
+        return;
+    };
+    let rt = Runtime::berth();
+    let id = unique_id("fgtty");
+    let mut b = Bundle::with_args(&["sh", "-c", "tty; [ -t 0 ] && echo isatty; exit 4"]);
+    b.terminal(true);
+    b.write();
+    let cmd = format!(
+        "{} --root {} run --bundle {} {id}",
+        rt.binary().display(),
+        rt.root().display(),
+        b.path().display()
+    );
+    rt.track(&id);
+    let out = std::process::Command::new(&script)
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    let text = out.stdout_str();
+    assert!(
+        text.contains("/dev/pts/0") && text.contains("isatty"),
+        "{text:?}"
+    );
+    assert_eq!(out.status.code(), Some(4), "{text:?}");
+
+    let id = unique_id("fgexec");
+    let sleeper = Bundle::with_args(&["sleep", "100"]);
+    rt.create(&sleeper, &id).assert_success();
+    rt.start(&id).assert_success();
+    let cmd = format!(
+        "{} --root {} exec -t {id} sh -c 'tty; exit 6'",
+        rt.binary().display(),
+        rt.root().display()
+    );
+    let out = std::process::Command::new(&script)
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(
+        out.stdout_str().contains("/dev/pts/"),
+        "{:?}",
+        out.stdout_str()
+    );
+    assert_eq!(out.status.code(), Some(6));
+    rt.delete_force(&id).assert_success();
+}
