@@ -193,6 +193,9 @@ fn json_log_format_for_containerd() {
     let log = dir.path().join("log.json");
     let b = Bundle::with_args(&["no-such-program"]);
     b.write();
+    let id = unique_id("log");
+    // Removed on drop should the create wrongly succeed.
+    rt.track(&id);
     let out = rt.exec(&[
         "--log",
         &log.to_string_lossy(),
@@ -201,7 +204,7 @@ fn json_log_format_for_containerd() {
         "create",
         "--bundle",
         &b.path().to_string_lossy(),
-        &unique_id("log"),
+        &id,
     ]);
     assert!(!out.status.success());
     let text = std::fs::read_to_string(&log).unwrap();
