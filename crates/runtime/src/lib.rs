@@ -4,7 +4,7 @@
 //! Start reading at [`container::Runtime`]: each lifecycle operation is a method
 //! there. The container's own first process runs [`init`]; what it applies comes
 //! from [`rootfs`], [`process`], [`seccomp`] and [`cgroups`]. Raw system calls
-//! live in [`sys`].
+//! live in [`sys`]; resolving paths inside the rootfs is berth-safefs's job.
 
 pub mod cgroups;
 pub mod cloned_exe;
@@ -15,7 +15,6 @@ pub mod hooks;
 pub mod init;
 pub mod process;
 pub mod rootfs;
-pub mod safe_path;
 pub mod seccomp;
 pub mod spec;
 pub mod state;

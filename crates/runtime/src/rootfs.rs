@@ -11,7 +11,12 @@ use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
 
 use crate::cgroups::CgroupPaths;
 use crate::error::{Context, Error, Result};
-use crate::safe_path::{ensure_in_root, open_in_root, proc_fd_path};
+use berth_safefs::{open_in_root, proc_fd_path};
+
+/// The mount target `path` inside `root`, created if missing (see berth-safefs).
+fn ensure_in_root(root: &impl std::os::fd::AsFd, path: &Path, file: bool) -> Result<OwnedFd> {
+    berth_safefs::ensure_in_root(root, path, file).map_err(|e| Error::Other(e.to_string()))
+}
 
 /// A mount's options split into flags to set, flags to clear, propagation
 /// changes, and the rest, which goes to the filesystem as data.
@@ -653,7 +658,7 @@ fn mask_path(root: &OwnedFd, p: &Path) -> Result<()> {
         Err(e) => return Err(Error::io(format!("masked path {}", p.display()), e)),
     };
     let target = proc_fd_path(&fd);
-    let r = if crate::safe_path::is_dir(&fd) {
+    let r = if berth_safefs::is_dir(&fd) {
         mount(
             Some("tmpfs"),
             &target,

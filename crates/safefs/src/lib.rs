@@ -1,4 +1,5 @@
-//! Paths inside a container's root filesystem, resolved by the kernel as if that
+//! Paths inside a root directory (a container's root filesystem, a layer
+//! being unpacked), resolved by the kernel as if that
 //! directory were `/` (openat2 with RESOLVE_IN_ROOT): a symlink in the rootfs,
 //! even one swapped in by a racing process, cannot lead outside it.
 //!
@@ -7,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
+use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
@@ -14,8 +16,6 @@ use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag, openat2, readlinkat};
 use nix::sys::stat::Mode;
 use nix::sys::stat::fstatat;
-
-use crate::error::{Error, Result};
 
 fn how(flags: OFlag) -> OpenHow {
     // openat2 refuses a mode unless it creates.
@@ -50,7 +50,7 @@ pub fn open_in_root(root: &impl AsFd, path: &Path, flags: OFlag) -> nix::Result<
 /// directory, or an empty file when `file` is set (a bind mount of a file).
 /// Symlinks on the way are followed as if `root` were `/`, and what they name
 /// is created there. Returns an O_PATH descriptor of the target.
-pub fn ensure_in_root(root: &impl AsFd, path: &Path, file: bool) -> Result<OwnedFd> {
+pub fn ensure_in_root(root: &impl AsFd, path: &Path, file: bool) -> io::Result<OwnedFd> {
     let mut pending: VecDeque<OsString> = names(&relative(path));
     // `cur` is free of symlinks: each component was looked at without following.
     let mut cur = PathBuf::new();
@@ -84,10 +84,7 @@ pub fn ensure_in_root(root: &impl AsFd, path: &Path, file: bool) -> Result<Owned
             }
             Ok(st) => {
                 if !last && st.st_mode & libc::S_IFMT != libc::S_IFDIR {
-                    return Err(Error::Other(format!(
-                        "{} in the root filesystem is not a directory",
-                        Path::new("/").join(&here).display()
-                    )));
+                    return Err(err_at(&here, Errno::ENOTDIR));
                 }
                 cur = here;
             }
@@ -129,13 +126,15 @@ fn names(p: &Path) -> VecDeque<OsString> {
         .collect()
 }
 
-fn err_at(rel: &Path, e: Errno) -> Error {
-    Error::io(
+/// An error that names the path, as seen from inside the root.
+fn err_at(rel: &Path, e: Errno) -> io::Error {
+    let e = io::Error::from(e);
+    io::Error::new(
+        e.kind(),
         format!(
-            "{} in the root filesystem",
+            "{} in the root filesystem: {e}",
             Path::new("/").join(rel).display()
         ),
-        e,
     )
 }
 

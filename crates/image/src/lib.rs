@@ -1,0 +1,15 @@
+//! berth's images: a content-addressed blob store, references, manifests,
+//! layers applied into snapshots, archives (Docker's and OCI's), and the
+//! image records that tie names to them.
+//!
+//! Start at [`store::ContentStore`] (blobs) and [`reference::ImageRef`] (names).
+
+pub mod digest;
+pub mod error;
+pub mod manifest;
+pub mod reference;
+pub mod store;
+
+pub use digest::Digest;
+pub use error::{Error, Result};
+pub use reference::ImageRef;
