@@ -6,8 +6,10 @@
 
 pub mod digest;
 pub mod error;
+pub mod layer;
 pub mod manifest;
 pub mod reference;
+pub mod snapshot;
 pub mod store;
 
 pub use digest::Digest;
