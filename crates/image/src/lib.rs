@@ -4,8 +4,12 @@
 //!
 //! Start at [`store::ContentStore`] (blobs) and [`reference::ImageRef`] (names).
 
+pub mod archive;
+pub mod bundle;
 pub mod digest;
 pub mod error;
+pub mod images;
+pub mod import;
 pub mod layer;
 pub mod manifest;
 pub mod reference;

@@ -1,0 +1,469 @@
+//! The image records: which manifest and config make an image, its layers'
+//! snapshots, and the names (tags) that point at it. Kept in `images.json`
+//! under the store root, rewritten atomically under a lock, until the engine's
+//! transactional store takes this over.
+//!
+//! An image's id is its config digest, as in Docker.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::error::{Context, Error, Result};
+use crate::manifest::{self, Manifest, Parsed};
+use crate::reference::ImageRef;
+use crate::snapshot::{self, Snapshots};
+use crate::store::ContentStore;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageRecord {
+    pub id: Digest,
+    pub manifest: Digest,
+    pub diff_ids: Vec<Digest>,
+    /// Chain id of the top layer; None for an image without layers.
+    pub top: Option<Digest>,
+    /// Uncompressed size of all layers.
+    pub size: u64,
+    pub created: Option<String>,
+    /// `name@digest` forms, from registries.
+    #[serde(default)]
+    pub repo_digests: BTreeSet<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Db {
+    images: BTreeMap<String, ImageRecord>,
+    /// Full reference ("docker.io/library/busybox:latest") to image id.
+    tags: BTreeMap<String, Digest>,
+}
+
+/// What `remove` did, in Docker's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removed {
+    Untagged(String),
+    Deleted(Digest),
+}
+
+#[derive(Debug, Clone)]
+pub struct ImageStore {
+    root: PathBuf,
+    pub content: ContentStore,
+    pub snapshots: Snapshots,
+}
+
+/// An exclusive lock on the records, held while they are read and rewritten.
+struct Lock(fs::File);
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // SAFETY: flock on a descriptor we own.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
+impl ImageStore {
+    pub fn open(root: impl Into<PathBuf>) -> Result<ImageStore> {
+        let root = root.into();
+        let content = ContentStore::open(root.join("content"))?;
+        let snapshots = Snapshots::open(root.join("snapshots"))?;
+        Ok(ImageStore {
+            root,
+            content,
+            snapshots,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn lock(&self) -> Result<Lock> {
+        let path = self.root.join("images.lock");
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .ctx(|| format!("opening {}", path.display()))?;
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(Error::io(
+                "locking the image records",
+                std::io::Error::last_os_error(),
+            ));
+        }
+        Ok(Lock(f))
+    }
+
+    fn load(&self) -> Result<Db> {
+        let path = self.root.join("images.json");
+        match fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| Error::invalid(path.display(), e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Db::default()),
+            Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+        }
+    }
+
+    fn save(&self, db: &Db) -> Result<()> {
+        let path = self.root.join("images.json");
+        let tmp = self.root.join(".images.json.tmp");
+        let data = serde_json::to_vec_pretty(db).expect("records serialize");
+        let f = fs::File::create(&tmp).ctx(|| format!("writing {}", tmp.display()))?;
+        use std::io::Write;
+        (&f).write_all(&data)
+            .ctx(|| format!("writing {}", tmp.display()))?;
+        f.sync_all().ctx(|| format!("syncing {}", tmp.display()))?;
+        fs::rename(&tmp, &path).ctx(|| format!("writing {}", path.display()))
+    }
+
+    /// Reads the manifest at `manifest_digest` (its config and layers already
+    /// in the content store), unpacks the layers into snapshots, checks them
+    /// against the config's diff_ids, and records the image under `tags`.
+    pub fn add(&self, manifest_digest: &Digest, tags: &[ImageRef]) -> Result<ImageRecord> {
+        let bytes = self.content.read(manifest_digest)?;
+        let m = match manifest::parse(&bytes, None)? {
+            Parsed::Manifest(m) => *m,
+            Parsed::Index(_) => {
+                return Err(Error::invalid(
+                    format!("manifest {manifest_digest}"),
+                    "is an index, not an image manifest",
+                ));
+            }
+        };
+        let config = self.read_config(&m)?;
+        let diff_ids = diff_ids(&config)?;
+        if diff_ids.len() != m.layers.len() {
+            return Err(Error::invalid(
+                format!("image config {}", m.config.digest),
+                format!(
+                    "lists {} diff_ids for {} layers",
+                    diff_ids.len(),
+                    m.layers.len()
+                ),
+            ));
+        }
+        let mut parent: Option<Digest> = None;
+        let mut size = 0;
+        for (i, (layer, diff_id)) in m.layers.iter().zip(&diff_ids).enumerate() {
+            let chain = snapshot::chain_id(parent.as_ref(), diff_id);
+            if !self.snapshots.has(&chain) {
+                let blob = self.content.open_blob(&layer.digest)?;
+                let (got, applied) = self
+                    .snapshots
+                    .apply(parent.as_ref(), blob, Some(diff_id))
+                    .map_err(|e| {
+                        Error::invalid(format!("layer {} ({})", i + 1, layer.digest), e)
+                    })?;
+                debug_assert_eq!(got, chain);
+                size += applied.size;
+            } else {
+                size += du(&self.snapshots.fs(&chain));
+            }
+            parent = Some(chain);
+        }
+        let record = ImageRecord {
+            id: m.config.digest.clone(),
+            manifest: manifest_digest.clone(),
+            diff_ids,
+            top: parent,
+            size,
+            created: config
+                .get("created")
+                .and_then(|c| c.as_str())
+                .map(str::to_string),
+            repo_digests: BTreeSet::new(),
+        };
+        let _lock = self.lock()?;
+        let mut db = self.load()?;
+        let mut rec = db
+            .images
+            .get(&record.id.to_string())
+            .cloned()
+            .unwrap_or(record);
+        rec.manifest = manifest_digest.clone();
+        db.images.insert(rec.id.to_string(), rec.clone());
+        for t in tags {
+            db.tags.insert(t.to_string(), rec.id.clone());
+        }
+        self.save(&db)?;
+        Ok(rec)
+    }
+
+    pub fn read_config(&self, m: &Manifest) -> Result<serde_json::Value> {
+        let bytes = self.content.read(&m.config.digest)?;
+        if bytes.len() as u64 != m.config.size {
+            return Err(Error::SizeMismatch {
+                what: format!("image config {}", m.config.digest),
+                expected: m.config.size,
+                actual: bytes.len() as u64,
+            });
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::invalid(format!("image config {}", m.config.digest), e))
+    }
+
+    pub fn manifest(&self, rec: &ImageRecord) -> Result<Manifest> {
+        match manifest::parse(&self.content.read(&rec.manifest)?, None)? {
+            Parsed::Manifest(m) => Ok(*m),
+            Parsed::Index(_) => Err(Error::invalid(
+                format!("manifest {}", rec.manifest),
+                "is an index",
+            )),
+        }
+    }
+
+    pub fn config(&self, rec: &ImageRecord) -> Result<serde_json::Value> {
+        serde_json::from_slice(&self.content.read(&rec.id)?)
+            .map_err(|e| Error::invalid(format!("image config {}", rec.id), e))
+    }
+
+    /// The image a name, an id, or a unique id prefix names.
+    pub fn resolve(&self, name: &str) -> Result<ImageRecord> {
+        let db = self.load()?;
+        resolve_in(&db, name).map(|(rec, _)| rec)
+    }
+
+    /// Every image with its full tags.
+    pub fn list(&self) -> Result<Vec<(ImageRecord, Vec<ImageRef>)>> {
+        let db = self.load()?;
+        Ok(db
+            .images
+            .values()
+            .map(|rec| {
+                let tags = db
+                    .tags
+                    .iter()
+                    .filter(|(_, id)| **id == rec.id)
+                    .filter_map(|(t, _)| ImageRef::parse(t).ok())
+                    .collect();
+                (rec.clone(), tags)
+            })
+            .collect())
+    }
+
+    pub fn tag(&self, source: &str, target: &ImageRef) -> Result<()> {
+        let _lock = self.lock()?;
+        let mut db = self.load()?;
+        let (rec, _) = resolve_in(&db, source)?;
+        db.tags.insert(target.to_string(), rec.id);
+        self.save(&db)
+    }
+
+    /// Docker's rmi: a name is untagged, and the image deleted with its last
+    /// name; an id with several names needs `force`. `in_use` tells whether a
+    /// container uses the image (refused unless `force`).
+    pub fn remove(
+        &self,
+        name: &str,
+        force: bool,
+        in_use: &dyn Fn(&Digest) -> bool,
+    ) -> Result<Vec<Removed>> {
+        let _lock = self.lock()?;
+        let mut db = self.load()?;
+        let (rec, by_name) = resolve_in(&db, name)?;
+        let tags: Vec<String> = db
+            .tags
+            .iter()
+            .filter(|(_, id)| **id == rec.id)
+            .map(|(t, _)| t.clone())
+            .collect();
+        let mut out = Vec::new();
+        if let Some(full) = &by_name {
+            if tags.len() > 1 {
+                db.tags.remove(full);
+                out.push(Removed::Untagged(familiar(full)));
+                self.save(&db)?;
+                return Ok(out);
+            }
+        } else if tags.len() > 1 && !force {
+            return Err(Error::invalid(
+                format!(
+                    "conflict: unable to delete {} (must be forced)",
+                    rec.id.short()
+                ),
+                "image is referenced in multiple repositories",
+            ));
+        }
+        if in_use(&rec.id) && !force {
+            return Err(Error::invalid(
+                format!(
+                    "conflict: unable to remove image {} (must force)",
+                    rec.id.short()
+                ),
+                "a container is using it",
+            ));
+        }
+        for t in tags {
+            db.tags.remove(&t);
+            out.push(Removed::Untagged(familiar(&t)));
+        }
+        db.images.remove(&rec.id.to_string());
+        out.push(Removed::Deleted(rec.id.clone()));
+        self.save(&db)?;
+        drop(_lock);
+        self.gc()?;
+        Ok(out)
+    }
+
+    /// Deletes images without tags (`all`: also tagged ones no container uses).
+    pub fn prune(&self, all: bool, in_use: &dyn Fn(&Digest) -> bool) -> Result<Vec<Removed>> {
+        let _lock = self.lock()?;
+        let mut db = self.load()?;
+        let mut out = Vec::new();
+        let ids: Vec<Digest> = db.images.values().map(|r| r.id.clone()).collect();
+        for id in ids {
+            let tags: Vec<String> = db
+                .tags
+                .iter()
+                .filter(|(_, i)| **i == id)
+                .map(|(t, _)| t.clone())
+                .collect();
+            if (!tags.is_empty() && !all) || in_use(&id) {
+                continue;
+            }
+            for t in tags {
+                db.tags.remove(&t);
+                out.push(Removed::Untagged(familiar(&t)));
+            }
+            db.images.remove(&id.to_string());
+            out.push(Removed::Deleted(id));
+        }
+        self.save(&db)?;
+        drop(_lock);
+        self.gc()?;
+        Ok(out)
+    }
+
+    /// Removes blobs and snapshots no image refers to, and leftovers of
+    /// interrupted writes. Returns how many bytes were freed (about).
+    pub fn gc(&self) -> Result<u64> {
+        let _lock = self.lock()?;
+        let db = self.load()?;
+        let mut blobs: BTreeSet<Digest> = BTreeSet::new();
+        let mut snaps: BTreeSet<Digest> = BTreeSet::new();
+        for rec in db.images.values() {
+            blobs.insert(rec.manifest.clone());
+            blobs.insert(rec.id.clone());
+            if let Ok(m) = self.manifest(rec) {
+                blobs.extend(m.layers.iter().map(|l| l.digest.clone()));
+            }
+            snaps.extend(snapshot::chain_ids(&rec.diff_ids));
+        }
+        let mut freed = 0;
+        for b in self.content.list()? {
+            if !blobs.contains(&b) {
+                freed += self.content.size(&b).unwrap_or(0);
+                self.content.delete(&b)?;
+            }
+        }
+        for s in self.snapshots.list() {
+            if !snaps.contains(&s) {
+                freed += du(&self.snapshots.fs(&s));
+                self.snapshots.remove(&s)?;
+            }
+        }
+        self.content.clean_ingest()?;
+        self.snapshots.clean_tmp();
+        Ok(freed)
+    }
+
+    /// Tags of the image `id`, full form.
+    pub fn tags_of(&self, id: &Digest) -> Result<Vec<ImageRef>> {
+        let db = self.load()?;
+        Ok(db
+            .tags
+            .iter()
+            .filter(|(_, i)| *i == id)
+            .filter_map(|(t, _)| ImageRef::parse(t).ok())
+            .collect())
+    }
+
+    /// Adds a `name@digest` to the image (after a pull or push).
+    pub fn add_repo_digest(&self, id: &Digest, repo_digest: String) -> Result<()> {
+        let _lock = self.lock()?;
+        let mut db = self.load()?;
+        if let Some(rec) = db.images.get_mut(&id.to_string()) {
+            rec.repo_digests.insert(repo_digest);
+        }
+        self.save(&db)
+    }
+}
+
+fn familiar(full: &str) -> String {
+    ImageRef::parse(full)
+        .map(|r| r.familiar())
+        .unwrap_or_else(|_| full.to_string())
+}
+
+/// Looks a name up as Docker does: a reference (tag), a full id, or an id
+/// prefix. Returns the image and, when found by name, the full name.
+fn resolve_in(db: &Db, name: &str) -> Result<(ImageRecord, Option<String>)> {
+    let by_id = |hex: &str| -> Option<ImageRecord> {
+        let matches: Vec<&ImageRecord> = db
+            .images
+            .values()
+            .filter(|r| r.id.hex().starts_with(hex))
+            .collect();
+        (matches.len() == 1).then(|| matches[0].clone())
+    };
+    if let Some(hex) = name.strip_prefix("sha256:") {
+        return by_id(hex)
+            .ok_or_else(|| Error::ImageNotFound(name.to_string()))
+            .map(|r| (r, None));
+    }
+    if let Ok(r) = ImageRef::parse(name) {
+        if let Some(d) = r.digest() {
+            if let Some(rec) = db.images.values().find(|rec| {
+                rec.manifest == d
+                    || rec
+                        .repo_digests
+                        .iter()
+                        .any(|rd| rd.ends_with(&d.to_string()))
+            }) {
+                return Ok((rec.clone(), None));
+            }
+        } else if let Some(id) = db.tags.get(&r.to_string())
+            && let Some(rec) = db.images.get(&id.to_string()) {
+                return Ok((rec.clone(), Some(r.to_string())));
+            }
+    }
+    if name.len() >= 3 && name.bytes().all(|c| c.is_ascii_hexdigit())
+        && let Some(rec) = by_id(name) {
+            return Ok((rec, None));
+        }
+    Err(Error::ImageNotFound(name.to_string()))
+}
+
+/// The config's rootfs.diff_ids.
+pub fn diff_ids(config: &serde_json::Value) -> Result<Vec<Digest>> {
+    let ids = config
+        .pointer("/rootfs/diff_ids")
+        .and_then(|v| v.as_array())
+        .ok_or_else(|| Error::invalid("image config", "rootfs.diff_ids is missing"))?;
+    ids.iter()
+        .map(|v| {
+            v.as_str()
+                .ok_or_else(|| Error::invalid("image config", "a diff_id is not a string"))
+                .and_then(|s| s.parse())
+        })
+        .collect()
+}
+
+/// Bytes used under a directory (apparent sizes of regular files).
+fn du(p: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![p.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(t) if t.is_file() => total += e.metadata().map(|m| m.len()).unwrap_or(0),
+                _ => {}
+            }
+        }
+    }
+    total
+}
