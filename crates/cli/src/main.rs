@@ -1,8 +1,57 @@
 //! `berth`: dispatches on its name, so a `berth-runtime` link to it is the OCI
-//! runtime; otherwise `berth runtime ...` reaches the same verbs.
+//! runtime; otherwise `berth runtime ...` reaches the same verbs, and the
+//! image verbs work on the local store under --data-root.
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use berth_cli::image_cli::{self, ImageCommand};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "berth",
+    version,
+    about = "berth: containers, faster; Docker's workflow and clients"
+)]
+struct Cli {
+    /// Where images, containers and volumes are kept.
+    #[arg(
+        long,
+        global = true,
+        env = "BERTH_DATA_ROOT",
+        default_value = "/var/lib/berth"
+    )]
+    data_root: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Manage images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// List images.
+    Images(image_cli::Images),
+    /// Load images from an archive.
+    Load(image_cli::Load),
+    /// Save images to an archive.
+    Save(image_cli::Save),
+    /// Make an image from a root filesystem tarball.
+    Import(image_cli::Import),
+    /// Give an image another name.
+    Tag(image_cli::Tag),
+    /// Remove images.
+    Rmi(image_cli::Rmi),
+    /// Show the history of an image.
+    History(image_cli::History),
+    /// The OCI runtime (runc's command line): `berth runtime --help`.
+    Runtime {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+}
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().collect();
@@ -18,8 +67,29 @@ fn main() {
         rest.extend(args.into_iter().skip(2));
         std::process::exit(berth_cli::runtime_cli::main(rest));
     }
-    eprintln!(
-        "berth: the engine is not built yet; `berth runtime --help` lists the OCI runtime's commands"
-    );
-    std::process::exit(2);
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    let store = berth_image::images::ImageStore::open(&cli.data_root)?;
+    let cmd = match cli.command {
+        Command::Image(c) => c,
+        Command::Images(c) => ImageCommand::Ls(c),
+        Command::Load(c) => ImageCommand::Load(c),
+        Command::Save(c) => ImageCommand::Save(c),
+        Command::Import(c) => ImageCommand::Import(c),
+        Command::Tag(c) => ImageCommand::Tag(c),
+        Command::Rmi(c) => ImageCommand::Rm(c),
+        Command::History(c) => ImageCommand::History(c),
+        Command::Runtime { .. } => unreachable!("dispatched before parsing"),
+    };
+    image_cli::run(&store, &cmd)
 }

@@ -77,13 +77,14 @@ pub fn load(store: &ImageStore, reader: impl Read) -> Result<Vec<Loaded>> {
     // An OCI layout keeps blobs by digest: each must be what its name says.
     for (name, (digest, _)) in &members {
         if let Some(hex) = name.strip_prefix("blobs/sha256/")
-            && hex != digest.hex() {
-                return Err(Error::DigestMismatch {
-                    what: format!("archive member {name}"),
-                    expected: format!("sha256:{hex}"),
-                    actual: digest.to_string(),
-                });
-            }
+            && hex != digest.hex()
+        {
+            return Err(Error::DigestMismatch {
+                what: format!("archive member {name}"),
+                expected: format!("sha256:{hex}"),
+                actual: digest.to_string(),
+            });
+        }
     }
     if members.contains_key("manifest.json") {
         let (d, _) = member("manifest.json")?;

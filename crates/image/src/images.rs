@@ -426,14 +426,17 @@ fn resolve_in(db: &Db, name: &str) -> Result<(ImageRecord, Option<String>)> {
                 return Ok((rec.clone(), None));
             }
         } else if let Some(id) = db.tags.get(&r.to_string())
-            && let Some(rec) = db.images.get(&id.to_string()) {
-                return Ok((rec.clone(), Some(r.to_string())));
-            }
-    }
-    if name.len() >= 3 && name.bytes().all(|c| c.is_ascii_hexdigit())
-        && let Some(rec) = by_id(name) {
-            return Ok((rec, None));
+            && let Some(rec) = db.images.get(&id.to_string())
+        {
+            return Ok((rec.clone(), Some(r.to_string())));
         }
+    }
+    if name.len() >= 3
+        && name.bytes().all(|c| c.is_ascii_hexdigit())
+        && let Some(rec) = by_id(name)
+    {
+        return Ok((rec, None));
+    }
     Err(Error::ImageNotFound(name.to_string()))
 }
 

@@ -156,9 +156,10 @@ pub fn apply_change(cfg: &mut Value, change: &str) -> Result<()> {
 /// `shell`, or the words.
 fn exec_form(s: &str, shell: bool) -> Value {
     if let Ok(Value::Array(a)) = serde_json::from_str::<Value>(s)
-        && a.iter().all(|v| v.is_string()) {
-            return Value::Array(a);
-        }
+        && a.iter().all(|v| v.is_string())
+    {
+        return Value::Array(a);
+    }
     if shell {
         json!(["/bin/sh", "-c", s])
     } else {
