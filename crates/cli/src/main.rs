@@ -46,6 +46,14 @@ enum Command {
     Rmi(image_cli::Rmi),
     /// Show the history of an image.
     History(image_cli::History),
+    /// Download an image from a registry.
+    Pull(image_cli::Pull),
+    /// Upload an image to a registry.
+    Push(image_cli::Push),
+    /// Log in to a registry.
+    Login(image_cli::Login),
+    /// Log out of a registry.
+    Logout(image_cli::Logout),
     /// The OCI runtime (runc's command line): `berth runtime --help`.
     Runtime {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -79,6 +87,11 @@ fn main() {
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
+    match &cli.command {
+        Command::Login(c) => return image_cli::login(c),
+        Command::Logout(c) => return image_cli::logout(c),
+        _ => {}
+    }
     let store = berth_image::images::ImageStore::open(&cli.data_root)?;
     let cmd = match cli.command {
         Command::Image(c) => c,
@@ -89,6 +102,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Tag(c) => ImageCommand::Tag(c),
         Command::Rmi(c) => ImageCommand::Rm(c),
         Command::History(c) => ImageCommand::History(c),
+        Command::Pull(c) => ImageCommand::Pull(c),
+        Command::Push(c) => ImageCommand::Push(c),
+        Command::Login(_) | Command::Logout(_) => unreachable!("handled above"),
         Command::Runtime { .. } => unreachable!("dispatched before parsing"),
     };
     image_cli::run(&store, &cmd)

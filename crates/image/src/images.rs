@@ -151,17 +151,14 @@ impl ImageStore {
             let chain = snapshot::chain_id(parent.as_ref(), diff_id);
             if !self.snapshots.has(&chain) {
                 let blob = self.content.open_blob(&layer.digest)?;
-                let (got, applied) = self
-                    .snapshots
+                self.snapshots
                     .apply(parent.as_ref(), blob, Some(diff_id))
                     .map_err(|e| {
                         Error::invalid(format!("layer {} ({})", i + 1, layer.digest), e)
                     })?;
-                debug_assert_eq!(got, chain);
-                size += applied.size;
-            } else {
-                size += du(&self.snapshots.fs(&chain));
             }
+            // The files' sizes, as docker counts an image's size.
+            size += du(&self.snapshots.fs(&chain));
             parent = Some(chain);
         }
         let record = ImageRecord {

@@ -13,6 +13,7 @@ pub mod import;
 pub mod layer;
 pub mod manifest;
 pub mod reference;
+pub mod registry;
 pub mod snapshot;
 pub mod store;
 

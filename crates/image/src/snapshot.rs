@@ -17,6 +17,20 @@ use crate::digest::Digest;
 use crate::error::{Context, Error, Result};
 use crate::layer::{self, Applied};
 
+/// A layer unpacked under a temporary name; removed unless published.
+pub struct Unpacked {
+    tmp: Option<PathBuf>,
+    pub applied: Applied,
+}
+
+impl Drop for Unpacked {
+    fn drop(&mut self) {
+        if let Some(t) = self.tmp.take() {
+            let _ = remove_tree(&t);
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Snapshots {
     root: PathBuf,
@@ -81,26 +95,50 @@ impl Snapshots {
         layer: impl Read,
         expected: Option<&Digest>,
     ) -> Result<(Digest, Applied)> {
+        let unpacked = self.unpack(layer)?;
+        let applied = unpacked.applied.clone();
+        if let Some(want) = expected
+            && *want != applied.diff_id
+        {
+            return Err(Error::DigestMismatch {
+                what: "layer (the image config's diff_id)".into(),
+                expected: want.to_string(),
+                actual: applied.diff_id.to_string(),
+            });
+        }
+        let chain = self.publish(unpacked, parent)?;
+        Ok((chain, applied))
+    }
+
+    /// Unpacks a layer under a temporary name. Layers unpack into their own
+    /// empty directories, so several can be unpacked at once (a pull does);
+    /// they get their chain IDs, which need their parents, in `publish`.
+    pub fn unpack(&self, layer: impl Read) -> Result<Unpacked> {
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let tmp = self.root.join(format!(
             ".tmp-{}-{}",
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
-        let _ = fs::remove_dir_all(&tmp);
+        let _ = remove_tree(&tmp);
         fs::create_dir_all(tmp.join("fs")).ctx(|| format!("creating {}", tmp.display()))?;
-        let result = (|| {
-            let applied = layer::apply(layer, &tmp.join("fs"))?;
-            if let Some(want) = expected
-                && *want != applied.diff_id
-            {
-                return Err(Error::DigestMismatch {
-                    what: "layer (the image config's diff_id)".into(),
-                    expected: want.to_string(),
-                    actual: applied.diff_id.to_string(),
-                });
+        match layer::apply(layer, &tmp.join("fs")) {
+            Ok(applied) => Ok(Unpacked {
+                tmp: Some(tmp),
+                applied,
+            }),
+            Err(e) => {
+                let _ = remove_tree(&tmp);
+                Err(e)
             }
-            let chain = chain_id(parent, &applied.diff_id);
+        }
+    }
+
+    /// Makes an unpacked layer the snapshot above `parent`; returns its chain ID.
+    pub fn publish(&self, mut unpacked: Unpacked, parent: Option<&Digest>) -> Result<Digest> {
+        let tmp = unpacked.tmp.take().expect("published once");
+        let chain = chain_id(parent, &unpacked.applied.diff_id);
+        let result = (|| {
             if let Some(p) = parent {
                 fs::write(tmp.join("parent"), p.to_string())
                     .ctx(|| "writing the snapshot's parent")?;
@@ -112,7 +150,7 @@ impl Snapshots {
                 fs::rename(&tmp, self.dir(&chain))
                     .ctx(|| format!("publishing snapshot {chain}"))?;
             }
-            Ok((chain, applied))
+            Ok(chain)
         })();
         if result.is_err() {
             let _ = remove_tree(&tmp);

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use berth_image::archive::{self, Format};
 use berth_image::images::{ImageStore, Removed};
 use berth_image::import::{self, ImportOptions};
+use berth_image::registry;
 use berth_image::{Digest, ImageRef};
 use clap::{Args, Subcommand};
 
@@ -36,6 +37,69 @@ pub enum ImageCommand {
     Inspect(Inspect),
     /// Remove unused images.
     Prune(Prune),
+    /// Download an image from a registry.
+    Pull(Pull),
+    /// Upload an image to a registry.
+    Push(Push),
+}
+
+#[derive(Args, Debug)]
+pub struct Pull {
+    /// os/arch[/variant] to pull (default: the host's).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Print only the image's name.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Speak plain HTTP to this registry (loopback registries always are).
+    #[arg(
+        long = "insecure-registry",
+        env = "BERTH_INSECURE_REGISTRIES",
+        value_delimiter = ','
+    )]
+    pub insecure: Vec<String>,
+    pub reference: String,
+}
+
+#[derive(Args, Debug)]
+pub struct Push {
+    /// Print only the digest.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Speak plain HTTP to this registry (loopback registries always are).
+    #[arg(
+        long = "insecure-registry",
+        env = "BERTH_INSECURE_REGISTRIES",
+        value_delimiter = ','
+    )]
+    pub insecure: Vec<String>,
+    pub reference: String,
+}
+
+#[derive(Args, Debug)]
+pub struct Login {
+    #[arg(short, long)]
+    pub username: Option<String>,
+    #[arg(short, long)]
+    pub password: Option<String>,
+    /// Read the password from stdin.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Speak plain HTTP to this registry (loopback registries always are).
+    #[arg(
+        long = "insecure-registry",
+        env = "BERTH_INSECURE_REGISTRIES",
+        value_delimiter = ','
+    )]
+    pub insecure: Vec<String>,
+    /// The registry (default: Docker Hub).
+    pub server: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct Logout {
+    /// The registry (default: Docker Hub).
+    pub server: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -247,6 +311,40 @@ pub fn run(store: &ImageStore, cmd: &ImageCommand) -> anyhow::Result<i32> {
             return Ok(if failed { 1 } else { 0 });
         }
         ImageCommand::History(c) => history(store, c, &mut out)?,
+        ImageCommand::Pull(c) => {
+            let r = ImageRef::parse(&c.reference)?;
+            let opts = registry::Options {
+                insecure: c.insecure.clone(),
+                credentials: None,
+                progress: !c.quiet && std::io::stderr().is_terminal(),
+            };
+            let platform = c
+                .platform
+                .as_deref()
+                .map(berth_image::manifest::Platform::parse)
+                .transpose()?;
+            if c.quiet {
+                registry::pull::pull(store, &r, platform.as_ref(), &opts, &mut std::io::sink())?;
+                writeln!(out, "{}", r.familiar())?;
+            } else {
+                registry::pull::pull(store, &r, platform.as_ref(), &opts, &mut out)?;
+                writeln!(out, "{}", r)?;
+            }
+        }
+        ImageCommand::Push(c) => {
+            let r = ImageRef::parse(&c.reference)?;
+            let opts = registry::Options {
+                insecure: c.insecure.clone(),
+                credentials: None,
+                progress: false,
+            };
+            if c.quiet {
+                let d = registry::push::push(store, &r, &opts, &mut std::io::sink())?;
+                writeln!(out, "{d}")?;
+            } else {
+                registry::push::push(store, &r, &opts, &mut out)?;
+            }
+        }
         ImageCommand::Inspect(c) => {
             let mut all = Vec::new();
             let mut failed = false;
@@ -460,4 +558,66 @@ fn inspect(store: &ImageStore, name: &str) -> anyhow::Result<serde_json::Value> 
         "RootFS": {"Type": "layers", "Layers": rec.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()},
         "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
     }))
+}
+
+/// `login`: checks the credentials against the registry, then keeps them in
+/// Docker's config.json (or its credential helper).
+pub fn login(c: &Login) -> anyhow::Result<i32> {
+    let server = c.server.clone().unwrap_or_else(|| "docker.io".into());
+    let server = server
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let username = match &c.username {
+        Some(u) => u.clone(),
+        None => prompt("Username: ")?,
+    };
+    let password = if c.password_stdin {
+        let mut p = String::new();
+        std::io::stdin().read_line(&mut p)?;
+        p.trim_end_matches(['\n', '\r']).to_string()
+    } else {
+        match &c.password {
+            Some(p) => {
+                eprintln!(
+                    "WARNING! Using --password via the CLI is insecure. Use --password-stdin."
+                );
+                p.clone()
+            }
+            None => prompt("Password: ")?,
+        }
+    };
+    let creds = registry::Credentials { username, password };
+    let client = registry::Client::new(
+        registry::registry_host(&server),
+        &c.insecure,
+        Some(creds.clone()),
+    );
+    client
+        .ping()
+        .map_err(|e| anyhow::anyhow!("Error response from daemon: login to {server}: {e}"))?;
+    registry::credentials::store(&server, &creds)?;
+    println!("Login Succeeded");
+    Ok(0)
+}
+
+pub fn logout(c: &Logout) -> anyhow::Result<i32> {
+    let server = c.server.clone().unwrap_or_else(|| "docker.io".into());
+    if registry::credentials::erase(&server)? {
+        println!(
+            "Removing login credentials for {}",
+            registry::credentials::server_key(&server)
+        );
+    } else {
+        println!("Not logged in to {server}");
+    }
+    Ok(0)
+}
+
+fn prompt(label: &str) -> anyhow::Result<String> {
+    eprint!("{label}");
+    let mut s = String::new();
+    std::io::stdin().read_line(&mut s)?;
+    Ok(s.trim().to_string())
 }

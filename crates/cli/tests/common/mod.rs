@@ -1,0 +1,116 @@
+//! Helpers shared by the image and registry tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use berth_image::images::ImageStore;
+use berth_testkit::{Bundle, OutputExt, Runtime, busybox_rootfs, unique_id};
+
+pub struct Store {
+    dir: tempfile::TempDir,
+}
+
+impl Store {
+    pub fn new() -> Store {
+        Store {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    pub fn berth(&self, args: &[&str]) -> Output {
+        self.berth_cmd(args).output().unwrap()
+    }
+
+    /// The command, for a caller that sets more (stdin, environment).
+    pub fn berth_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_berth"));
+        // Credentials stay in this store's own Docker config.
+        c.env("DOCKER_CONFIG", self.dir.path().join("docker-config"));
+        c.arg("--data-root").arg(self.root()).args(args);
+        c
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_string_lossy().into_owned()
+    }
+
+    /// A busybox root filesystem as a tarball, imported as `tag`.
+    pub fn import_busybox(&self, tag: &str) -> String {
+        let rootfs = self.dir.path().join("rootfs");
+        if !rootfs.exists() {
+            busybox_rootfs(&rootfs).unwrap();
+        }
+        let tar = self.path("rootfs.tar");
+        let ok = Command::new("tar")
+            .args(["-C", &rootfs.to_string_lossy(), "-cf", &tar, "."])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let out = self.berth(&[
+            "import",
+            "-c",
+            "CMD [\"sh\"]",
+            "-c",
+            "ENV GREETING=hello",
+            &tar,
+            tag,
+        ]);
+        out.assert_success();
+        out.stdout_str().trim().to_string()
+    }
+
+    pub fn snapshot_dirs(&self) -> Vec<String> {
+        std::fs::read_dir(self.root().join("snapshots"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The file tree under `dir`: path, mode, size, owner, type; sorted.
+pub fn tree(dir: &Path) -> String {
+    let out = Command::new("find")
+        .arg(".")
+        .args(["-printf", "%p %m %s %U %G %y %l\\n"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let mut lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    lines.sort();
+    lines.join("\n")
+}
+
+/// Runs `cmd` in the image through the runtime: its layers mounted as an
+/// overlay root, the process from its config.
+pub fn run_image(store_root: &Path, image: &str, cmd: &[&str]) -> Output {
+    let store = ImageStore::open(store_root).unwrap();
+    let rec = store.resolve(image).unwrap();
+    let config = store.config(&rec).unwrap();
+    let mut b = Bundle::new();
+    let rootfs = b.rootfs();
+    std::fs::remove_dir_all(&rootfs).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    berth_image::bundle::mount_rootfs(&store, &rec, scratch.path(), &rootfs).unwrap();
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _guard = Unmount(rootfs.clone());
+    let cmd: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+    let process = berth_image::bundle::process(&config, &cmd).unwrap();
+    b.edit(|c| {
+        c["process"] = process;
+        c["root"]["readonly"] = serde_json::json!(false);
+    });
+    Runtime::berth().run(&b, &unique_id("img"))
+}

@@ -1,0 +1,211 @@
+//! A real registry (Debian's docker-registry, CNCF distribution) on loopback,
+//! open and with htpasswd basic auth: push an image made from busybox, remove
+//! it locally, pull it back, run it; digests identical.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_testkit::{OutputExt, require_root, require_tool};
+use common::{Store, run_image};
+
+/// A registry process on 127.0.0.1, stopped on drop.
+struct Registry {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start(htpasswd: Option<(&str, &str)>) -> Option<Registry> {
+        let bin = require_tool("docker-registry")?;
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        if let Some((user, pass)) = htpasswd {
+            let file = dir.path().join("htpasswd");
+            let out = Command::new(require_tool("htpasswd")?)
+                .args(["-Bbn", user, pass])
+                .output()
+                .unwrap();
+            out.assert_success();
+            std::fs::write(&file, out.stdout).unwrap();
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
+                file.display()
+            ));
+        }
+        let cfg = dir.path().join("config.yml");
+        std::fs::write(&cfg, config).unwrap();
+        let child = Command::new(bin)
+            .arg("serve")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let r = Registry {
+            child,
+            port,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the registry did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(r)
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn repo_digests(s: &Store, image: &str) -> Vec<String> {
+    let out = s.berth(&["image", "inspect", "-f", "{{json .RepoDigests}}", image]);
+    out.assert_success();
+    serde_json::from_str(out.stdout_str().trim()).unwrap()
+}
+
+#[test]
+fn push_remove_pull_and_run_through_an_open_registry() {
+    if !require_root() {
+        return;
+    }
+    let Some(reg) = Registry::start(None) else {
+        return;
+    };
+    let s = Store::new();
+    s.import_busybox("bb:1");
+    let name = format!("{}/team/bb:1", reg.host());
+    s.berth(&["tag", "bb:1", &name]).assert_success();
+    let out = s.berth(&["push", &name]);
+    out.assert_success();
+    let pushed = out.stdout_str();
+    let digest = pushed
+        .lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .to_string();
+    assert!(digest.starts_with("sha256:"), "{pushed}");
+    // Remove it locally, entirely.
+    s.berth(&["rmi", &name]).assert_success();
+    s.berth(&["rmi", "bb:1"]).assert_success();
+    assert!(s.snapshot_dirs().is_empty());
+    let out = s.berth(&["pull", &name]);
+    out.assert_success();
+    assert!(
+        out.stdout_str().contains(&format!("Digest: {digest}")),
+        "{}",
+        out.stdout_str()
+    );
+    assert_eq!(
+        repo_digests(&s, &name),
+        vec![format!("{}/team/bb@{digest}", reg.host())]
+    );
+    let run = run_image(&s.root(), &name, &["sh", "-c", "echo pulled $GREETING"]);
+    run.assert_success();
+    assert_eq!(run.stdout_str(), "pulled hello\n");
+    // By digest too, and a second repository gets its blobs mounted.
+    let by_digest = format!("{}/team/bb@{digest}", reg.host());
+    let fresh = Store::new();
+    fresh.berth(&["pull", "-q", &by_digest]).assert_success();
+    let other = format!("{}/other/bb:2", reg.host());
+    s.berth(&["tag", &name, &other]).assert_success();
+    let out = s.berth(&["push", &other]);
+    out.assert_success();
+    assert!(
+        out.stdout_str().contains("Mounted from team/bb"),
+        "{}",
+        out.stdout_str()
+    );
+    // A tag that is not there.
+    let out = s.berth(&["pull", &format!("{}/team/bb:nope", reg.host())]);
+    assert!(!out.status.success());
+    assert!(
+        out.stderr_str().contains("not found"),
+        "{}",
+        out.stderr_str()
+    );
+}
+
+#[test]
+fn basic_auth_registry_needs_login() {
+    if !require_root() {
+        return;
+    }
+    let Some(reg) = Registry::start(Some(("berth", "s3cret"))) else {
+        return;
+    };
+    let s = Store::new();
+    s.import_busybox("bb:1");
+    let name = format!("{}/private/bb:1", reg.host());
+    s.berth(&["tag", "bb:1", &name]).assert_success();
+    let out = s.berth(&["push", &name]);
+    assert!(!out.status.success());
+    assert!(
+        out.stderr_str().contains("authentication required"),
+        "{}",
+        out.stderr_str()
+    );
+    let login = |pass: &str| {
+        let mut child = s
+            .berth_cmd(&["login", "-u", "berth", "--password-stdin", &reg.host()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{pass}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = login("wrong");
+    assert!(!out.status.success(), "a wrong password was accepted");
+    let out = login("s3cret");
+    out.assert_success();
+    assert_eq!(out.stdout_str(), "Login Succeeded\n");
+    let config =
+        std::fs::read_to_string(Path::new(&s.path("docker-config")).join("config.json")).unwrap();
+    assert!(config.contains(&reg.host()), "{config}");
+    s.berth(&["push", &name]).assert_success();
+    s.berth(&["rmi", &name]).assert_success();
+    s.berth(&["rmi", "bb:1"]).assert_success();
+    s.berth(&["pull", &name]).assert_success();
+    let run = run_image(&s.root(), &name, &["echo", "private"]);
+    assert_eq!(run.stdout_str(), "private\n");
+    let out = s.berth(&["logout", &reg.host()]);
+    out.assert_success();
+    s.berth(&["rmi", &name]).assert_success();
+    let out = s.berth(&["pull", &name]);
+    assert!(!out.status.success(), "pulled after logout");
+}

@@ -1,0 +1,74 @@
+//! `push`: blobs the registry lacks are mounted from another repository of
+//! the same registry when the image came from one, else uploaded; then the
+//! manifest is put under the tag.
+
+use std::io::Write;
+
+use super::{Options, client};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::images::ImageStore;
+use crate::reference::ImageRef;
+
+pub fn push(
+    store: &ImageStore,
+    reference: &ImageRef,
+    opts: &Options,
+    log: &mut dyn Write,
+) -> Result<Digest> {
+    let rec = store.resolve(&reference.to_string())?;
+    let m = store.manifest(&rec)?;
+    let c = client(reference.registry(), opts)?;
+    let repo = reference.repository();
+    let _ = writeln!(
+        log,
+        "The push refers to repository [{}]",
+        reference.familiar_name()
+    );
+    // Repositories of the same registry that already hold this image's blobs.
+    let sources: Vec<String> = rec
+        .repo_digests
+        .iter()
+        .filter_map(|rd| rd.split_once('@').map(|(n, _)| n.to_string()))
+        .filter_map(|n| ImageRef::parse(&n).ok())
+        .filter(|r| r.registry() == reference.registry() && r.repository() != repo)
+        .map(|r| r.repository().to_string())
+        .collect();
+    let blobs: Vec<(&Digest, u64)> = m
+        .layers
+        .iter()
+        .map(|l| (&l.digest, l.size))
+        .chain(std::iter::once((&m.config.digest, m.config.size)))
+        .collect();
+    for (digest, size) in blobs {
+        if c.has_blob(repo, digest)? {
+            let _ = writeln!(log, "{}: Layer already exists", digest.short());
+            continue;
+        }
+        let mut mounted = false;
+        for from in &sources {
+            if c.mount_blob(repo, digest, from)? {
+                let _ = writeln!(log, "{}: Mounted from {from}", digest.short());
+                mounted = true;
+                break;
+            }
+        }
+        if !mounted {
+            let mut f = store.content.open_blob(digest)?;
+            c.upload_blob(repo, digest, size, &mut f)?;
+            let _ = writeln!(log, "{}: Pushed", digest.short());
+        }
+    }
+    let bytes = store.content.read(&rec.manifest)?;
+    let media_type = m
+        .media_type
+        .clone()
+        .unwrap_or_else(|| crate::manifest::OCI_MANIFEST.to_string());
+    let tag = reference
+        .tag()
+        .ok_or_else(|| Error::invalid(format!("{reference}"), "push needs a tag"))?;
+    let digest = c.put_manifest(repo, tag, &media_type, &bytes)?;
+    store.add_repo_digest(&rec.id, format!("{}@{digest}", reference.familiar_name()))?;
+    let _ = writeln!(log, "{tag}: digest: {digest} size: {}", bytes.len());
+    Ok(digest)
+}
