@@ -179,6 +179,44 @@ fn dockerd_runs_containers_with_berth_runtime() {
     );
     d.docker(&["rm", &name]).assert_success();
     d.untrack(&name);
+
+    // 5. Archives both ways: docker's `save` loads into berth, berth's
+    // `save` (Docker's format) loads into docker and runs there.
+    let store = d.dir.join("berth-store");
+    let berth = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .arg("--data-root")
+            .arg(&store)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let from_docker = d.dir.join("from-docker.tar").to_string_lossy().into_owned();
+    d.docker(&["save", "-o", &from_docker, IMAGE])
+        .assert_success();
+    let out = berth(&["load", "-i", &from_docker]);
+    out.assert_success();
+    assert_eq!(out.stdout_str(), format!("Loaded image: {IMAGE}\n"));
+    berth(&["tag", IMAGE, "berth-saved:1"]).assert_success();
+    let from_berth = d.dir.join("from-berth.tar").to_string_lossy().into_owned();
+    berth(&["save", "-o", &from_berth, "berth-saved:1"]).assert_success();
+    let out = d.docker(&["load", "-i", &from_berth]);
+    out.assert_success();
+    assert!(
+        out.stdout_str().contains("Loaded image: berth-saved:1"),
+        "{}",
+        out.stdout_str()
+    );
+    let out = d.docker(&[
+        "run",
+        "--runtime",
+        RUNTIME,
+        "--rm",
+        "berth-saved:1",
+        "echo",
+        "round trip",
+    ]);
+    assert_stdout(&out, "round trip\n");
 }
 
 /// stdout must be exactly `want`, and the command must have succeeded.

@@ -221,13 +221,14 @@ impl Client {
             .map_err(|e| Error::io(format!("reading manifest {repo}:{reference}"), e))?;
         let digest = Digest::of(&bytes);
         if let Ok(want) = reference.parse::<Digest>()
-            && want != digest {
-                return Err(Error::DigestMismatch {
-                    what: format!("manifest {repo}@{reference}"),
-                    expected: want.to_string(),
-                    actual: digest.to_string(),
-                });
-            }
+            && want != digest
+        {
+            return Err(Error::DigestMismatch {
+                what: format!("manifest {repo}@{reference}"),
+                expected: want.to_string(),
+                actual: digest.to_string(),
+            });
+        }
         let media_type = if media_type.is_empty() || media_type == "application/json" {
             match manifest::parse(&bytes, None)? {
                 manifest::Parsed::Index(_) => manifest::OCI_INDEX.to_string(),
