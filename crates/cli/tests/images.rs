@@ -27,6 +27,17 @@ fn import_tag_inspect_history_and_run() {
     let text = images.stdout_str();
     assert!(text.contains(&format!("bb:1 {}", &id[7..19])), "{text}");
     assert!(text.contains("localhost:5000/team/bb:2"), "{text}");
+    let filtered = s.berth(&[
+        "images",
+        "-f",
+        "reference=bb*",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+    ]);
+    assert_eq!(filtered.stdout_str(), "bb:1\n");
+    let dangling = s.berth(&["images", "-q", "-f", "dangling=true"]);
+    assert_eq!(dangling.stdout_str(), "");
+    assert!(!s.berth(&["images", "-f", "nonsense"]).status.success());
     let table = s.berth(&["images"]).stdout_str();
     assert!(table.starts_with("REPOSITORY"), "{table}");
     let inspect = s.berth(&["image", "inspect", "bb:1"]);

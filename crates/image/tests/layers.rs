@@ -248,3 +248,95 @@ fn xattr(p: &Path, name: &str) -> Option<Vec<u8>> {
     };
     (n >= 0).then(|| buf[..n as usize].to_vec())
 }
+
+/// Changes made through an overlay mount come back out of its upper
+/// directory as an OCI layer: deletions as `.wh.` files, a replaced
+/// directory as opaque, new and changed files as themselves.
+#[test]
+fn overlay_changes_become_a_layer() {
+    if !require_root() {
+        return;
+    }
+    let w = tempfile::tempdir().unwrap();
+    let [lower, upper, work, merged] = ["lower", "upper", "work", "merged"].map(|d| {
+        let p = w.path().join(d);
+        fs::create_dir(&p).unwrap();
+        p
+    });
+    fs::write(lower.join("gone"), "x").unwrap();
+    fs::write(lower.join("keep"), "old").unwrap();
+    fs::create_dir(lower.join("d")).unwrap();
+    fs::write(lower.join("d/old"), "x").unwrap();
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        upper.display(),
+        work.display()
+    );
+    nix::mount::mount(
+        Some("overlay"),
+        &merged,
+        Some("overlay"),
+        nix::mount::MsFlags::empty(),
+        Some(opts.as_str()),
+    )
+    .unwrap();
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let guard = Unmount(merged.clone());
+    fs::remove_file(merged.join("gone")).unwrap();
+    fs::write(merged.join("keep"), "new").unwrap();
+    fs::remove_dir_all(merged.join("d")).unwrap();
+    fs::create_dir(merged.join("d")).unwrap();
+    fs::write(merged.join("d/fresh"), "y").unwrap();
+    fs::write(merged.join("added"), "z").unwrap();
+    drop(guard);
+
+    let mut tar = Vec::new();
+    let (diff_id, size) = berth_image::diff::write_layer(&upper, &mut tar).unwrap();
+    assert_eq!(size as usize, tar.len());
+    assert_eq!(diff_id, berth_image::Digest::of(&tar));
+    let mut names: Vec<String> = tar::Archive::new(&tar[..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "added",
+            "d",
+            "d/.wh..wh..opq",
+            "d/fresh",
+            "keep",
+            ".wh.gone"
+        ]
+        .map(String::from)
+        .iter()
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
+    );
+    // And applying it again gives the same upper layer.
+    let again = w.path().join("again");
+    fs::create_dir(&again).unwrap();
+    let applied = layer::apply(&tar[..], &again).unwrap();
+    assert_eq!(applied.diff_id, diff_id);
+    assert!(
+        fs::symlink_metadata(again.join("gone"))
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+    assert_eq!(
+        xattr(&again.join("d"), "trusted.overlay.opaque").as_deref(),
+        Some(&b"y"[..])
+    );
+    assert_eq!(fs::read_to_string(again.join("keep")).unwrap(), "new");
+}

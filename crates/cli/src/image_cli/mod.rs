@@ -119,6 +119,9 @@ pub struct Images {
     /// Go template: {{.Repository}} {{.Tag}} {{.ID}} {{.Digest}} {{.CreatedSince}} {{.CreatedAt}} {{.Size}}; "table ..." for a header.
     #[arg(long)]
     pub format: Option<String>,
+    /// Filter: dangling=true|false, reference=PATTERN (with *), label=KEY[=VALUE].
+    #[arg(short, long)]
+    pub filter: Vec<String>,
     /// Only images whose repository matches (as `docker images busybox`).
     pub repository: Option<String>,
 }
@@ -415,9 +418,13 @@ fn store_size(store: &ImageStore) -> u64 {
 }
 
 fn images(store: &ImageStore, c: &Images, out: &mut impl Write) -> anyhow::Result<()> {
+    let filters = Filters::parse(&c.filter)?;
     let mut rows = Vec::new();
     for (rec, tags) in store.list()? {
         let config = store.config(&rec).unwrap_or_default();
+        if !filters.keep(&tags, &config) {
+            continue;
+        }
         let created = config["created"].as_str().unwrap_or("").to_string();
         let id = if c.no_trunc {
             rec.id.to_string()
@@ -439,6 +446,14 @@ fn images(store: &ImageStore, c: &Images, out: &mut impl Write) -> anyhow::Resul
                 .collect()
         };
         for (repo, tag) in names {
+            if !filters.reference.is_empty()
+                && !filters
+                    .reference
+                    .iter()
+                    .any(|p| glob(p, &format!("{repo}:{tag}")) || glob(p, &repo))
+            {
+                continue;
+            }
             if let Some(want) = &c.repository {
                 let want = ImageRef::parse(want)
                     .map(|r| r.familiar_name())
@@ -620,4 +635,73 @@ fn prompt(label: &str) -> anyhow::Result<String> {
     let mut s = String::new();
     std::io::stdin().read_line(&mut s)?;
     Ok(s.trim().to_string())
+}
+
+/// `images --filter`, as docker documents them (the ones that apply here).
+#[derive(Default)]
+struct Filters {
+    dangling: Option<bool>,
+    reference: Vec<String>,
+    labels: Vec<(String, Option<String>)>,
+}
+
+impl Filters {
+    fn parse(specs: &[String]) -> anyhow::Result<Filters> {
+        let mut f = Filters::default();
+        for spec in specs {
+            let (k, v) = spec.split_once('=').ok_or_else(|| {
+                anyhow::anyhow!("bad format of filter (expected name=value): {spec}")
+            })?;
+            match k {
+                "dangling" => f.dangling = Some(matches!(v, "true" | "1")),
+                "reference" => f.reference.push(v.to_string()),
+                "label" => f.labels.push(match v.split_once('=') {
+                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                    None => (v.to_string(), None),
+                }),
+                other => anyhow::bail!("invalid filter '{other}'"),
+            }
+        }
+        Ok(f)
+    }
+
+    fn keep(&self, tags: &[ImageRef], config: &serde_json::Value) -> bool {
+        if let Some(d) = self.dangling
+            && d != tags.is_empty()
+        {
+            return false;
+        }
+        self.labels
+            .iter()
+            .all(|(k, v)| match (&config["config"]["Labels"][k], v) {
+                (serde_json::Value::String(have), Some(want)) => have == want,
+                (serde_json::Value::String(_), None) => true,
+                _ => false,
+            })
+    }
+}
+
+/// Shell-style matching with `*` (what docker's reference filter uses most).
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let mut rest = text;
+    for (i, p) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(p) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(p);
+        } else {
+            let Some(pos) = rest.find(p) else {
+                return false;
+            };
+            rest = &rest[pos + p.len()..];
+        }
+    }
+    true
 }
