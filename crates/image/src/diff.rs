@@ -2,10 +2,8 @@
 //! as an OCI layer tar, its whiteouts (character devices 0/0) as `.wh.` files
 //! and its opaque directories as `.wh..wh..opq`. `commit` and builds use it.
 
-use std::ffi::CString;
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
@@ -57,18 +55,9 @@ fn walk<W: Write>(b: &mut tar::Builder<W>, root: &Path, rel: &Path) -> io::Resul
 }
 
 fn opaque(dir: &Path) -> bool {
-    let Ok(path) = CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
-    };
-    let mut buf = [0u8; 4];
-    // SAFETY: valid C strings and a buffer of the given length.
-    let n = unsafe {
-        libc::lgetxattr(
-            path.as_ptr(),
-            c"trusted.overlay.opaque".as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    n == 1 && buf[0] == b'y'
+    xattr::get(dir, "trusted.overlay.opaque")
+        .ok()
+        .flatten()
+        .as_deref()
+        == Some(b"y")
 }

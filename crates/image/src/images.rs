@@ -7,7 +7,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -55,15 +54,9 @@ pub struct ImageStore {
     pub snapshots: Snapshots,
 }
 
-/// An exclusive lock on the records, held while they are read and rewritten.
-struct Lock(fs::File);
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        // SAFETY: flock on a descriptor we own.
-        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
-    }
-}
+/// An exclusive lock on the records, held while they are read and rewritten
+/// (released when dropped).
+type Lock = nix::fcntl::Flock<fs::File>;
 
 impl ImageStore {
     pub fn open(root: impl Into<PathBuf>) -> Result<ImageStore> {
@@ -88,14 +81,8 @@ impl ImageStore {
             .append(true)
             .open(&path)
             .ctx(|| format!("opening {}", path.display()))?;
-        // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(Error::io(
-                "locking the image records",
-                std::io::Error::last_os_error(),
-            ));
-        }
-        Ok(Lock(f))
+        nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| Error::io("locking the image records", e))
     }
 
     fn load(&self) -> Result<Db> {

@@ -11,7 +11,7 @@
 //! name is taken relative to the root (its leading `/` dropped), as Docker
 //! and containerd do.
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -389,42 +389,14 @@ fn set_mtime(parent: &OwnedFd, name: &OsStr, mtime: i64) -> io::Result<()> {
 /// following a final symlink: through /proc/self/fd, since O_PATH handles
 /// take no fsetxattr.
 fn set_xattr(parent: &OwnedFd, name: Option<&OsStr>, attr: &str, value: &[u8]) -> io::Result<()> {
-    let mut path = format!("/proc/self/fd/{}", parent.as_fd().as_raw_fd()).into_bytes();
-    if let Some(n) = name {
-        path.push(b'/');
-        path.extend_from_slice(n.as_bytes());
-    }
-    let path = CString::new(path).map_err(io::Error::other)?;
-    let attr_c = CString::new(attr).map_err(io::Error::other)?;
-    // SAFETY: valid C strings and a buffer of the given length. On the
-    // directory itself the magic link must be followed (setxattr); on an
-    // entry in it, the entry must not be (lsetxattr).
-    let r = unsafe {
-        if name.is_some() {
-            libc::lsetxattr(
-                path.as_ptr(),
-                attr_c.as_ptr(),
-                value.as_ptr().cast(),
-                value.len(),
-                0,
-            )
-        } else {
-            libc::setxattr(
-                path.as_ptr(),
-                attr_c.as_ptr(),
-                value.as_ptr().cast(),
-                value.len(),
-                0,
-            )
-        }
+    let dir = PathBuf::from(format!("/proc/self/fd/{}", parent.as_fd().as_raw_fd()));
+    let r = match name {
+        // The entry itself, not what it may point to.
+        Some(n) => xattr::set(dir.join(n), attr, value),
+        // The directory the magic link leads to.
+        None => xattr::set_deref(&dir, attr, value),
     };
-    if r < 0 {
-        return Err(io::Error::other(format!(
-            "setting xattr {attr}: {}",
-            io::Error::last_os_error()
-        )));
-    }
-    Ok(())
+    r.map_err(|e| io::Error::other(format!("setting xattr {attr}: {e}")))
 }
 
 #[cfg(test)]

@@ -340,3 +340,50 @@ fn overlay_changes_become_a_layer() {
     );
     assert_eq!(fs::read_to_string(again.join("keep")).unwrap(), "new");
 }
+
+/// zstd-compressed layers (OCI's tar+zstd) apply like gzip ones.
+#[test]
+fn zstd_layers_apply() {
+    if !require_root() {
+        return;
+    }
+    let Some(zstd) = berth_testkit::require_tool("zstd") else {
+        return;
+    };
+    let w = tempfile::tempdir().unwrap();
+    let src = w.path().join("src");
+    fs::create_dir_all(src.join("etc")).unwrap();
+    fs::write(src.join("etc/hello"), "zstd\n").unwrap();
+    let tar = w.path().join("l.tar");
+    assert!(
+        std::process::Command::new("tar")
+            .arg("-C")
+            .arg(&src)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        std::process::Command::new(zstd)
+            .arg("-q")
+            .arg(&tar)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let dest = w.path().join("dest");
+    fs::create_dir(&dest).unwrap();
+    let applied = layer::apply(fs::File::open(w.path().join("l.tar.zst")).unwrap(), &dest).unwrap();
+    assert_eq!(
+        fs::read_to_string(dest.join("etc/hello")).unwrap(),
+        "zstd\n"
+    );
+    // The diff_id is the digest of the uncompressed tar.
+    assert_eq!(
+        applied.diff_id,
+        berth_image::Digest::of(&fs::read(&tar).unwrap())
+    );
+}
