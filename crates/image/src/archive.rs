@@ -60,7 +60,7 @@ pub fn load(store: &ImageStore, reader: impl Read) -> Result<Vec<Loaded>> {
             what: format!("archive member {name}"),
             ..Default::default()
         })?;
-        std::io::copy(&mut entry, &mut w).map_err(|e| {
+        layer::copy_large(&mut entry, &mut w).map_err(|e| {
             Error::invalid(
                 format!("archive member {name}"),
                 format!("{e} (truncated?)"),
@@ -414,7 +414,7 @@ fn append_layer_uncompressed<W: Write>(
     }
     // The size must be known before the data: decompress to a temporary blob.
     let mut w = store.content.writer(Expected::default())?;
-    std::io::copy(&mut layer::decompress(store.content.open_blob(d)?)?, &mut w)
+    layer::copy_large(&mut layer::decompress(store.content.open_blob(d)?)?, &mut w)
         .ctx(|| format!("decompressing layer {d}"))?;
     let (plain, _) = w.commit()?;
     append_blob(store, b, name, &plain)

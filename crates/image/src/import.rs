@@ -32,7 +32,7 @@ pub fn import(store: &ImageStore, reader: impl Read, opts: &ImportOptions) -> Re
         what: "imported layer".into(),
         ..Default::default()
     })?;
-    std::io::copy(&mut layer::decompress(reader)?, &mut w).ctx(|| "reading the tarball")?;
+    layer::copy_large(&mut layer::decompress(reader)?, &mut w).ctx(|| "reading the tarball")?;
     let (layer_digest, layer_size) = w.commit()?;
     // A tarball that is not a tar is refused before anything is recorded.
     {
