@@ -209,3 +209,76 @@ fn basic_auth_registry_needs_login() {
     let out = s.berth(&["pull", &name]);
     assert!(!out.status.success(), "pulled after logout");
 }
+
+/// With `credsStore` set, credentials go through the helper program
+/// (`docker-credential-<name> store|get|erase`), not into config.json.
+#[test]
+fn credential_helpers_are_honoured() {
+    if !require_root() {
+        return;
+    }
+    let Some(reg) = Registry::start(Some(("helper", "pa55"))) else {
+        return;
+    };
+    let s = Store::new();
+    s.import_busybox("bb:1");
+    let bin = Path::new(&s.path("bin")).to_path_buf();
+    std::fs::create_dir_all(&bin).unwrap();
+    let vault = s.path("vault.json");
+    // A helper that keeps one secret in a file, as the protocol says.
+    let helper = bin.join("docker-credential-berthtest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in\n  store) cat > {vault} ;;\n  get) read server; [ -f {vault} ] && sed 's/\"ServerURL\":\"[^\"]*\",//' {vault} || {{ echo 'credentials not found'; exit 1; }} ;;\n  erase) rm -f {vault} ;;\nesac\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let config_dir = Path::new(&s.path("docker-config")).to_path_buf();
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.json"),
+        r#"{"credsStore": "berthtest"}"#,
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let berth = |args: &[&str], stdin: &str| {
+        let mut c = s.berth_cmd(args);
+        c.env("PATH", &path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    berth(
+        &["login", "-u", "helper", "--password-stdin", &reg.host()],
+        "pa55\n",
+    )
+    .assert_success();
+    let stored = std::fs::read_to_string(&vault).unwrap();
+    assert!(stored.contains("\"Secret\":\"pa55\""), "{stored}");
+    let config = std::fs::read_to_string(config_dir.join("config.json")).unwrap();
+    assert!(
+        !config.contains("pa55") && !config.contains("auths"),
+        "the secret leaked into config.json: {config}"
+    );
+    let name = format!("{}/helped/bb:1", reg.host());
+    berth(&["tag", "bb:1", &name], "").assert_success();
+    berth(&["push", &name], "").assert_success();
+    berth(&["logout", &reg.host()], "").assert_success();
+    assert!(!Path::new(&vault).exists());
+    let out = berth(&["push", &name], "");
+    assert!(!out.status.success(), "pushed without credentials");
+}
