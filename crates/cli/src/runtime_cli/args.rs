@@ -18,7 +18,7 @@ pub struct Cli {
     /// Directory holding the containers' state.
     #[arg(long, global = true, default_value = "/run/berth-runtime")]
     pub root: PathBuf,
-    /// File to write errors (and, with --debug, more) to.
+    /// File to write errors to, as well as stderr (one JSON line each with --log-format json).
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
     /// Format of the log file.
