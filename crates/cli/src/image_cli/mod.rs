@@ -514,7 +514,6 @@ fn history(store: &ImageStore, c: &History, out: &mut impl Write) -> anyhow::Res
         "{:<14} {:<15} {:<45} {:<9} COMMENT",
         "IMAGE", "CREATED", "CREATED BY", "SIZE"
     )?;
-    let n = entries.len();
     for (i, h) in entries.iter().rev().enumerate() {
         let by = h["created_by"].as_str().unwrap_or("");
         let by = if c.no_trunc || by.len() <= 44 {
@@ -527,7 +526,6 @@ fn history(store: &ImageStore, c: &History, out: &mut impl Write) -> anyhow::Res
         } else {
             "<missing>".into()
         };
-        let _ = n;
         writeln!(
             out,
             "{:<14} {:<15} {:<45} {:<9} {}",

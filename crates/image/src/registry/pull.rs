@@ -7,7 +7,6 @@ use std::io::{Read, Write};
 
 use super::progress::{Counting, Progress};
 use super::{Options, client};
-use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::images::{ImageRecord, ImageStore, diff_ids};
 use crate::manifest::{self, Parsed, Platform};
@@ -198,9 +197,4 @@ impl<R: Read> Read for Tee<R> {
         }
         Ok(n)
     }
-}
-
-/// The digest a reference pins, if any.
-pub fn pinned(reference: &ImageRef) -> Option<Digest> {
-    reference.digest()
 }
