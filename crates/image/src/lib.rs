@@ -11,6 +11,7 @@ pub mod digest;
 pub mod error;
 pub mod images;
 pub mod import;
+pub mod inspect;
 pub mod layer;
 pub mod manifest;
 pub mod reference;

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use berth_image::archive::{self, Format};
 use berth_image::images::{ImageStore, Removed};
 use berth_image::import::{self, ImportOptions};
-use berth_image::registry;
 use berth_image::{Digest, ImageRef};
+use berth_image::{inspect, registry};
 use clap::{Args, Subcommand};
 
 use format::{Template, human_size, since};
@@ -418,7 +418,7 @@ fn store_size(store: &ImageStore) -> u64 {
 }
 
 fn images(store: &ImageStore, c: &Images, out: &mut impl Write) -> anyhow::Result<()> {
-    let filters = Filters::parse(&c.filter)?;
+    let filters = inspect::Filters::parse(&c.filter)?;
     let mut rows = Vec::new();
     for (rec, tags) in store.list()? {
         let config = store.config(&rec).unwrap_or_default();
@@ -446,12 +446,7 @@ fn images(store: &ImageStore, c: &Images, out: &mut impl Write) -> anyhow::Resul
                 .collect()
         };
         for (repo, tag) in names {
-            if !filters.reference.is_empty()
-                && !filters
-                    .reference
-                    .iter()
-                    .any(|p| glob(p, &format!("{repo}:{tag}")) || glob(p, &repo))
-            {
+            if !filters.reference_matches(&repo, &tag) {
                 continue;
             }
             if let Some(want) = &c.repository {
@@ -543,34 +538,8 @@ fn history(store: &ImageStore, c: &History, out: &mut impl Write) -> anyhow::Res
     Ok(())
 }
 
-/// Docker's ImageInspect shape.
 fn inspect(store: &ImageStore, name: &str) -> anyhow::Result<serde_json::Value> {
-    let rec = store.resolve(name)?;
-    let config = store.config(&rec)?;
-    let tags: Vec<String> = store
-        .tags_of(&rec.id)?
-        .iter()
-        .map(|t| t.familiar())
-        .collect();
-    Ok(serde_json::json!({
-        "Id": rec.id.to_string(),
-        "RepoTags": tags,
-        "RepoDigests": rec.repo_digests.iter().collect::<Vec<_>>(),
-        "Parent": "",
-        "Comment": config["history"].as_array().and_then(|h| h.last()).and_then(|h| h["comment"].as_str()).unwrap_or(""),
-        "Created": config["created"].as_str().unwrap_or(""),
-        "DockerVersion": "",
-        "Author": config["author"].as_str().unwrap_or(""),
-        "Config": config["config"],
-        "Architecture": config["architecture"],
-        "Variant": config.get("variant"),
-        "Os": config["os"],
-        "Size": rec.size,
-        "VirtualSize": rec.size,
-        "GraphDriver": {"Name": "overlay2", "Data": {"LowerDir": rec.top.as_ref().and_then(|t| store.snapshots.lower_dirs(t).ok()).map(|d| d.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"))}},
-        "RootFS": {"Type": "layers", "Layers": rec.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()},
-        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
-    }))
+    Ok(berth_image::inspect::image(store, name)?)
 }
 
 /// `login`: checks the credentials against the registry, then keeps them in
@@ -633,73 +602,4 @@ fn prompt(label: &str) -> anyhow::Result<String> {
     let mut s = String::new();
     std::io::stdin().read_line(&mut s)?;
     Ok(s.trim().to_string())
-}
-
-/// `images --filter`, as docker documents them (the ones that apply here).
-#[derive(Default)]
-struct Filters {
-    dangling: Option<bool>,
-    reference: Vec<String>,
-    labels: Vec<(String, Option<String>)>,
-}
-
-impl Filters {
-    fn parse(specs: &[String]) -> anyhow::Result<Filters> {
-        let mut f = Filters::default();
-        for spec in specs {
-            let (k, v) = spec.split_once('=').ok_or_else(|| {
-                anyhow::anyhow!("bad format of filter (expected name=value): {spec}")
-            })?;
-            match k {
-                "dangling" => f.dangling = Some(matches!(v, "true" | "1")),
-                "reference" => f.reference.push(v.to_string()),
-                "label" => f.labels.push(match v.split_once('=') {
-                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                    None => (v.to_string(), None),
-                }),
-                other => anyhow::bail!("invalid filter '{other}'"),
-            }
-        }
-        Ok(f)
-    }
-
-    fn keep(&self, tags: &[ImageRef], config: &serde_json::Value) -> bool {
-        if let Some(d) = self.dangling
-            && d != tags.is_empty()
-        {
-            return false;
-        }
-        self.labels
-            .iter()
-            .all(|(k, v)| match (&config["config"]["Labels"][k], v) {
-                (serde_json::Value::String(have), Some(want)) => have == want,
-                (serde_json::Value::String(_), None) => true,
-                _ => false,
-            })
-    }
-}
-
-/// Shell-style matching with `*` (what docker's reference filter uses most).
-fn glob(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let mut rest = text;
-    for (i, p) in parts.iter().enumerate() {
-        if i == 0 {
-            let Some(r) = rest.strip_prefix(p) else {
-                return false;
-            };
-            rest = r;
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(p);
-        } else {
-            let Some(pos) = rest.find(p) else {
-                return false;
-            };
-            rest = &rest[pos + p.len()..];
-        }
-    }
-    true
 }

@@ -1,0 +1,68 @@
+//! The Docker Engine API over a unix socket (HTTP/1.1, hyper): what exists of
+//! the engine today, the images, answered in moby's swagger shapes, on the
+//! bare paths and the versioned ones (`/v1.45/...`).
+//!
+//! Start at [`route`]: one match over method and path. The image store's
+//! calls block on disk, so they run on tokio's blocking pool.
+
+mod routes;
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+pub use routes::route;
+
+/// The API version berth reports, and the oldest it answers.
+pub const API_VERSION: &str = "1.45";
+pub const MIN_API_VERSION: &str = "1.24";
+
+/// What the handlers share.
+pub struct State {
+    pub images: berth_image::images::ImageStore,
+    pub data_root: PathBuf,
+}
+
+pub type Body = Full<Bytes>;
+
+/// Serves connections from `listener` until the task is dropped.
+pub async fn serve(listener: tokio::net::UnixListener, state: Arc<State>) -> std::io::Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let state = state.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req: Request<Incoming>| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(route(state, req).await) }
+            });
+            // A client that goes away mid-request ends only its connection.
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+/// `{"message": ...}` with a status, as moby answers errors.
+pub fn error(status: u16, message: impl std::fmt::Display) -> Response<Body> {
+    json(status, &serde_json::json!({"message": message.to_string()}))
+}
+
+pub fn json(status: u16, v: &serde_json::Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("Content-Type", "application/json")
+        .header("Api-Version", API_VERSION)
+        .body(Full::new(Bytes::from(
+            serde_json::to_vec(v).expect("json serializes"),
+        )))
+        .expect("a valid response")
+}

@@ -1,0 +1,327 @@
+//! Method and path to handler.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response};
+
+use berth_image::images::Removed;
+use berth_image::{Error as ImageError, ImageRef, archive, inspect};
+
+use crate::{API_VERSION, Body, MIN_API_VERSION, State, error, json};
+
+pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    let method = req.method().clone();
+    let path = strip_version(req.uri().path()).to_string();
+    let query = query(req.uri().query());
+    match (method.clone(), path.as_str()) {
+        (Method::GET | Method::HEAD, "/_ping") => ping(method == Method::HEAD),
+        (Method::GET, "/version") => json(200, &version()),
+        (Method::GET, "/info") => blocking(state, move |s| Ok(json(200, &info(s)?))).await,
+        (Method::GET, "/images/json") => {
+            let filters = first(&query, "filters").unwrap_or("{}").to_string();
+            blocking(state, move |s| {
+                let f = inspect::Filters::from_json(&filters)?;
+                Ok(json(
+                    200,
+                    &serde_json::json!(inspect::summaries(&s.images, &f)?),
+                ))
+            })
+            .await
+        }
+        (Method::POST, "/images/load") => load(state, req).await,
+        (Method::GET, "/images/get") => {
+            let names = query.get("names").cloned().unwrap_or_default();
+            save(state, names).await
+        }
+        (m, p) if p.starts_with("/images/") => {
+            image_route(state, m, &p["/images/".len()..], &query).await
+        }
+        _ => error(
+            404,
+            format!("page not found: {} {}", req.method(), req.uri().path()),
+        ),
+    }
+}
+
+/// `/v1.45/images/json` -> `/images/json`.
+fn strip_version(path: &str) -> &str {
+    if let Some(rest) = path.strip_prefix("/v")
+        && let Some(slash) = rest.find('/')
+            && rest[..slash]
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.')
+            {
+                return &rest[slash..];
+            }
+    path
+}
+
+fn query(q: Option<&str>) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in form_urlencoded::parse(q.unwrap_or("").as_bytes()) {
+        out.entry(k.into_owned()).or_default().push(v.into_owned());
+    }
+    out
+}
+
+fn first<'a>(q: &'a BTreeMap<String, Vec<String>>, k: &str) -> Option<&'a str> {
+    q.get(k).and_then(|v| v.first()).map(String::as_str)
+}
+
+fn truthy(q: &BTreeMap<String, Vec<String>>, k: &str) -> bool {
+    matches!(first(q, k), Some("1" | "true" | "True"))
+}
+
+fn ping(head: bool) -> Response<Body> {
+    Response::builder()
+        .status(200)
+        .header("Api-Version", API_VERSION)
+        .header("Docker-Experimental", "false")
+        .header("Ostype", "linux")
+        .header("Cache-Control", "no-cache, no-store, must-revalidate")
+        .header("Content-Type", "text/plain; charset=utf-8")
+        .body(Full::new(if head {
+            Bytes::new()
+        } else {
+            Bytes::from_static(b"OK")
+        }))
+        .expect("a valid response")
+}
+
+fn kernel() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+fn version() -> serde_json::Value {
+    let v = env!("CARGO_PKG_VERSION");
+    serde_json::json!({
+        "Platform": {"Name": "berth"},
+        "Components": [{"Name": "Engine", "Version": v, "Details": {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux", "Arch": arch(), "KernelVersion": kernel()}}],
+        "Version": v,
+        "ApiVersion": API_VERSION,
+        "MinAPIVersion": MIN_API_VERSION,
+        "GitCommit": "",
+        "GoVersion": "",
+        "Os": "linux",
+        "Arch": arch(),
+        "KernelVersion": kernel(),
+        "BuildTime": "",
+    })
+}
+
+fn info(s: &State) -> berth_image::Result<serde_json::Value> {
+    let images = s.images.list()?.len();
+    Ok(serde_json::json!({
+        "ID": "berth",
+        "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0, "ContainersStopped": 0,
+        "Images": images,
+        "Driver": "overlay2",
+        "DockerRootDir": s.data_root,
+        "CgroupDriver": "cgroupfs",
+        "KernelVersion": kernel(),
+        "OperatingSystem": "berth",
+        "OSType": "linux",
+        "Architecture": std::env::consts::ARCH,
+        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "Name": std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim(),
+        "ServerVersion": env!("CARGO_PKG_VERSION"),
+        "SecurityOptions": ["name=seccomp,profile=default"],
+        "Runtimes": {"berth": {"path": "berth-runtime"}},
+        "DefaultRuntime": "berth",
+    }))
+}
+
+/// Runs a store call on the blocking pool; maps image errors to statuses.
+async fn blocking(
+    state: Arc<State>,
+    f: impl FnOnce(&State) -> berth_image::Result<Response<Body>> + Send + 'static,
+) -> Response<Body> {
+    match tokio::task::spawn_blocking(move || f(&state)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => image_error(e),
+        Err(e) => error(500, e),
+    }
+}
+
+fn image_error(e: ImageError) -> Response<Body> {
+    let status = match &e {
+        ImageError::ImageNotFound(_) | ImageError::BlobNotFound(_) => 404,
+        ImageError::InvalidReference { .. } | ImageError::InvalidDigest { .. } => 400,
+        ImageError::Invalid { what, .. } if what.starts_with("conflict") => 409,
+        ImageError::Invalid { .. }
+        | ImageError::LayerEntry { .. }
+        | ImageError::DigestMismatch { .. }
+        | ImageError::SizeMismatch { .. } => 400,
+        ImageError::Io { .. } => 500,
+    };
+    error(status, e)
+}
+
+async fn image_route(
+    state: Arc<State>,
+    method: Method,
+    rest: &str,
+    q: &BTreeMap<String, Vec<String>>,
+) -> Response<Body> {
+    let (name, action) = match rest.rsplit_once('/') {
+        Some((n, a @ ("json" | "history" | "tag" | "get" | "push"))) => (n.to_string(), a),
+        _ => (rest.to_string(), ""),
+    };
+    match (method, action) {
+        (Method::GET, "json") => {
+            blocking(state, move |s| {
+                Ok(json(200, &inspect::image(&s.images, &name)?))
+            })
+            .await
+        }
+        (Method::GET, "history") => {
+            blocking(state, move |s| {
+                Ok(json(
+                    200,
+                    &serde_json::json!(inspect::history(&s.images, &name)?),
+                ))
+            })
+            .await
+        }
+        (Method::POST, "tag") => {
+            let Some(repo) = first(q, "repo")
+                .filter(|r| !r.is_empty())
+                .map(str::to_string)
+            else {
+                return error(400, "repository name must have at least one component");
+            };
+            let target = match first(q, "tag").filter(|t| !t.is_empty()) {
+                Some(t) => format!("{repo}:{t}"),
+                None => repo,
+            };
+            blocking(state, move |s| {
+                s.images.tag(&name, &ImageRef::parse(&target)?)?;
+                Ok(Response::builder()
+                    .status(201)
+                    .body(Full::new(Bytes::new()))
+                    .expect("response"))
+            })
+            .await
+        }
+        (Method::GET, "get") => save(state, vec![name]).await,
+        (Method::DELETE, "") => {
+            let force = truthy(q, "force");
+            blocking(state, move |s| {
+                let removed = s.images.remove(&name, force, &|_| false)?;
+                let items: Vec<serde_json::Value> = removed
+                    .iter()
+                    .map(|r| match r {
+                        Removed::Untagged(t) => serde_json::json!({"Untagged": t}),
+                        Removed::Deleted(d) => serde_json::json!({"Deleted": d.to_string()}),
+                    })
+                    .collect();
+                Ok(json(200, &serde_json::json!(items)))
+            })
+            .await
+        }
+        _ => error(404, format!("page not found: /images/{rest}")),
+    }
+}
+
+/// `POST /images/load`: the archive is spooled to a file under the data root
+/// (it may be large), loaded, and answered as a JSON message stream.
+async fn load(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    let spool = state.data_root.join(format!(
+        ".load-{}",
+        std::process::id() as u64 * 1_000_000 + rand_suffix()
+    ));
+    let mut body = req.into_body();
+    let mut file = match tokio::fs::File::create(&spool).await {
+        Ok(f) => f,
+        Err(e) => return error(500, format!("spooling the archive: {e}")),
+    };
+    use tokio::io::AsyncWriteExt;
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&spool).await;
+                return error(400, format!("reading the archive: {e}"));
+            }
+        };
+        if let Some(data) = frame.data_ref()
+            && let Err(e) = file.write_all(data).await {
+                let _ = tokio::fs::remove_file(&spool).await;
+                return error(500, format!("spooling the archive: {e}"));
+            }
+    }
+    drop(file);
+    let path = spool.clone();
+    let resp = blocking(state, move |s| {
+        let loaded = archive::load(&s.images, std::fs::File::open(&path).map_err(|e| ImageError::io("reading the spooled archive", e))?)?;
+        let mut out = Vec::new();
+        for l in loaded {
+            if l.tags.is_empty() {
+                out.extend(serde_json::to_vec(&serde_json::json!({"stream": format!("Loaded image ID: {}\n", l.image.id)})).expect("json"));
+                out.push(b'\n');
+            }
+            for t in l.tags {
+                out.extend(serde_json::to_vec(&serde_json::json!({"stream": format!("Loaded image: {}\n", t.familiar())})).expect("json"));
+                out.push(b'\n');
+            }
+        }
+        Ok(Response::builder().status(200).header("Content-Type", "application/json").body(Full::new(Bytes::from(out))).expect("response"))
+    })
+    .await;
+    let _ = tokio::fs::remove_file(&spool).await;
+    resp
+}
+
+/// `GET /images/get`: a Docker archive of the named images.
+async fn save(state: Arc<State>, names: Vec<String>) -> Response<Body> {
+    if names.is_empty() {
+        return error(400, "no images named");
+    }
+    blocking(state, move |s| {
+        let mut buf = Vec::new();
+        archive::save(&s.images, &names, archive::Format::Docker, &mut buf)?;
+        Ok(Response::builder()
+            .status(200)
+            .header("Content-Type", "application/x-tar")
+            .body(Full::new(Bytes::from(buf)))
+            .expect("response"))
+    })
+    .await
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_stripped() {
+        assert_eq!(strip_version("/v1.45/images/json"), "/images/json");
+        assert_eq!(strip_version("/images/json"), "/images/json");
+        assert_eq!(strip_version("/version"), "/version");
+        let q = query(Some("names=a%2Fb&names=c&force=1"));
+        assert_eq!(q["names"], vec!["a/b", "c"]);
+        assert!(truthy(&q, "force"));
+    }
+}

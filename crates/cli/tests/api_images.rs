@@ -1,0 +1,201 @@
+//! `berth daemon` serves the Engine API: the real docker CLI drives berth's
+//! images through it, and bad requests get moby's statuses and messages
+//! while the daemon keeps serving.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_testkit::{OutputExt, require_root, require_tool};
+use common::Store;
+
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+    docker: PathBuf,
+    config: tempfile::TempDir,
+}
+
+impl Daemon {
+    fn start(store: &Store) -> Option<Daemon> {
+        let docker = require_tool("docker")?;
+        let socket = PathBuf::from(store.path("api.sock"));
+        let child = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .arg("--data-root")
+            .arg(store.root())
+            .args(["daemon", "-H", &format!("unix://{}", socket.display())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while UnixStream::connect(&socket).is_err() {
+            assert!(Instant::now() < deadline, "berth daemon did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(Daemon {
+            child,
+            socket,
+            docker,
+            config: tempfile::tempdir().unwrap(),
+        })
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        Command::new(&self.docker)
+            .env("DOCKER_CONFIG", self.config.path())
+            .arg("-H")
+            .arg(format!("unix://{}", self.socket.display()))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// One raw HTTP/1.1 request; returns the status and the body.
+    fn raw(&self, request: &str, body: &[u8]) -> (u16, String) {
+        let mut s = UnixStream::connect(&self.socket).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        let mut text = String::new();
+        let _ = s.read_to_string(&mut text);
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn docker_cli_manages_berth_images() {
+    if !require_root() {
+        return;
+    }
+    let s = Store::new();
+    let id = s.import_busybox("bb:1");
+    let Some(d) = Daemon::start(&s) else { return };
+    let v = d.docker(&["version", "--format", "{{.Server.APIVersion}}"]);
+    v.assert_success();
+    assert_eq!(v.stdout_str(), "1.45\n");
+    let images = d.docker(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
+    images.assert_success();
+    assert_eq!(images.stdout_str(), format!("bb:1 {}\n", &id[7..19]));
+    let cmd = d.docker(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Id}} {{json .Config.Cmd}}",
+        "bb:1",
+    ]);
+    assert_eq!(cmd.stdout_str(), format!("{id} [\"sh\"]\n"));
+    d.docker(&["tag", "bb:1", "other/bb:2"]).assert_success();
+    let filtered = d.docker(&["images", "--format", "{{.Repository}}:{{.Tag}}", "other/bb"]);
+    assert_eq!(filtered.stdout_str(), "other/bb:2\n");
+    let history = d.docker(&["history", "--format", "{{.Comment}}", "bb:1"]);
+    assert_eq!(history.stdout_str(), "Imported from -\n");
+    let out = d.docker(&["rmi", "other/bb:2"]);
+    out.assert_success();
+    assert_eq!(out.stdout_str(), "Untagged: other/bb:2\n");
+    let out = d.docker(&["rmi", "nope:1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr_str().contains("No such image: nope:1"),
+        "{}",
+        out.stderr_str()
+    );
+    // save and load through the API, both ways.
+    let saved = s.path("via-api.tar");
+    d.docker(&["save", "-o", &saved, "bb:1"]).assert_success();
+    let other = Store::new();
+    let out = other.berth(&["load", "-i", &saved]);
+    out.assert_success();
+    assert_eq!(out.stdout_str(), "Loaded image: bb:1\n");
+    d.docker(&["rmi", "bb:1"]).assert_success();
+    let out = d.docker(&["load", "-i", &saved]);
+    out.assert_success();
+    assert!(
+        out.stdout_str().contains("Loaded image: bb:1"),
+        "{}",
+        out.stdout_str()
+    );
+    let info = d.docker(&["info", "--format", "{{.Images}} {{.CgroupDriver}}"]);
+    assert_eq!(info.stdout_str(), "1 cgroupfs\n");
+}
+
+#[test]
+fn bad_requests_get_moby_errors_and_the_daemon_keeps_serving() {
+    if !require_root() {
+        return;
+    }
+    let s = Store::new();
+    let Some(d) = Daemon::start(&s) else { return };
+    let (status, body) = d.raw(
+        "GET /v1.45/images/nope/json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"",
+    );
+    assert_eq!(status, 404);
+    assert!(
+        body.contains("\"message\":\"No such image: nope\""),
+        "{body}"
+    );
+    let (status, body) = d.raw(
+        "GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"",
+    );
+    assert_eq!(status, 404, "{body}");
+    let garbage = b"this is not a tar archive at all";
+    let req = format!(
+        "POST /images/load HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        garbage.len()
+    );
+    let (status, body) = d.raw(&req, garbage);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("\"message\""), "{body}");
+    let (status, _) = d.raw(
+        "POST /images/bb/tag HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        b"",
+    );
+    assert_eq!(status, 400);
+    // A client that hangs up mid-request.
+    {
+        let mut c = UnixStream::connect(&d.socket).unwrap();
+        c.write_all(
+            b"POST /images/load HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\npartial",
+        )
+        .unwrap();
+    }
+    let (status, body) = d.raw(
+        "GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"",
+    );
+    assert_eq!((status, body.as_str()), (200, "OK"));
+    // The aborted upload's spool file goes once the server sees the hang-up.
+    let spooled = || {
+        std::fs::read_dir(s.root())
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".load-"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while spooled() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!spooled(), "a spooled upload was left behind");
+}

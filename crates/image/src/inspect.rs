@@ -1,0 +1,220 @@
+//! Images as the Engine API shows them (ImageInspect, ImageSummary, history),
+//! shared by the CLI and the API server.
+
+use crate::error::Result;
+use crate::images::ImageStore;
+
+/// Docker's ImageInspect shape.
+pub fn image(store: &ImageStore, name: &str) -> Result<serde_json::Value> {
+    let rec = store.resolve(name)?;
+    let config = store.config(&rec)?;
+    let tags: Vec<String> = store
+        .tags_of(&rec.id)?
+        .iter()
+        .map(|t| t.familiar())
+        .collect();
+    Ok(serde_json::json!({
+        "Id": rec.id.to_string(),
+        "RepoTags": tags,
+        "RepoDigests": rec.repo_digests.iter().collect::<Vec<_>>(),
+        "Parent": "",
+        "Comment": config["history"].as_array().and_then(|h| h.last()).and_then(|h| h["comment"].as_str()).unwrap_or(""),
+        "Created": config["created"].as_str().unwrap_or(""),
+        "DockerVersion": "",
+        "Author": config["author"].as_str().unwrap_or(""),
+        "Config": config["config"],
+        "Architecture": config["architecture"],
+        "Variant": config.get("variant"),
+        "Os": config["os"],
+        "Size": rec.size,
+        "VirtualSize": rec.size,
+        "GraphDriver": {"Name": "overlay2", "Data": {"LowerDir": rec.top.as_ref().and_then(|t| store.snapshots.lower_dirs(t).ok()).map(|d| d.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"))}},
+        "RootFS": {"Type": "layers", "Layers": rec.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()},
+        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+    }))
+}
+
+/// Seconds since the epoch of an RFC 3339 time (0 when unknown).
+pub fn unix_time(rfc3339: &str) -> i64 {
+    humantime::parse_rfc3339_weak(
+        rfc3339
+            .trim_end_matches('Z')
+            .split('.')
+            .next()
+            .unwrap_or(""),
+    )
+    .ok()
+    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+    .map(|d| d.as_secs() as i64)
+    .unwrap_or(0)
+}
+
+/// The ImageSummary list of `GET /images/json`.
+pub fn summaries(store: &ImageStore, filters: &Filters) -> Result<Vec<serde_json::Value>> {
+    let mut out = Vec::new();
+    for (rec, tags) in store.list()? {
+        let config = store.config(&rec).unwrap_or_default();
+        if !filters.keep(&tags, &config) {
+            continue;
+        }
+        let tags: Vec<crate::ImageRef> = tags
+            .into_iter()
+            .filter(|t| filters.reference_matches(&t.familiar_name(), t.tag().unwrap_or("")))
+            .collect();
+        if tags.is_empty() && !filters.reference.is_empty() {
+            continue;
+        }
+        out.push(serde_json::json!({
+            "Id": rec.id.to_string(),
+            "ParentId": "",
+            "RepoTags": tags.iter().map(|t| t.familiar()).collect::<Vec<_>>(),
+            "RepoDigests": rec
+                .repo_digests
+                .iter()
+                .filter(|d| filters.reference.is_empty() || filters.reference_matches(d.split('@').next().unwrap_or(""), ""))
+                .collect::<Vec<_>>(),
+            "Created": unix_time(config["created"].as_str().unwrap_or("")),
+            "Size": rec.size,
+            "SharedSize": -1,
+            "VirtualSize": rec.size,
+            "Labels": config["config"]["Labels"],
+            "Containers": -1,
+        }));
+    }
+    Ok(out)
+}
+
+/// The entries of `GET /images/{name}/history`, newest first.
+pub fn history(store: &ImageStore, name: &str) -> Result<Vec<serde_json::Value>> {
+    let rec = store.resolve(name)?;
+    let config = store.config(&rec)?;
+    let tags: Vec<String> = store
+        .tags_of(&rec.id)?
+        .iter()
+        .map(|t| t.familiar())
+        .collect();
+    let entries = config["history"].as_array().cloned().unwrap_or_default();
+    Ok(entries
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, h)| {
+            serde_json::json!({
+                "Id": if i == 0 { rec.id.to_string() } else { "<missing>".to_string() },
+                "Created": unix_time(h["created"].as_str().unwrap_or("")),
+                "CreatedBy": h["created_by"].as_str().unwrap_or(""),
+                "Tags": if i == 0 { tags.clone() } else { Vec::new() },
+                "Size": 0,
+                "Comment": h["comment"].as_str().unwrap_or(""),
+            })
+        })
+        .collect())
+}
+
+/// `images --filter`, as docker documents them (the ones that apply here).
+#[derive(Default)]
+pub struct Filters {
+    dangling: Option<bool>,
+    reference: Vec<String>,
+    labels: Vec<(String, Option<String>)>,
+}
+
+impl Filters {
+    /// From `key=value` strings (the CLI's `--filter`).
+    pub fn parse(specs: &[String]) -> crate::Result<Filters> {
+        let mut f = Filters::default();
+        for spec in specs {
+            let (k, v) = spec.split_once('=').ok_or_else(|| {
+                crate::Error::invalid(
+                    "filter",
+                    format!("bad format of filter (expected name=value): {spec}"),
+                )
+            })?;
+            match k {
+                "dangling" => f.dangling = Some(matches!(v, "true" | "1")),
+                "reference" => f.reference.push(v.to_string()),
+                "label" => f.labels.push(match v.split_once('=') {
+                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                    None => (v.to_string(), None),
+                }),
+                other => {
+                    return Err(crate::Error::invalid(
+                        "filter",
+                        format!("invalid filter '{other}'"),
+                    ));
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    /// From the API's `filters` JSON (`{"reference":{"busybox":true}}`).
+    pub fn from_json(text: &str) -> crate::Result<Filters> {
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| crate::Error::invalid("filters", e))?;
+        let mut specs = Vec::new();
+        for (k, vals) in v.as_object().into_iter().flatten() {
+            let vals: Vec<String> = match vals {
+                serde_json::Value::Object(m) => m.keys().cloned().collect(),
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            specs.extend(vals.into_iter().map(|x| format!("{k}={x}")));
+        }
+        Filters::parse(&specs)
+    }
+
+    pub fn keep(&self, tags: &[crate::ImageRef], config: &serde_json::Value) -> bool {
+        if let Some(d) = self.dangling
+            && d != tags.is_empty()
+        {
+            return false;
+        }
+        self.labels
+            .iter()
+            .all(|(k, v)| match (&config["config"]["Labels"][k], v) {
+                (serde_json::Value::String(have), Some(want)) => have == want,
+                (serde_json::Value::String(_), None) => true,
+                _ => false,
+            })
+    }
+}
+
+impl Filters {
+    /// Whether `repo:tag` passes the reference filters (all pass without any).
+    pub fn reference_matches(&self, repo: &str, tag: &str) -> bool {
+        self.reference.is_empty()
+            || self
+                .reference
+                .iter()
+                .any(|p| glob(p, &format!("{repo}:{tag}")) || glob(p, repo))
+    }
+}
+
+/// Shell-style matching with `*` (what docker's reference filter uses most).
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let mut rest = text;
+    for (i, p) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(p) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(p);
+        } else {
+            let Some(pos) = rest.find(p) else {
+                return false;
+            };
+            rest = &rest[pos + p.len()..];
+        }
+    }
+    true
+}
