@@ -33,6 +33,14 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> 
             .await
         }
         (Method::POST, "/images/load") => load(state, req).await,
+        (Method::POST, "/images/create") => {
+            let auth = req
+                .headers()
+                .get("X-Registry-Auth")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            create(state, &query, auth).await
+        }
         (Method::GET, "/images/get") => {
             let names = query.get("names").cloned().unwrap_or_default();
             save(state, names).await
@@ -51,12 +59,12 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> 
 fn strip_version(path: &str) -> &str {
     if let Some(rest) = path.strip_prefix("/v")
         && let Some(slash) = rest.find('/')
-            && rest[..slash]
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == '.')
-            {
-                return &rest[slash..];
-            }
+        && rest[..slash]
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.')
+    {
+        return &rest[slash..];
+    }
     path
 }
 
@@ -238,6 +246,70 @@ async fn image_route(
     }
 }
 
+/// `POST /images/create?fromImage=..&tag=..`: a pull, answered with the
+/// progress messages as a JSON stream (a failure mid-way is an `error` message,
+/// as moby sends it once the stream has begun).
+async fn create(
+    state: Arc<State>,
+    q: &BTreeMap<String, Vec<String>>,
+    auth: Option<String>,
+) -> Response<Body> {
+    let Some(from) = first(q, "fromImage").map(str::to_string) else {
+        return error(
+            400,
+            "fromImage is required (importing by fromSrc is not supported yet)",
+        );
+    };
+    let reference = match first(q, "tag").filter(|t| !t.is_empty()) {
+        Some(t) if t.starts_with("sha256:") => format!("{from}@{t}"),
+        Some(t) => format!("{from}:{t}"),
+        None => from,
+    };
+    let platform = first(q, "platform")
+        .filter(|p| !p.is_empty())
+        .map(str::to_string);
+    let creds = auth.and_then(|a| registry_auth(&a));
+    blocking(state, move |s| {
+        let r = ImageRef::parse(&reference)?;
+        let platform = platform.as_deref().map(berth_image::manifest::Platform::parse).transpose()?;
+        let opts = berth_image::registry::Options { credentials: creds, ..Default::default() };
+        let mut log = Vec::new();
+        let result = berth_image::registry::pull::pull(&s.images, &r, platform.as_ref(), &opts, &mut log);
+        let mut out = Vec::new();
+        for line in String::from_utf8_lossy(&log).lines() {
+            out.extend(serde_json::to_vec(&serde_json::json!({"status": line})).expect("json"));
+            out.push(b'\n');
+        }
+        if let Err(e) = result {
+            if out.is_empty() {
+                return Err(e);
+            }
+            out.extend(serde_json::to_vec(&serde_json::json!({"errorDetail": {"message": e.to_string()}, "error": e.to_string()})).expect("json"));
+            out.push(b'\n');
+        }
+        Ok(Response::builder().status(200).header("Content-Type", "application/json").body(Full::new(Bytes::from(out))).expect("response"))
+    })
+    .await
+}
+
+/// The X-Registry-Auth header: base64url JSON with username and password.
+fn registry_auth(header: &str) -> Option<berth_image::registry::Credentials> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE
+        .decode(header.trim())
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(header.trim()))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&raw).ok()?;
+    let username = v["username"]
+        .as_str()
+        .filter(|u| !u.is_empty())?
+        .to_string();
+    Some(berth_image::registry::Credentials {
+        username,
+        password: v["password"].as_str().unwrap_or("").to_string(),
+    })
+}
+
 /// `POST /images/load`: the archive is spooled to a file under the data root
 /// (it may be large), loaded, and answered as a JSON message stream.
 async fn load(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
@@ -260,10 +332,11 @@ async fn load(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
             }
         };
         if let Some(data) = frame.data_ref()
-            && let Err(e) = file.write_all(data).await {
-                let _ = tokio::fs::remove_file(&spool).await;
-                return error(500, format!("spooling the archive: {e}"));
-            }
+            && let Err(e) = file.write_all(data).await
+        {
+            let _ = tokio::fs::remove_file(&spool).await;
+            return error(500, format!("spooling the archive: {e}"));
+        }
     }
     drop(file);
     let path = spool.clone();

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_testkit::{OutputExt, require_root, require_tool};
-use common::Store;
+use common::{Registry, Store};
 
 struct Daemon {
     child: Child,
@@ -198,4 +198,37 @@ fn bad_requests_get_moby_errors_and_the_daemon_keeps_serving() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(!spooled(), "a spooled upload was left behind");
+}
+
+#[test]
+fn docker_pull_through_the_berth_daemon() {
+    if !require_root() {
+        return;
+    }
+    let Some(reg) = Registry::start(None) else {
+        return;
+    };
+    let src = Store::new();
+    src.import_busybox("bb:1");
+    let name = format!("{}/api/bb:1", reg.host());
+    src.berth(&["tag", "bb:1", &name]).assert_success();
+    src.berth(&["push", &name]).assert_success();
+    let s = Store::new();
+    let Some(d) = Daemon::start(&s) else { return };
+    let out = d.docker(&["pull", &name]);
+    out.assert_success();
+    assert!(
+        out.stdout_str().contains("Downloaded newer image"),
+        "{}",
+        out.stdout_str()
+    );
+    let images = d.docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(images.stdout_str(), format!("{name}\n"));
+    let out = d.docker(&["pull", &format!("{}/api/missing:1", reg.host())]);
+    assert!(!out.status.success());
+    assert!(
+        out.stderr_str().contains("not found"),
+        "{}",
+        out.stderr_str()
+    );
 }
