@@ -227,6 +227,13 @@ async fn image_route(
             .await
         }
         (Method::GET, "get") => save(state, vec![name]).await,
+        (Method::POST, "push") => {
+            let reference = match first(q, "tag").filter(|t| !t.is_empty()) {
+                Some(t) => format!("{name}:{t}"),
+                None => name,
+            };
+            push(state, reference, None).await
+        }
         (Method::DELETE, "") => {
             let force = truthy(q, "force");
             blocking(state, move |s| {
@@ -275,6 +282,34 @@ async fn create(
         let opts = berth_image::registry::Options { credentials: creds, ..Default::default() };
         let mut log = Vec::new();
         let result = berth_image::registry::pull::pull(&s.images, &r, platform.as_ref(), &opts, &mut log);
+        let mut out = Vec::new();
+        for line in String::from_utf8_lossy(&log).lines() {
+            out.extend(serde_json::to_vec(&serde_json::json!({"status": line})).expect("json"));
+            out.push(b'\n');
+        }
+        if let Err(e) = result {
+            if out.is_empty() {
+                return Err(e);
+            }
+            out.extend(serde_json::to_vec(&serde_json::json!({"errorDetail": {"message": e.to_string()}, "error": e.to_string()})).expect("json"));
+            out.push(b'\n');
+        }
+        Ok(Response::builder().status(200).header("Content-Type", "application/json").body(Full::new(Bytes::from(out))).expect("response"))
+    })
+    .await
+}
+
+/// `POST /images/{name}/push?tag=..`: progress as a JSON stream.
+async fn push(
+    state: Arc<State>,
+    reference: String,
+    creds: Option<berth_image::registry::Credentials>,
+) -> Response<Body> {
+    blocking(state, move |s| {
+        let r = ImageRef::parse(&reference)?;
+        let opts = berth_image::registry::Options { credentials: creds, ..Default::default() };
+        let mut log = Vec::new();
+        let result = berth_image::registry::push::push(&s.images, &r, &opts, &mut log);
         let mut out = Vec::new();
         for line in String::from_utf8_lossy(&log).lines() {
             out.extend(serde_json::to_vec(&serde_json::json!({"status": line})).expect("json"));

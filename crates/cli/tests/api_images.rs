@@ -224,11 +224,70 @@ fn docker_pull_through_the_berth_daemon() {
     );
     let images = d.docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert_eq!(images.stdout_str(), format!("{name}\n"));
+    // And back up under another name, by `docker push` through berth.
+    let again = format!("{}/api/again:2", reg.host());
+    d.docker(&["tag", &name, &again]).assert_success();
+    let out = d.docker(&["push", &again]);
+    out.assert_success();
+    let third = Store::new();
+    third.berth(&["pull", &again]).assert_success();
     let out = d.docker(&["pull", &format!("{}/api/missing:1", reg.host())]);
     assert!(!out.status.success());
     assert!(
         out.stderr_str().contains("not found"),
         "{}",
         out.stderr_str()
+    );
+}
+
+/// The Python docker SDK, unchanged, against berth.
+#[test]
+fn python_docker_sdk_lists_and_removes_images() {
+    if !require_root() {
+        return;
+    }
+    let Some(python) = require_tool("python3") else {
+        return;
+    };
+    let has_sdk = Command::new(&python)
+        .args(["-c", "import docker"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_sdk {
+        assert!(
+            !berth_testkit::in_ci(),
+            "the Python docker SDK is missing (pip install docker)"
+        );
+        eprintln!("skipped: the Python docker SDK is not installed");
+        return;
+    }
+    let s = Store::new();
+    let id = s.import_busybox("bb:1");
+    let Some(d) = Daemon::start(&s) else { return };
+    let script = r#"
+import docker
+c = docker.DockerClient(base_url="unix://" + SOCK)
+assert c.version()["ApiVersion"] == "1.45", c.version()
+assert c.ping()
+tags = sorted(t for i in c.images.list() for t in i.tags)
+print(tags)
+img = c.images.get("bb:1")
+print(img.id, img.attrs["Config"]["Cmd"])
+img.tag("sdk/tagged", "3")
+print(sorted(c.images.get("bb:1").tags))
+c.images.remove("sdk/tagged:3")
+try:
+    c.images.get("nope:1")
+except docker.errors.ImageNotFound as e:
+    print("not found:", e.explanation)
+"#
+    .replace("SOCK", &format!("{:?}", d.socket.display().to_string()));
+    let out = Command::new(python).args(["-c", &script]).output().unwrap();
+    out.assert_success();
+    assert_eq!(
+        out.stdout_str(),
+        format!(
+            "['bb:1']\n{id} ['sh']\n['bb:1', 'sdk/tagged:3']\nnot found: No such image: nope:1\n"
+        )
     );
 }
