@@ -46,7 +46,12 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> 
             save(state, names).await
         }
         (m, p) if p.starts_with("/images/") => {
-            image_route(state, m, &p["/images/".len()..], &query).await
+            let auth = req
+                .headers()
+                .get("X-Registry-Auth")
+                .and_then(|v| v.to_str().ok())
+                .and_then(registry_auth);
+            image_route(state, m, &p["/images/".len()..], &query, auth).await
         }
         _ => error(
             404,
@@ -185,6 +190,7 @@ async fn image_route(
     method: Method,
     rest: &str,
     q: &BTreeMap<String, Vec<String>>,
+    auth: Option<berth_image::registry::Credentials>,
 ) -> Response<Body> {
     let (name, action) = match rest.rsplit_once('/') {
         Some((n, a @ ("json" | "history" | "tag" | "get" | "push"))) => (n.to_string(), a),
@@ -232,7 +238,7 @@ async fn image_route(
                 Some(t) => format!("{name}:{t}"),
                 None => name,
             };
-            push(state, reference, None).await
+            push(state, reference, auth).await
         }
         (Method::DELETE, "") => {
             let force = truthy(q, "force");
@@ -278,23 +284,18 @@ async fn create(
     let creds = auth.and_then(|a| registry_auth(&a));
     blocking(state, move |s| {
         let r = ImageRef::parse(&reference)?;
-        let platform = platform.as_deref().map(berth_image::manifest::Platform::parse).transpose()?;
-        let opts = berth_image::registry::Options { credentials: creds, ..Default::default() };
+        let platform = platform
+            .as_deref()
+            .map(berth_image::manifest::Platform::parse)
+            .transpose()?;
+        let opts = berth_image::registry::Options {
+            credentials: creds,
+            ..Default::default()
+        };
         let mut log = Vec::new();
-        let result = berth_image::registry::pull::pull(&s.images, &r, platform.as_ref(), &opts, &mut log);
-        let mut out = Vec::new();
-        for line in String::from_utf8_lossy(&log).lines() {
-            out.extend(serde_json::to_vec(&serde_json::json!({"status": line})).expect("json"));
-            out.push(b'\n');
-        }
-        if let Err(e) = result {
-            if out.is_empty() {
-                return Err(e);
-            }
-            out.extend(serde_json::to_vec(&serde_json::json!({"errorDetail": {"message": e.to_string()}, "error": e.to_string()})).expect("json"));
-            out.push(b'\n');
-        }
-        Ok(Response::builder().status(200).header("Content-Type", "application/json").body(Full::new(Bytes::from(out))).expect("response"))
+        let result =
+            berth_image::registry::pull::pull(&s.images, &r, platform.as_ref(), &opts, &mut log);
+        progress_stream(&log, result.map(|_| ()))
     })
     .await
 }
@@ -307,24 +308,42 @@ async fn push(
 ) -> Response<Body> {
     blocking(state, move |s| {
         let r = ImageRef::parse(&reference)?;
-        let opts = berth_image::registry::Options { credentials: creds, ..Default::default() };
+        let opts = berth_image::registry::Options {
+            credentials: creds,
+            ..Default::default()
+        };
         let mut log = Vec::new();
         let result = berth_image::registry::push::push(&s.images, &r, &opts, &mut log);
-        let mut out = Vec::new();
-        for line in String::from_utf8_lossy(&log).lines() {
-            out.extend(serde_json::to_vec(&serde_json::json!({"status": line})).expect("json"));
-            out.push(b'\n');
-        }
-        if let Err(e) = result {
-            if out.is_empty() {
-                return Err(e);
-            }
-            out.extend(serde_json::to_vec(&serde_json::json!({"errorDetail": {"message": e.to_string()}, "error": e.to_string()})).expect("json"));
-            out.push(b'\n');
-        }
-        Ok(Response::builder().status(200).header("Content-Type", "application/json").body(Full::new(Bytes::from(out))).expect("response"))
+        progress_stream(&log, result.map(|_| ()))
     })
     .await
+}
+
+/// The lines a pull or push wrote, as moby's JSON progress stream; a failure
+/// after some progress is an `error` message in the stream, as moby sends it.
+fn progress_stream(
+    log: &[u8],
+    result: berth_image::Result<()>,
+) -> berth_image::Result<Response<Body>> {
+    let mut out = Vec::new();
+    let mut put = |v: serde_json::Value| {
+        out.extend(serde_json::to_vec(&v).expect("json"));
+        out.push(b'\n');
+    };
+    for line in String::from_utf8_lossy(log).lines() {
+        put(serde_json::json!({"status": line}));
+    }
+    if let Err(e) = result {
+        if log.is_empty() {
+            return Err(e);
+        }
+        put(serde_json::json!({"errorDetail": {"message": e.to_string()}, "error": e.to_string()}));
+    }
+    Ok(Response::builder()
+        .status(200)
+        .header("Content-Type", "application/json")
+        .body(Full::new(Bytes::from(out)))
+        .expect("response"))
 }
 
 /// The X-Registry-Auth header: base64url JSON with username and password.

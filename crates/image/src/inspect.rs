@@ -4,15 +4,24 @@
 use crate::error::Result;
 use crate::images::ImageStore;
 
-/// Docker's ImageInspect shape.
-pub fn image(store: &ImageStore, name: &str) -> Result<serde_json::Value> {
+/// The image `name` names, its config, and its tags in familiar form.
+fn lookup(
+    store: &ImageStore,
+    name: &str,
+) -> Result<(crate::images::ImageRecord, serde_json::Value, Vec<String>)> {
     let rec = store.resolve(name)?;
     let config = store.config(&rec)?;
-    let tags: Vec<String> = store
+    let tags = store
         .tags_of(&rec.id)?
         .iter()
         .map(|t| t.familiar())
         .collect();
+    Ok((rec, config, tags))
+}
+
+/// Docker's ImageInspect shape.
+pub fn image(store: &ImageStore, name: &str) -> Result<serde_json::Value> {
+    let (rec, config, tags) = lookup(store, name)?;
     Ok(serde_json::json!({
         "Id": rec.id.to_string(),
         "RepoTags": tags,
@@ -86,13 +95,7 @@ pub fn summaries(store: &ImageStore, filters: &Filters) -> Result<Vec<serde_json
 
 /// The entries of `GET /images/{name}/history`, newest first.
 pub fn history(store: &ImageStore, name: &str) -> Result<Vec<serde_json::Value>> {
-    let rec = store.resolve(name)?;
-    let config = store.config(&rec)?;
-    let tags: Vec<String> = store
-        .tags_of(&rec.id)?
-        .iter()
-        .map(|t| t.familiar())
-        .collect();
+    let (rec, config, tags) = lookup(store, name)?;
     let entries = config["history"].as_array().cloned().unwrap_or_default();
     Ok(entries
         .iter()
