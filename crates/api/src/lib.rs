@@ -6,13 +6,14 @@
 //! calls block on disk, so they run on tokio's blocking pool.
 
 mod routes;
+mod stream;
 
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -31,7 +32,13 @@ pub struct State {
     pub data_root: PathBuf,
 }
 
-pub type Body = Full<Bytes>;
+/// Every response body: whole (JSON) or streamed (archives).
+pub type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+/// A body held whole in memory.
+pub fn full(data: impl Into<Bytes>) -> Body {
+    Full::new(data.into()).boxed()
+}
 
 /// Serves connections from `listener` until the task is dropped.
 pub async fn serve(listener: tokio::net::UnixListener, state: Arc<State>) -> std::io::Result<()> {
@@ -61,7 +68,7 @@ pub fn json(status: u16, v: &serde_json::Value) -> Response<Body> {
         .status(status)
         .header("Content-Type", "application/json")
         .header("Api-Version", API_VERSION)
-        .body(Full::new(Bytes::from(
+        .body(full(Bytes::from(
             serde_json::to_vec(v).expect("json serializes"),
         )))
         .expect("a valid response")

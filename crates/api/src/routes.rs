@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
 
 use berth_image::images::Removed;
 use berth_image::{Error as ImageError, ImageRef, archive, inspect};
 
-use crate::{API_VERSION, Body, MIN_API_VERSION, State, error, json};
+use crate::{API_VERSION, Body, MIN_API_VERSION, State, error, full, json};
 
 pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let method = req.method().clone();
@@ -97,7 +97,7 @@ fn ping(head: bool) -> Response<Body> {
         .header("Ostype", "linux")
         .header("Cache-Control", "no-cache, no-store, must-revalidate")
         .header("Content-Type", "text/plain; charset=utf-8")
-        .body(Full::new(if head {
+        .body(full(if head {
             Bytes::new()
         } else {
             Bytes::from_static(b"OK")
@@ -227,7 +227,7 @@ async fn image_route(
                 s.images.tag(&name, &ImageRef::parse(&target)?)?;
                 Ok(Response::builder()
                     .status(201)
-                    .body(Full::new(Bytes::new()))
+                    .body(full(Bytes::new()))
                     .expect("response"))
             })
             .await
@@ -342,7 +342,7 @@ fn progress_stream(
     Ok(Response::builder()
         .status(200)
         .header("Content-Type", "application/json")
-        .body(Full::new(Bytes::from(out)))
+        .body(full(Bytes::from(out)))
         .expect("response"))
 }
 
@@ -407,28 +407,37 @@ async fn load(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
                 out.push(b'\n');
             }
         }
-        Ok(Response::builder().status(200).header("Content-Type", "application/json").body(Full::new(Bytes::from(out))).expect("response"))
+        Ok(Response::builder().status(200).header("Content-Type", "application/json").body(full(Bytes::from(out))).expect("response"))
     })
     .await;
     let _ = tokio::fs::remove_file(&spool).await;
     resp
 }
 
-/// `GET /images/get`: a Docker archive of the named images.
+/// `GET /images/get`: a Docker archive of the named images, streamed as it
+/// is written (an image may be larger than the daemon should hold in memory).
 async fn save(state: Arc<State>, names: Vec<String>) -> Response<Body> {
     if names.is_empty() {
         return error(400, "no images named");
     }
-    blocking(state, move |s| {
-        let mut buf = Vec::new();
-        archive::save(&s.images, &names, archive::Format::Docker, &mut buf)?;
-        Ok(Response::builder()
-            .status(200)
-            .header("Content-Type", "application/x-tar")
-            .body(Full::new(Bytes::from(buf)))
-            .expect("response"))
-    })
-    .await
+    // Unknown names are a 404 before the stream starts; after, the status is sent.
+    for n in &names {
+        if let Err(e) = state.images.resolve(n) {
+            return image_error(e);
+        }
+    }
+    let (writer, body) = crate::stream::channel();
+    tokio::task::spawn_blocking(move || {
+        let out = std::io::BufWriter::with_capacity(256 * 1024, writer);
+        // A failure here (or a client that went away) ends the stream short,
+        // which the client sees as a truncated archive.
+        let _ = archive::save(&state.images, &names, archive::Format::Docker, out);
+    });
+    Response::builder()
+        .status(200)
+        .header("Content-Type", "application/x-tar")
+        .body(body)
+        .expect("response")
 }
 
 fn rand_suffix() -> u64 {
