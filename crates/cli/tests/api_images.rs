@@ -160,6 +160,12 @@ fn bad_requests_get_moby_errors_and_the_daemon_keeps_serving() {
         b"",
     );
     assert_eq!(status, 404, "{body}");
+    // An archive of an image that is not there: 404 before any byte of tar.
+    let (status, body) = d.raw(
+        "GET /images/get?names=nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"",
+    );
+    assert_eq!(status, 404, "{body}");
     let garbage = b"this is not a tar archive at all";
     let req = format!(
         "POST /images/load HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
