@@ -367,12 +367,12 @@ fn registry_auth(header: &str) -> Option<berth_image::registry::Credentials> {
 /// `POST /images/load`: the archive is spooled to a file under the data root
 /// (it may be large), loaded, and answered as a JSON message stream.
 async fn load(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
-    let spool = state.data_root.join(format!(
+    let spool = Spool(state.data_root.join(format!(
         ".load-{}",
         std::process::id() as u64 * 1_000_000 + rand_suffix()
-    ));
+    )));
     let mut body = req.into_body();
-    let mut file = match tokio::fs::File::create(&spool).await {
+    let mut file = match tokio::fs::File::create(&spool.0).await {
         Ok(f) => f,
         Err(e) => return error(500, format!("spooling the archive: {e}")),
     };
@@ -380,20 +380,16 @@ async fn load(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     while let Some(frame) = body.frame().await {
         let frame = match frame {
             Ok(f) => f,
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&spool).await;
-                return error(400, format!("reading the archive: {e}"));
-            }
+            Err(e) => return error(400, format!("reading the archive: {e}")),
         };
         if let Some(data) = frame.data_ref()
             && let Err(e) = file.write_all(data).await
         {
-            let _ = tokio::fs::remove_file(&spool).await;
             return error(500, format!("spooling the archive: {e}"));
         }
     }
     drop(file);
-    let path = spool.clone();
+    let path = spool.0.clone();
     let resp = blocking(state, move |s| {
         let loaded = archive::load(&s.images, std::fs::File::open(&path).map_err(|e| ImageError::io("reading the spooled archive", e))?)?;
         let mut out = Vec::new();
@@ -410,8 +406,19 @@ async fn load(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         Ok(Response::builder().status(200).header("Content-Type", "application/json").body(full(Bytes::from(out))).expect("response"))
     })
     .await;
-    let _ = tokio::fs::remove_file(&spool).await;
+    drop(spool);
     resp
+}
+
+/// The spooled upload, removed however the request ends: hyper drops the
+/// handler's future when the client hangs up, so cleanup cannot wait for code
+/// after an `.await`.
+struct Spool(std::path::PathBuf);
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// `GET /images/get`: a Docker archive of the named images, streamed as it
