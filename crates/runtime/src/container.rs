@@ -323,7 +323,11 @@ impl Runtime {
 
     /// Lets a created container's init go on to execute its program.
     pub fn start(&self, id: &str) -> Result<()> {
-        let record = self.load(id)?;
+        self.start_record(&self.load(id)?)
+    }
+
+    /// `start` with the record in hand (`run` has it from `spawn`).
+    pub fn start_record(&self, record: &Record) -> Result<()> {
         match record.status(&self.root) {
             Status::Created => {}
             Status::Stopped => bail!("cannot start a container that has stopped"),
@@ -357,7 +361,7 @@ impl Runtime {
             bail!("cannot start a container that has stopped");
         }
         fs::remove_file(&fifo).ctx(|| "removing the exec fifo")?;
-        let state = hook_state_record(&record, "running");
+        let state = hook_state_record(record, "running");
         if let Err(e) = hooks::run(
             "poststart",
             record
@@ -415,17 +419,23 @@ impl Runtime {
             }
             Err(e) => return Err(e),
         };
+        self.delete_record(&record, force)
+    }
+
+    /// `delete` with the record in hand.
+    pub fn delete_record(&self, record: &Record, force: bool) -> Result<()> {
+        let id = record.id.as_str();
         let status = record.status(&self.root);
         match status {
             Status::Stopped => {}
-            Status::Created => kill_and_wait(&record)?,
-            Status::Running | Status::Paused | Status::Creating if force => kill_and_wait(&record)?,
+            Status::Created => kill_and_wait(record)?,
+            Status::Running | Status::Paused | Status::Creating if force => kill_and_wait(record)?,
             _ => bail!("cannot delete container {id} that is not stopped: {status}"),
         }
         // Whatever is left in the cgroup (with the host's pid namespace,
         // processes can outlive the init) goes too.
         record.cgroup.destroy()?;
-        let state = hook_state_record(&record, "stopped");
+        let state = hook_state_record(record, "stopped");
         if let Err(e) = hooks::run(
             "poststop",
             record

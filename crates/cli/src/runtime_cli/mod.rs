@@ -103,8 +103,9 @@ fn run_container(rt: &Runtime, c: &args::Run) -> anyhow::Result<i32> {
         ConsoleMode::Keep
     };
     let spawned = rt.spawn(&c.id, &c.bundle, &create_options(&c.common), mode)?;
-    if let Err(e) = rt.start(&c.id) {
-        let _ = rt.delete(&c.id, true);
+    // The record from `spawn` serves start and delete: no rereading it.
+    if let Err(e) = rt.start_record(&spawned.record) {
+        let _ = rt.delete_record(&spawned.record, true);
         return Err(e.into());
     }
     if c.detach {
@@ -112,7 +113,7 @@ fn run_container(rt: &Runtime, c: &args::Run) -> anyhow::Result<i32> {
     }
     let code = foreground::wait(spawned.record.pid, spawned.console);
     if !c.keep {
-        rt.delete(&c.id, true)?;
+        rt.delete_record(&spawned.record, true)?;
     }
     Ok(code)
 }
