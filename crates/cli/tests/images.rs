@@ -347,3 +347,50 @@ fn hostile_archives_are_refused() {
     // The original image still runs.
     assert!(s.berth(&["images", "-q"]).stdout_str().lines().count() == 1);
 }
+
+/// A gzip-layer image saved as a Docker archive: the layer goes in plain, the
+/// archive reads back, and no extra blob is left in the store.
+#[test]
+fn save_decompresses_gzip_layers_without_leftovers() {
+    if !require_root() {
+        return;
+    }
+    let Some(_) = require_tool("skopeo") else {
+        return;
+    };
+    let s = Store::new();
+    s.import_busybox("bb:1");
+    let plain = s.path("plain.tar");
+    s.berth(&["save", "-o", &plain, "bb:1"]).assert_success();
+    let gz = s.path("gz.tar");
+    let out = Command::new("skopeo")
+        .args(["copy", "--dest-compress", "--dest-compress-format", "gzip"])
+        .arg(format!("docker-archive:{plain}"))
+        .arg(format!("oci-archive:{gz}:example.com/gz/bb:1"))
+        .output()
+        .unwrap();
+    out.assert_success();
+    let fresh = Store::new();
+    fresh.berth(&["load", "-i", &gz]).assert_success();
+    let dir = fresh.root().join("content/blobs/sha256");
+    let gzipped = std::fs::read_dir(&dir).unwrap().any(|e| {
+        std::fs::read(e.unwrap().path())
+            .unwrap()
+            .starts_with(&[0x1f, 0x8b])
+    });
+    assert!(
+        gzipped,
+        "skopeo did not write a gzip layer: the test would prove nothing"
+    );
+    let blobs = || std::fs::read_dir(&dir).unwrap().count();
+    let before = blobs();
+    let saved = fresh.path("saved.tar");
+    fresh
+        .berth(&["save", "-o", &saved, "example.com/gz/bb:1"])
+        .assert_success();
+    assert_eq!(blobs(), before, "save left a blob behind");
+    let again = Store::new();
+    again.berth(&["load", "-i", &saved]).assert_success();
+    let out = run_image(&again.root(), "example.com/gz/bb:1", &["echo", "from gzip"]);
+    assert_eq!(out.stdout_str(), "from gzip\n");
+}

@@ -402,7 +402,9 @@ fn append_blob<W: Write>(
         .ctx(|| format!("writing {name} to the archive"))
 }
 
-/// Docker archives hold layers as plain tars.
+/// Docker archives hold layers as plain tars. A tar header needs the size
+/// before the data, so a compressed blob is decompressed twice: once to count,
+/// once into the archive (nothing extra is written to disk or kept).
 fn append_layer_uncompressed<W: Write>(
     store: &ImageStore,
     b: &mut tar::Builder<W>,
@@ -412,10 +414,10 @@ fn append_layer_uncompressed<W: Write>(
     if Compression::sniff(&head_of(store, d)?) == Compression::None {
         return append_blob(store, b, name, d);
     }
-    // The size must be known before the data: decompress to a temporary blob.
-    let mut w = store.content.writer(Expected::default())?;
-    layer::copy_large(&mut layer::decompress(store.content.open_blob(d)?)?, &mut w)
+    let plain = || -> Result<Box<dyn Read>> { layer::decompress(store.content.open_blob(d)?) };
+    let size = std::io::copy(&mut plain()?, &mut std::io::sink())
         .ctx(|| format!("decompressing layer {d}"))?;
-    let (plain, _) = w.commit()?;
-    append_blob(store, b, name, &plain)
+    let mut h = header(size, false);
+    b.append_data(&mut h, name, plain()?)
+        .ctx(|| format!("writing {name} to the archive"))
 }

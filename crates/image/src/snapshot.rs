@@ -202,8 +202,8 @@ impl Snapshots {
     }
 }
 
-/// remove_dir_all that first makes directories writable (layers may hold
-/// read-only ones).
+/// remove_dir_all where a missing tree is not an error. (Read-only
+/// directories in a layer do not stop root.)
 fn remove_tree(p: &Path) -> std::io::Result<()> {
     match fs::remove_dir_all(p) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
