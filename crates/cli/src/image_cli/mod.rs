@@ -43,6 +43,18 @@ pub enum ImageCommand {
     Push(Push),
 }
 
+/// How to reach registries; shared by pull, push and login.
+#[derive(Args, Debug)]
+pub struct RegistryFlags {
+    /// Speak plain HTTP to this registry (loopback registries always are).
+    #[arg(
+        long = "insecure-registry",
+        env = "BERTH_INSECURE_REGISTRIES",
+        value_delimiter = ','
+    )]
+    pub insecure: Vec<String>,
+}
+
 #[derive(Args, Debug)]
 pub struct Pull {
     /// os/arch[/variant] to pull (default: the host's).
@@ -51,13 +63,8 @@ pub struct Pull {
     /// Print only the image's name.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Speak plain HTTP to this registry (loopback registries always are).
-    #[arg(
-        long = "insecure-registry",
-        env = "BERTH_INSECURE_REGISTRIES",
-        value_delimiter = ','
-    )]
-    pub insecure: Vec<String>,
+    #[command(flatten)]
+    pub registry: RegistryFlags,
     pub reference: String,
 }
 
@@ -66,13 +73,8 @@ pub struct Push {
     /// Print only the digest.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Speak plain HTTP to this registry (loopback registries always are).
-    #[arg(
-        long = "insecure-registry",
-        env = "BERTH_INSECURE_REGISTRIES",
-        value_delimiter = ','
-    )]
-    pub insecure: Vec<String>,
+    #[command(flatten)]
+    pub registry: RegistryFlags,
     pub reference: String,
 }
 
@@ -85,13 +87,8 @@ pub struct Login {
     /// Read the password from stdin.
     #[arg(long)]
     pub password_stdin: bool,
-    /// Speak plain HTTP to this registry (loopback registries always are).
-    #[arg(
-        long = "insecure-registry",
-        env = "BERTH_INSECURE_REGISTRIES",
-        value_delimiter = ','
-    )]
-    pub insecure: Vec<String>,
+    #[command(flatten)]
+    pub registry: RegistryFlags,
     /// The registry (default: Docker Hub).
     pub server: Option<String>,
 }
@@ -317,7 +314,7 @@ pub fn run(store: &ImageStore, cmd: &ImageCommand) -> anyhow::Result<i32> {
         ImageCommand::Pull(c) => {
             let r = ImageRef::parse(&c.reference)?;
             let opts = registry::Options {
-                insecure: c.insecure.clone(),
+                insecure: c.registry.insecure.clone(),
                 credentials: None,
                 progress: !c.quiet && std::io::stderr().is_terminal(),
             };
@@ -337,7 +334,7 @@ pub fn run(store: &ImageStore, cmd: &ImageCommand) -> anyhow::Result<i32> {
         ImageCommand::Push(c) => {
             let r = ImageRef::parse(&c.reference)?;
             let opts = registry::Options {
-                insecure: c.insecure.clone(),
+                insecure: c.registry.insecure.clone(),
                 credentials: None,
                 progress: false,
             };
@@ -573,7 +570,7 @@ pub fn login(c: &Login) -> anyhow::Result<i32> {
     let creds = registry::Credentials { username, password };
     let client = registry::Client::new(
         registry::registry_host(&server),
-        &c.insecure,
+        &c.registry.insecure,
         Some(creds.clone()),
     );
     client
