@@ -218,3 +218,35 @@ fn json_log_format_for_containerd() {
     );
     assert!(line["time"].as_str().unwrap().ends_with('Z'));
 }
+
+/// Malformed input to `update` and `exec --process`: a one-line error naming
+/// the field, and the running container is left as it was.
+#[test]
+fn malformed_update_and_exec_process() {
+    if !require_root() {
+        return;
+    }
+    let rt = Runtime::berth();
+    let id = unique_id("upd");
+    let b = Bundle::with_args(&["sleep", "100"]);
+    rt.create(&b, &id).assert_success();
+    rt.start(&id).assert_success();
+    let dir = tempfile::tempdir().unwrap();
+    let res = dir.path().join("res.json");
+    std::fs::write(&res, r#"{"memory": {"limit": "lots"}}"#).unwrap();
+    let out = rt.exec(&["update", "--resources", &res.to_string_lossy(), &id]);
+    assert!(!out.status.success());
+    assert!(
+        out.stderr_str().contains("memory.limit"),
+        "{}",
+        out.stderr_str()
+    );
+    let proc_file = dir.path().join("process.json");
+    std::fs::write(&proc_file, r#"{"args": ["true"], "cwd": 7}"#).unwrap();
+    let out = rt.exec(&["exec", "--process", &proc_file.to_string_lossy(), &id]);
+    assert!(!out.status.success());
+    assert!(out.stderr_str().contains("cwd"), "{}", out.stderr_str());
+    assert_eq!(out.stderr_str().trim_end().lines().count(), 1);
+    assert_eq!(rt.status(&id).as_deref(), Some("running"));
+    rt.delete_force(&id).assert_success();
+}
