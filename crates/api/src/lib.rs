@@ -5,11 +5,16 @@
 //! Start at [`route`]: one match over method and path. The image store's
 //! calls block on disk, so they run on tokio's blocking pool.
 
+mod containers;
+mod events;
+mod exec;
+mod hijack;
+mod logs;
 mod routes;
+mod stats;
 mod stream;
 
 use std::convert::Infallible;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -28,8 +33,7 @@ pub const MIN_API_VERSION: &str = "1.24";
 
 /// What the handlers share.
 pub struct State {
-    pub images: berth_image::images::ImageStore,
-    pub data_root: PathBuf,
+    pub engine: Arc<berth_engine::Engine>,
 }
 
 /// Every response body: whole (JSON) or streamed (archives).
@@ -53,6 +57,7 @@ pub async fn serve(listener: tokio::net::UnixListener, state: Arc<State>) -> std
             // A client that goes away mid-request ends only its connection.
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)
+                .with_upgrades()
                 .await;
         });
     }

@@ -27,7 +27,7 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> 
                 let f = inspect::Filters::from_json(&filters)?;
                 Ok(json(
                     200,
-                    &serde_json::json!(inspect::summaries(&s.images, &f)?),
+                    &serde_json::json!(inspect::summaries(&s.engine.images, &f)?),
                 ))
             })
             .await
@@ -44,6 +44,15 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> 
         (Method::GET, "/images/get") => {
             let names = query.get("names").cloned().unwrap_or_default();
             save(state, names).await
+        }
+        (Method::GET, "/events") => crate::events::events(state.engine.clone(), &query).await,
+        (m, p) if p.starts_with("/containers/") => {
+            let rest = p["/containers/".len()..].to_string();
+            crate::containers::route(state, req, m, &rest, &query).await
+        }
+        (m, p) if p.starts_with("/exec/") => {
+            let rest = p["/exec/".len()..].to_string();
+            crate::exec::route(state.engine.clone(), req, m, &rest, &query).await
         }
         (m, p) if p.starts_with("/images/") => {
             let auth = req
@@ -81,11 +90,13 @@ fn query(q: Option<&str>) -> BTreeMap<String, Vec<String>> {
     out
 }
 
-fn first<'a>(q: &'a BTreeMap<String, Vec<String>>, k: &str) -> Option<&'a str> {
+pub type Query = BTreeMap<String, Vec<String>>;
+
+pub fn first<'a>(q: &'a BTreeMap<String, Vec<String>>, k: &str) -> Option<&'a str> {
     q.get(k).and_then(|v| v.first()).map(String::as_str)
 }
 
-fn truthy(q: &BTreeMap<String, Vec<String>>, k: &str) -> bool {
+pub fn truthy(q: &BTreeMap<String, Vec<String>>, k: &str) -> bool {
     matches!(first(q, k), Some("1" | "true" | "True"))
 }
 
@@ -138,13 +149,13 @@ fn version() -> serde_json::Value {
 }
 
 fn info(s: &State) -> berth_image::Result<serde_json::Value> {
-    let images = s.images.list()?.len();
+    let images = s.engine.images.list()?.len();
     Ok(serde_json::json!({
         "ID": "berth",
         "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0, "ContainersStopped": 0,
         "Images": images,
         "Driver": "overlay2",
-        "DockerRootDir": s.data_root,
+        "DockerRootDir": s.engine.data_root(),
         "CgroupDriver": "cgroupfs",
         "KernelVersion": kernel(),
         "OperatingSystem": "berth",
@@ -199,7 +210,7 @@ async fn image_route(
     match (method, action) {
         (Method::GET, "json") => {
             blocking(state, move |s| {
-                Ok(json(200, &inspect::image(&s.images, &name)?))
+                Ok(json(200, &inspect::image(&s.engine.images, &name)?))
             })
             .await
         }
@@ -207,7 +218,7 @@ async fn image_route(
             blocking(state, move |s| {
                 Ok(json(
                     200,
-                    &serde_json::json!(inspect::history(&s.images, &name)?),
+                    &serde_json::json!(inspect::history(&s.engine.images, &name)?),
                 ))
             })
             .await
@@ -224,7 +235,7 @@ async fn image_route(
                 None => repo,
             };
             blocking(state, move |s| {
-                s.images.tag(&name, &ImageRef::parse(&target)?)?;
+                s.engine.images.tag(&name, &ImageRef::parse(&target)?)?;
                 Ok(Response::builder()
                     .status(201)
                     .body(full(Bytes::new()))
@@ -243,7 +254,7 @@ async fn image_route(
         (Method::DELETE, "") => {
             let force = truthy(q, "force");
             blocking(state, move |s| {
-                let removed = s.images.remove(&name, force, &|_| false)?;
+                let removed = s.engine.images.remove(&name, force, &|_| false)?;
                 let items: Vec<serde_json::Value> = removed
                     .iter()
                     .map(|r| match r {
@@ -293,8 +304,13 @@ async fn create(
             ..Default::default()
         };
         let mut log = Vec::new();
-        let result =
-            berth_image::registry::pull::pull(&s.images, &r, platform.as_ref(), &opts, &mut log);
+        let result = berth_image::registry::pull::pull(
+            &s.engine.images,
+            &r,
+            platform.as_ref(),
+            &opts,
+            &mut log,
+        );
         progress_stream(&log, result.map(|_| ()))
     })
     .await
@@ -313,7 +329,7 @@ async fn push(
             ..Default::default()
         };
         let mut log = Vec::new();
-        let result = berth_image::registry::push::push(&s.images, &r, &opts, &mut log);
+        let result = berth_image::registry::push::push(&s.engine.images, &r, &opts, &mut log);
         progress_stream(&log, result.map(|_| ()))
     })
     .await
@@ -367,7 +383,7 @@ fn registry_auth(header: &str) -> Option<berth_image::registry::Credentials> {
 /// `POST /images/load`: the archive is spooled to a file under the data root
 /// (it may be large), loaded, and answered as a JSON message stream.
 async fn load(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
-    let spool = Spool(state.data_root.join(format!(
+    let spool = Spool(state.engine.data_root().join(format!(
         ".load-{}",
         std::process::id() as u64 * 1_000_000 + rand_suffix()
     )));
@@ -391,7 +407,7 @@ async fn load(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     drop(file);
     let path = spool.0.clone();
     let resp = blocking(state, move |s| {
-        let loaded = archive::load(&s.images, std::fs::File::open(&path).map_err(|e| ImageError::io("reading the spooled archive", e))?)?;
+        let loaded = archive::load(&s.engine.images, std::fs::File::open(&path).map_err(|e| ImageError::io("reading the spooled archive", e))?)?;
         let mut out = Vec::new();
         for l in loaded {
             if l.tags.is_empty() {
@@ -429,7 +445,7 @@ async fn save(state: Arc<State>, names: Vec<String>) -> Response<Body> {
     }
     // Unknown names are a 404 before the stream starts; after, the status is sent.
     for n in &names {
-        if let Err(e) = state.images.resolve(n) {
+        if let Err(e) = state.engine.images.resolve(n) {
             return image_error(e);
         }
     }
@@ -438,7 +454,7 @@ async fn save(state: Arc<State>, names: Vec<String>) -> Response<Body> {
         let out = std::io::BufWriter::with_capacity(256 * 1024, writer);
         // A failure here (or a client that went away) ends the stream short,
         // which the client sees as a truncated archive.
-        let _ = archive::save(&state.images, &names, archive::Format::Docker, out);
+        let _ = archive::save(&state.engine.images, &names, archive::Format::Docker, out);
     });
     Response::builder()
         .status(200)

@@ -48,3 +48,10 @@ pub fn channel() -> (ChannelWriter, crate::Body) {
     let (tx, rx) = mpsc::channel(8);
     (ChannelWriter(tx), ChannelBody(rx).boxed())
 }
+
+/// An async sender and the body that carries what is sent, for streams
+/// (wait, logs, events, stats) produced by tasks.
+pub fn async_channel() -> (mpsc::Sender<Bytes>, crate::Body) {
+    let (tx, rx) = mpsc::channel(64);
+    (tx, ChannelBody(rx).boxed())
+}

@@ -2,5 +2,6 @@
 //! `berth runtime ...`) and the image verbs over a local store. The engine's
 //! container verbs come with the daemon.
 
+pub mod daemon;
 pub mod image_cli;
 pub mod runtime_cli;

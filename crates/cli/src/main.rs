@@ -55,29 +55,15 @@ enum Command {
     /// Log out of a registry.
     Logout(image_cli::Logout),
     /// Run the engine: serve the Docker Engine API (images today) on a unix socket.
-    Daemon(Daemon),
+    Daemon(berth_cli::daemon::Daemon),
+    /// The per-container process the daemon starts (not for people).
+    #[command(hide = true)]
+    Shim { bundle: PathBuf },
     /// The OCI runtime (runc's command line): `berth runtime --help`.
     Runtime {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
-}
-
-#[derive(clap::Args, Debug)]
-struct Daemon {
-    /// Where to listen, as dockerd's -H: unix:///path/to.sock.
-    #[arg(
-        short = 'H',
-        long = "host",
-        default_value = "unix:///run/berth/berth.sock"
-    )]
-    host: String,
-    /// Group that may use the socket (mode 0660); root only when absent.
-    #[arg(short = 'G', long)]
-    group: Option<String>,
-    /// Write the daemon's pid here.
-    #[arg(short, long)]
-    pidfile: Option<PathBuf>,
 }
 
 fn main() {
@@ -109,7 +95,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     match &cli.command {
         Command::Login(c) => return image_cli::login(c),
         Command::Logout(c) => return image_cli::logout(c),
-        Command::Daemon(d) => return daemon(&cli.data_root, d),
+        Command::Daemon(d) => return berth_cli::daemon::run(&cli.data_root, d),
+        Command::Shim { bundle } => return Ok(berth_engine::shim::main(bundle)),
         _ => {}
     }
     let store = berth_image::images::ImageStore::open(&cli.data_root)?;
@@ -124,58 +111,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::History(c) => ImageCommand::History(c),
         Command::Pull(c) => ImageCommand::Pull(c),
         Command::Push(c) => ImageCommand::Push(c),
-        Command::Login(_) | Command::Logout(_) | Command::Daemon(_) => {
+        Command::Login(_) | Command::Logout(_) | Command::Daemon(_) | Command::Shim { .. } => {
             unreachable!("handled above")
         }
         Command::Runtime { .. } => unreachable!("dispatched before parsing"),
     };
     image_cli::run(&store, &cmd)
-}
-
-/// `berth daemon`: binds the socket (0660, root or the group), then serves.
-fn daemon(data_root: &Path, d: &Daemon) -> anyhow::Result<i32> {
-    let path = d
-        .host
-        .strip_prefix("unix://")
-        .ok_or_else(|| anyhow::anyhow!("-H {}: only unix:// sockets are supported", d.host))?;
-    let path = PathBuf::from(path);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    if std::os::unix::net::UnixStream::connect(&path).is_ok() {
-        anyhow::bail!("{} is in use by another daemon", path.display());
-    }
-    let _ = std::fs::remove_file(&path);
-    let images = berth_image::images::ImageStore::open(data_root)?;
-    let state = std::sync::Arc::new(berth_api::State {
-        images,
-        data_root: data_root.to_path_buf(),
-    });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let listener = tokio::net::UnixListener::bind(&path)?;
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o660))?;
-        if let Some(g) = &d.group {
-            let gid = nix::unistd::Group::from_name(g)?.ok_or_else(|| anyhow::anyhow!("no group {g}"))?.gid;
-            nix::unistd::chown(&path, None, Some(gid))?;
-        }
-        if let Some(p) = &d.pidfile {
-            std::fs::write(p, std::process::id().to_string())?;
-        }
-        eprintln!("berth daemon: API {} listening on {}", berth_api::API_VERSION, path.display());
-        tokio::select! {
-            r = berth_api::serve(listener, state) => r?,
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?.recv().await; Ok::<_, std::io::Error>(()) } => {}
-        }
-        let _ = std::fs::remove_file(&path);
-        if let Some(p) = &d.pidfile {
-            let _ = std::fs::remove_file(p);
-        }
-        Ok::<_, anyhow::Error>(())
-    })?;
-    Ok(0)
 }

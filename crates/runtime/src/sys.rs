@@ -247,3 +247,16 @@ pub fn mount_point_of(path: &std::path::Path) -> Option<std::path::PathBuf> {
     }
     Some(top)
 }
+
+/// fork(2) for a single-threaded caller: `Ok(0)` in the child, the child's
+/// pid in the parent. Safe to call because it refuses a multi-threaded
+/// process, the one case in which the child could inherit a held lock.
+pub fn fork() -> io::Result<libc::pid_t> {
+    if !single_threaded() {
+        return Err(io::Error::other(
+            "fork from a multi-threaded process is not allowed",
+        ));
+    }
+    // SAFETY: the process has one thread (checked above).
+    unsafe { clone_process(0) }
+}

@@ -104,6 +104,25 @@ impl CgroupPaths {
             .map(|(_, d)| d.as_path())
     }
 
+    /// How many processes the kernel's OOM killer ended in the cgroup
+    /// (`oom_kill` of memory.events on v2, of memory.oom_control on v1).
+    pub fn oom_kills(&self) -> u64 {
+        let Some(dir) = self.dir_of("memory") else {
+            return 0;
+        };
+        let file = if self.v2_only {
+            "memory.events"
+        } else {
+            "memory.oom_control"
+        };
+        std::fs::read_to_string(dir.join(file))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("oom_kill "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// The pids in the cgroup (every process of the container).
     pub fn pids(&self) -> Vec<i32> {
         let dir = self

@@ -1,0 +1,596 @@
+//! The container endpoints: `/containers/...` in moby's shapes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use berth_engine::containers::CreateRequest;
+use berth_engine::model::{Config, Container, HostConfig, Status};
+use berth_engine::{Engine, Error};
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::hijack;
+use crate::routes::{Query, first, truthy};
+use crate::{Body, State, error, json};
+
+/// The most a JSON request body may be; past it the request is refused.
+const MAX_BODY: usize = 16 << 20;
+
+pub fn engine_error(e: Error) -> Response<Body> {
+    if let Error::NotModified = e {
+        return Response::builder()
+            .status(304)
+            .body(crate::full(Bytes::new()))
+            .expect("a valid response");
+    }
+    error(e.status(), e)
+}
+
+/// Reads a whole JSON body, bounded; `{}` when empty.
+pub async fn read_json<T: for<'de> Deserialize<'de>>(
+    req: Request<Incoming>,
+) -> Result<T, Response<Body>> {
+    use http_body_util::BodyExt;
+    let limited = http_body_util::Limited::new(req.into_body(), MAX_BODY);
+    let bytes = match limited.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return Err(error(400, format!("reading the request body: {e}")));
+        }
+    };
+    let bytes = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        Bytes::from_static(b"{}")
+    } else {
+        bytes
+    };
+    let de = &mut serde_json::Deserializer::from_slice(&bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() || path == "." {
+            error(400, format!("invalid JSON: {inner}"))
+        } else {
+            error(400, format!("invalid JSON: {path}: {inner}"))
+        }
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CreateBody {
+    #[serde(flatten)]
+    config: Config,
+    #[serde(rename = "HostConfig")]
+    host_config: HostConfig,
+}
+
+pub async fn route(
+    state: Arc<State>,
+    req: Request<Incoming>,
+    method: Method,
+    rest: &str,
+    q: &Query,
+) -> Response<Body> {
+    let engine = state.engine.clone();
+    match (method, rest) {
+        (Method::POST, "create") => {
+            let name = first(q, "name").map(str::to_string);
+            let body: CreateBody = match read_json(req).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            let res = tokio::task::spawn_blocking(move || {
+                engine.create(CreateRequest {
+                    name,
+                    config: body.config,
+                    host_config: body.host_config,
+                })
+            })
+            .await;
+            match res {
+                Ok(Ok((c, warnings))) => json(201, &json!({"Id": c.id, "Warnings": warnings})),
+                Ok(Err(e)) => engine_error(e),
+                Err(e) => error(500, e),
+            }
+        }
+        (Method::GET, "json") => list(&engine, q),
+        (Method::POST, "prune") => prune(&engine).await,
+        (m, rest) => {
+            let (name, action) = rest.split_once('/').unwrap_or((rest, ""));
+            let name = name.to_string();
+            container_route(engine, req, m, &name, action, q).await
+        }
+    }
+}
+
+async fn container_route(
+    engine: Arc<Engine>,
+    req: Request<Incoming>,
+    method: Method,
+    name: &str,
+    action: &str,
+    q: &Query,
+) -> Response<Body> {
+    let done = |r: Result<(), Error>| match r {
+        Ok(()) => Response::builder()
+            .status(204)
+            .body(crate::full(Bytes::new()))
+            .expect("a valid response"),
+        Err(e) => engine_error(e),
+    };
+    let timeout = first(q, "t")
+        .or(first(q, "timeout"))
+        .and_then(|t| t.parse().ok());
+    let signal = first(q, "signal").filter(|s| !s.is_empty());
+    match (method, action) {
+        (Method::GET, "json") => match engine.get(name) {
+            Ok(c) => json(200, &inspect(&engine, &c, truthy(q, "size"))),
+            Err(e) => engine_error(e),
+        },
+        (Method::POST, "start") => done(engine.start(name).await),
+        (Method::POST, "stop") => done(engine.stop(name, timeout, signal).await),
+        (Method::POST, "restart") => done(engine.restart(name, timeout, signal).await),
+        (Method::POST, "kill") => done(engine.kill(name, signal).await),
+        (Method::POST, "pause") => done(engine.pause(name, true)),
+        (Method::POST, "unpause") => done(engine.pause(name, false)),
+        (Method::POST, "rename") => match first(q, "name") {
+            Some(new) => done(engine.rename(name, new)),
+            None => error(400, "rename: the new name is missing (?name=)"),
+        },
+        (Method::POST, "resize") => {
+            let h = first(q, "h").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let w = first(q, "w").and_then(|v| v.parse().ok()).unwrap_or(0);
+            done(engine.resize(name, h, w).await)
+        }
+        (Method::POST, "wait") => wait(engine, name, first(q, "condition").unwrap_or("")).await,
+        (Method::DELETE, "") => {
+            let force = truthy(q, "force");
+            done(engine.remove(name, force).await)
+        }
+        (Method::POST, "attach") => attach(engine, req, name, q).await,
+        (Method::GET, "logs") => crate::logs::logs(engine, name, q).await,
+        (Method::GET, "top") => top(&engine, name, first(q, "ps_args").unwrap_or("-ef")).await,
+        (Method::GET, "stats") => crate::stats::stats(engine, name, q).await,
+        (Method::POST, "exec") => {
+            let body: berth_engine::exec::ExecConfig = match read_json(req).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            match engine.exec_create(name, body) {
+                Ok(id) => json(201, &json!({"Id": id})),
+                Err(e) => engine_error(e),
+            }
+        }
+        (m, a) => error(404, format!("page not found: {m} /containers/{name}/{a}")),
+    }
+}
+
+/// `POST /containers/{id}/wait`: the headers go out at once, so that a
+/// client knows its wait is registered before it starts the container.
+async fn wait(engine: Arc<Engine>, name: &str, condition: &str) -> Response<Body> {
+    if let Err(e) = engine.get(name) {
+        return engine_error(e);
+    }
+    if !matches!(condition, "" | "not-running" | "next-exit" | "removed") {
+        return error(400, format!("invalid condition: \"{condition}\""));
+    }
+    let (tx, body) = crate::stream::async_channel();
+    let fut = engine.wait_registered(name, condition);
+    tokio::spawn(async move {
+        let res = fut.await;
+        let v = match res {
+            Ok(code) => json!({"StatusCode": code, "Error": null}),
+            Err(e) => json!({"StatusCode": -1, "Error": {"Message": e.to_string()}}),
+        };
+        let mut bytes = serde_json::to_vec(&v).expect("json serializes");
+        bytes.push(b'\n');
+        let _ = tx.send(Bytes::from(bytes)).await;
+    });
+    Response::builder()
+        .status(200)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .expect("a valid response")
+}
+
+/// `POST /containers/{id}/attach`: the hijacked connection carries the
+/// container's stdio until it exits.
+async fn attach(
+    engine: Arc<Engine>,
+    mut req: Request<Incoming>,
+    name: &str,
+    q: &Query,
+) -> Response<Body> {
+    let c = match engine.get(name) {
+        Ok(c) => c,
+        Err(e) => return engine_error(e),
+    };
+    let stream = truthy(q, "stream") || !truthy(q, "logs");
+    if !stream {
+        return error(400, "attach without stream=1 is not supported; use /logs");
+    }
+    let (stdin, stdout, stderr) = (truthy(q, "stdin"), truthy(q, "stdout"), truthy(q, "stderr"));
+    // Registered now, before the response: a client that starts the
+    // container right after the 101 must not lose its first output.
+    let shim = engine.attach(&c.id, stdin, stdout, stderr);
+    hijack::respond(&mut req, c.config.tty, move |conn| async move {
+        match shim.await {
+            Ok(shim) => hijack::splice(conn, shim).await,
+            Err(e) => hijack::fail(conn, &e.to_string()).await,
+        }
+    })
+}
+
+async fn top(engine: &Engine, name: &str, ps_args: &str) -> Response<Body> {
+    let c = match engine.get(name) {
+        Ok(c) => c,
+        Err(e) => return engine_error(e),
+    };
+    if !c.is_running() {
+        return error(409, format!("Container {} is not running", c.id));
+    }
+    let pids = berth_runtime::Runtime::new(engine.runtime_root())
+        .pids(&c.id)
+        .unwrap_or_default();
+    let out = tokio::process::Command::new("ps")
+        .args(ps_args.split_whitespace())
+        .output()
+        .await;
+    let out = match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+        Ok(o) => {
+            return error(
+                500,
+                format!(
+                    "ps {ps_args}: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
+            );
+        }
+        Err(e) => return error(500, format!("running ps: {e}")),
+    };
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    let pid_col = header.iter().position(|h| *h == "PID");
+    let Some(pid_col) = pid_col else {
+        return error(500, format!("ps {ps_args}: no PID column"));
+    };
+    let n = header.len();
+    let mut procs = Vec::new();
+    for line in lines {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < n {
+            continue;
+        }
+        let Ok(pid) = fields[pid_col].parse::<i32>() else {
+            continue;
+        };
+        if !pids.contains(&pid) {
+            continue;
+        }
+        let mut row: Vec<String> = fields[..n - 1].iter().map(|s| s.to_string()).collect();
+        row.push(fields[n - 1..].join(" "));
+        procs.push(row);
+    }
+    json(200, &json!({"Titles": header, "Processes": procs}))
+}
+
+async fn prune(engine: &Arc<Engine>) -> Response<Body> {
+    let mut deleted = Vec::new();
+    for c in engine.list() {
+        if matches!(
+            c.state.status,
+            Status::Exited | Status::Created | Status::Dead
+        ) && engine.remove(&c.id, false).await.is_ok()
+        {
+            deleted.push(c.id);
+        }
+    }
+    json(
+        200,
+        &json!({"ContainersDeleted": deleted, "SpaceReclaimed": 0}),
+    )
+}
+
+const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+fn network_settings(c: &Container) -> Value {
+    let mode = if c.host_config.network_mode.is_empty() || c.host_config.network_mode == "default" {
+        "none"
+    } else {
+        c.host_config.network_mode.as_str()
+    };
+    json!({
+        "Bridge": "", "SandboxID": "", "HairpinMode": false,
+        "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+        "Ports": {}, "SandboxKey": if c.state.pid > 0 { format!("/proc/{}/ns/net", c.state.pid) } else { String::new() },
+        "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null,
+        "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+        "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
+        "Networks": {
+            mode: {
+                "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "",
+                "NetworkID": mode, "EndpointID": "", "Gateway": "", "IPAddress": "",
+                "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0, "DriverOpts": null, "DNSNames": null,
+            }
+        }
+    })
+}
+
+fn mounts(c: &Container) -> Value {
+    let mut out = Vec::new();
+    for b in c.host_config.binds.iter().flatten() {
+        let parts: Vec<&str> = b.split(':').collect();
+        if parts.len() < 2 {
+            continue;
+        }
+        let mode = parts.get(2).copied().unwrap_or("");
+        out.push(json!({
+            "Type": "bind", "Source": parts[0], "Destination": parts[1],
+            "Mode": mode, "RW": !mode.split(',').any(|m| m == "ro"), "Propagation": "rprivate",
+        }));
+    }
+    Value::Array(out)
+}
+
+fn state_json(c: &Container) -> Value {
+    let s = &c.state;
+    let mut v = json!({
+        "Status": s.status.as_str(),
+        "Running": matches!(s.status, Status::Running | Status::Paused | Status::Restarting),
+        "Paused": s.status == Status::Paused,
+        "Restarting": s.status == Status::Restarting,
+        "OOMKilled": s.oom_killed,
+        "Dead": s.status == Status::Dead,
+        "Pid": s.pid,
+        "ExitCode": s.exit_code,
+        "Error": s.error,
+        "StartedAt": s.started_at.as_deref().unwrap_or(ZERO_TIME),
+        "FinishedAt": s.finished_at.as_deref().unwrap_or(ZERO_TIME),
+    });
+    if let Some(h) = &s.health {
+        v["Health"] = serde_json::to_value(h).expect("json serializes");
+    }
+    v
+}
+
+/// `GET /containers/{id}/json`.
+pub fn inspect(engine: &Engine, c: &Container, _size: bool) -> Value {
+    let dir = engine.container_dir(&c.id);
+    let mut config = serde_json::to_value(&c.config).expect("json serializes");
+    if config["Labels"].is_null() {
+        config["Labels"] = json!({});
+    }
+    json!({
+        "Id": c.id,
+        "Created": c.created,
+        "Path": c.path,
+        "Args": c.args,
+        "State": state_json(c),
+        "Image": c.image,
+        "ResolvConfPath": dir.join("resolv.conf"),
+        "HostnamePath": dir.join("hostname"),
+        "HostsPath": dir.join("hosts"),
+        "LogPath": engine.log_path(&c.id),
+        "Name": format!("/{}", c.name),
+        "RestartCount": c.restart_count,
+        "Driver": "overlay2",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": null,
+        "HostConfig": c.host_config,
+        "GraphDriver": {
+            "Name": "overlay2",
+            "Data": {"UpperDir": dir.join("upper"), "WorkDir": dir.join("work"), "MergedDir": dir.join("rootfs")},
+        },
+        "Mounts": mounts(c),
+        "Config": config,
+        "NetworkSettings": network_settings(c),
+    })
+}
+
+/// Docker's "Up 5 minutes" wording (go-units HumanDuration).
+pub fn human_duration(secs: u64) -> String {
+    let (m, h, d) = (secs / 60, secs / 3600, secs / 86400);
+    match secs {
+        0 => "Less than a second".into(),
+        1 => "1 second".into(),
+        s if s < 60 => format!("{s} seconds"),
+        _ if m == 1 => "About a minute".into(),
+        _ if m < 60 => format!("{m} minutes"),
+        _ if h == 1 => "About an hour".into(),
+        _ if h < 48 => format!("{h} hours"),
+        _ if d < 14 => format!("{d} days"),
+        _ if d < 60 => format!("{} weeks", d / 7),
+        _ if d < 730 => format!("{} months", d / 30),
+        _ => format!("{} years", d / 365),
+    }
+}
+
+fn since(t: Option<&str>) -> u64 {
+    t.and_then(|t| humantime::parse_rfc3339(t).ok())
+        .and_then(|t| std::time::SystemTime::now().duration_since(t).ok())
+        .map_or(0, |d| d.as_secs())
+}
+
+fn status_text(c: &Container) -> String {
+    let s = &c.state;
+    let health = match s.health.as_ref().map(|h| h.status.as_str()) {
+        Some("starting") => " (health: starting)",
+        Some("healthy") => " (healthy)",
+        Some("unhealthy") => " (unhealthy)",
+        _ => "",
+    };
+    match s.status {
+        Status::Created => "Created".into(),
+        Status::Running => format!(
+            "Up {}{health}",
+            human_duration(since(s.started_at.as_deref()))
+        ),
+        Status::Paused => format!(
+            "Up {} (Paused)",
+            human_duration(since(s.started_at.as_deref()))
+        ),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            s.exit_code,
+            human_duration(since(s.finished_at.as_deref()))
+        ),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            s.exit_code,
+            human_duration(since(s.finished_at.as_deref()))
+        ),
+        Status::Dead => "Dead".into(),
+    }
+}
+
+fn unix_secs(t: &str) -> i64 {
+    humantime::parse_rfc3339(t)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// `GET /containers/json` with docker's filters.
+fn list(engine: &Engine, q: &Query) -> Response<Body> {
+    let all = truthy(q, "all");
+    let filters: BTreeMap<String, Value> = match first(q, "filters").filter(|f| !f.is_empty()) {
+        None => BTreeMap::new(),
+        Some(f) => match serde_json::from_str(f) {
+            Ok(m) => m,
+            Err(e) => return error(400, format!("invalid filters: {e}")),
+        },
+    };
+    // Each filter's values: `{"k": ["v"]}` or the old `{"k": {"v": true}}`.
+    let mut wanted: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in filters {
+        let vals = match v {
+            Value::Array(a) => a
+                .into_iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            Value::Object(o) => o.into_iter().map(|(k, _)| k).collect(),
+            _ => return error(400, format!("invalid filter {k:?}")),
+        };
+        match k.as_str() {
+            "id" | "name" | "label" | "status" | "exited" | "ancestor" | "before" | "since"
+            | "health" | "network" | "volume" | "is-task" | "publish" | "expose" => {}
+            other => return error(400, format!("invalid filter '{other}'")),
+        }
+        wanted.insert(k, vals);
+    }
+    for s in wanted.get("status").into_iter().flatten() {
+        if ![
+            "created",
+            "restarting",
+            "running",
+            "removing",
+            "paused",
+            "exited",
+            "dead",
+        ]
+        .contains(&s.as_str())
+        {
+            return error(400, format!("invalid filter 'status={s}'"));
+        }
+    }
+    let containers = engine.list();
+    let created_of = |name: &str| engine.get(name).ok().map(|c| c.created);
+    let before = wanted
+        .get("before")
+        .and_then(|v| v.first())
+        .and_then(|n| created_of(n));
+    let since_c = wanted
+        .get("since")
+        .and_then(|v| v.first())
+        .and_then(|n| created_of(n));
+    let limit = first(q, "limit")
+        .and_then(|l| l.parse::<i64>().ok())
+        .filter(|l| *l > 0);
+    let mut out = Vec::new();
+    for c in containers {
+        let any = |k: &str, f: &dyn Fn(&str) -> bool| {
+            wanted.get(k).is_none_or(|vals| vals.iter().any(|v| f(v)))
+        };
+        let has_status_filter = wanted.contains_key("status") || wanted.contains_key("exited");
+        if !all && !has_status_filter && !c.is_running() && limit.is_none() {
+            continue;
+        }
+        let labels = c.config.labels.clone().unwrap_or_default();
+        let ok = any("id", &|v| c.id.starts_with(v))
+            && any("name", &|v| c.name.contains(v.trim_start_matches('/')))
+            && wanted.get("label").is_none_or(|vals| {
+                vals.iter().all(|v| match v.split_once('=') {
+                    Some((k, val)) => labels.get(k).is_some_and(|x| x == val),
+                    None => labels.contains_key(v.as_str()),
+                })
+            })
+            && any("status", &|v| v == c.state.status.as_str())
+            && any("exited", &|v| {
+                c.state.status == Status::Exited && v.parse() == Ok(c.state.exit_code)
+            })
+            && any("ancestor", &|v| {
+                v == c.config.image
+                    || c.image.starts_with(v)
+                    || c.image == format!("sha256:{v}")
+                    || engine
+                        .images
+                        .resolve(v)
+                        .is_ok_and(|r| r.id.to_string() == c.image)
+            })
+            && any("health", &|v| {
+                let h = c
+                    .state
+                    .health
+                    .as_ref()
+                    .map_or("none", |h| h.status.as_str());
+                v == h
+            })
+            && any("network", &|v| {
+                let mode = if c.host_config.network_mode.is_empty() {
+                    "none"
+                } else {
+                    &c.host_config.network_mode
+                };
+                v == mode
+            })
+            && before.as_ref().is_none_or(|b| c.created < *b)
+            && since_c.as_ref().is_none_or(|s| c.created > *s);
+        if !ok {
+            continue;
+        }
+        let mut command = c.path.clone();
+        for a in &c.args {
+            command.push(' ');
+            command.push_str(a);
+        }
+        let net = network_settings(&c);
+        out.push(json!({
+            "Id": c.id,
+            "Names": [format!("/{}", c.name)],
+            "Image": if c.config.image.is_empty() { &c.image } else { &c.config.image },
+            "ImageID": c.image,
+            "Command": command,
+            "Created": unix_secs(&c.created),
+            "Ports": [],
+            "Labels": labels,
+            "State": c.state.status.as_str(),
+            "Status": status_text(&c),
+            "HostConfig": {"NetworkMode": if c.host_config.network_mode.is_empty() { "none" } else { c.host_config.network_mode.as_str() }},
+            "NetworkSettings": {"Networks": net["Networks"]},
+            "Mounts": mounts(&c),
+        }));
+        if limit.is_some_and(|l| out.len() as i64 >= l) {
+            break;
+        }
+    }
+    json(200, &Value::Array(out))
+}

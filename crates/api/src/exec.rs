@@ -1,0 +1,124 @@
+//! `/exec/{id}/...`: start (hijacked, or detached), resize, inspect.
+
+use std::sync::Arc;
+
+use berth_engine::Engine;
+use berth_engine::exec::ExecSession;
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response};
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::containers::{engine_error, read_json};
+use crate::hijack::{self, Conn};
+use crate::routes::{Query, first};
+use crate::{Body, error, json};
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct StartBody {
+    detach: bool,
+    #[allow(dead_code)]
+    tty: bool,
+}
+
+pub async fn route(
+    engine: Arc<Engine>,
+    req: Request<Incoming>,
+    method: Method,
+    rest: &str,
+    q: &Query,
+) -> Response<Body> {
+    let (id, action) = rest.split_once('/').unwrap_or((rest, ""));
+    let id = id.to_string();
+    match (method, action) {
+        (Method::GET, "json") => match engine.exec_inspect(&id) {
+            Ok(v) => json(200, &v),
+            Err(e) => engine_error(e),
+        },
+        (Method::POST, "resize") => {
+            let h = first(q, "h").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let w = first(q, "w").and_then(|v| v.parse().ok()).unwrap_or(0);
+            match engine.exec_resize(&id, h, w) {
+                Ok(()) => Response::builder()
+                    .status(200)
+                    .body(crate::full(Bytes::new()))
+                    .expect("a valid response"),
+                Err(e) => engine_error(e),
+            }
+        }
+        (Method::POST, "start") => start(engine, req, &id).await,
+        (m, a) => error(404, format!("page not found: {m} /exec/{id}/{a}")),
+    }
+}
+
+/// `POST /exec/{id}/start`: hijacked, or detached (`{"Detach": true}`).
+async fn start(engine: Arc<Engine>, mut req: Request<Incoming>, id: &str) -> Response<Body> {
+    let upgrade = req.headers().contains_key(hyper::header::UPGRADE);
+    // Taken before the body is read; it resolves once the 101 is sent.
+    let on = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let body: StartBody = match read_json(req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let session = match engine.exec_start(id).await {
+        Ok(s) => s,
+        Err(e) => return engine_error(e),
+    };
+    match on {
+        Some(on) if !body.detach => {
+            let tty = session.tty;
+            hijack::respond_on(on, tty, move |conn| relay(conn, session))
+        }
+        _ => {
+            // Detached: the process runs; nobody reads its output.
+            tokio::spawn(drain(session));
+            Response::builder()
+                .status(200)
+                .body(crate::full(Bytes::new()))
+                .expect("a valid response")
+        }
+    }
+}
+
+async fn drain(mut s: ExecSession) {
+    drop(s.stdin.take());
+    while s.output.recv().await.is_some() {}
+}
+
+/// Output to the client (framed unless a terminal), the client's bytes to
+/// the process's stdin, until the process ends.
+async fn relay(conn: Conn, mut s: ExecSession) {
+    let (mut rd, mut wr) = tokio::io::split(conn);
+    let stdin = s.stdin.take();
+    let input = tokio::spawn(async move {
+        let Some(mut stdin) = stdin else { return };
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if stdin.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                    let _ = stdin.flush().await;
+                }
+            }
+        }
+        let _ = stdin.shutdown().await;
+    });
+    while let Some((stream, data)) = s.output.recv().await {
+        let mut out = Vec::new();
+        if s.tty {
+            out = data;
+        } else {
+            berth_engine::shim::protocol::frame(stream, &data, &mut out);
+        }
+        if wr.write_all(&out).await.is_err() {
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+    input.abort();
+}

@@ -1,0 +1,969 @@
+//! The container lifecycle: create, start (through a shim), stop, kill,
+//! wait, restart policies, remove, and taking containers back after a
+//! daemon restart.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::sync::oneshot;
+
+use crate::error::{Error, Result};
+use crate::model::{Config, Container, HostConfig, State, Status};
+use crate::shim::protocol::{Exit, Ready, Reply, Request, ShimConfig};
+use crate::{Engine, names, spec};
+
+/// An attach made before the container runs; fulfilled at its next start.
+pub struct PendingAttach {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    pub tx: oneshot::Sender<Result<UnixStream>>,
+}
+
+pub struct CreateRequest {
+    pub name: Option<String>,
+    pub config: Config,
+    pub host_config: HostConfig,
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
+}
+
+pub(crate) fn strings(v: &serde_json::Value) -> Option<Vec<String>> {
+    v.as_array().map(|a| {
+        a.iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect()
+    })
+}
+
+/// The request's config completed by the image's, as dockerd merges them.
+fn merge_image_config(config: &mut Config, image: &serde_json::Value) {
+    let ic = &image["config"];
+    let image_env = strings(&ic["Env"]).unwrap_or_default();
+    let mut env = image_env;
+    for e in config.env.take().unwrap_or_default() {
+        let key = e.split('=').next().unwrap_or("").to_string();
+        env.retain(|x| x.split('=').next() != Some(key.as_str()));
+        env.push(e);
+    }
+    config.env = Some(env);
+    if config.entrypoint.as_ref().is_none_or(|e| e.is_empty()) {
+        if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
+            config.cmd = strings(&ic["Cmd"]);
+        }
+        if config.entrypoint.is_none() {
+            config.entrypoint = strings(&ic["Entrypoint"]);
+        }
+    }
+    if config.working_dir.is_empty() {
+        config.working_dir = ic["WorkingDir"].as_str().unwrap_or("").to_string();
+    }
+    if config.user.is_empty() {
+        config.user = ic["User"].as_str().unwrap_or("").to_string();
+    }
+    if config.stop_signal.is_none() {
+        config.stop_signal = ic["StopSignal"].as_str().map(str::to_string);
+    }
+    if let Some(labels) = ic["Labels"].as_object() {
+        let mine = config.labels.get_or_insert_with(Default::default);
+        for (k, v) in labels {
+            if let Some(v) = v.as_str() {
+                mine.entry(k.clone()).or_insert_with(|| v.to_string());
+            }
+        }
+    }
+    if config.healthcheck.is_none() && ic["Healthcheck"].is_object() {
+        config.healthcheck = serde_json::from_value(ic["Healthcheck"].clone()).ok();
+    }
+    if config.exposed_ports.is_none() {
+        config.exposed_ports = ic["ExposedPorts"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    }
+}
+
+fn validate_host_config(hc: &HostConfig) -> Result<()> {
+    match hc.restart_policy.name.as_str() {
+        "" | "no" | "always" | "unless-stopped" => {
+            if hc.restart_policy.maximum_retry_count != 0 {
+                return Err(Error::Invalid(format!(
+                    "maximum retry count cannot be used with restart policy '{}'",
+                    hc.restart_policy.name
+                )));
+            }
+        }
+        "on-failure" => {
+            if hc.restart_policy.maximum_retry_count < 0 {
+                return Err(Error::Invalid(
+                    "maximum retry count cannot be negative".into(),
+                ));
+            }
+        }
+        other => {
+            return Err(Error::Invalid(format!("invalid restart policy '{other}'")));
+        }
+    }
+    if hc.auto_remove && !matches!(hc.restart_policy.name.as_str(), "" | "no") {
+        return Err(Error::Invalid(
+            "can't create 'AutoRemove' container with restart policy".into(),
+        ));
+    }
+    if hc.memory > 0 && hc.memory < 6 << 20 {
+        return Err(Error::Invalid("Minimum memory limit allowed is 6MB".into()));
+    }
+    if hc.nano_cpus < 0 || hc.cpu_shares < 0 || hc.memory < 0 {
+        return Err(Error::Invalid("resource values cannot be negative".into()));
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+    if hc.nano_cpus > cpus * 1_000_000_000 {
+        return Err(Error::Invalid(format!(
+            "range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
+        )));
+    }
+    if hc.cpu_quota > 0 && hc.nano_cpus > 0 {
+        return Err(Error::Invalid(
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// `POST /containers/create`: a container record and its directory.
+    pub fn create(&self, req: CreateRequest) -> Result<(Container, Vec<String>)> {
+        let CreateRequest {
+            name,
+            mut config,
+            host_config,
+        } = req;
+        if config.image.is_empty() {
+            return Err(Error::Invalid("No image specified".into()));
+        }
+        let image = self.images.resolve(&config.image)?;
+        let image_config = self.images.config(&image)?;
+        merge_image_config(&mut config, &image_config);
+        validate_host_config(&host_config)?;
+        let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
+        argv.extend(config.cmd.clone().unwrap_or_default());
+        if argv.is_empty() {
+            return Err(Error::Invalid("No command specified".into()));
+        }
+        let id = names::random_id();
+        let mut c = Container {
+            id: id.clone(),
+            name: String::new(),
+            created: now(),
+            image: image.id.to_string(),
+            path: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            config,
+            host_config,
+            state: State::default(),
+            restart_count: 0,
+        };
+        // Building the spec now turns bad flags into errors at create, as
+        // dockerd reports them, rather than at start.
+        let layers = self.layers(&c)?;
+        let files = spec::Files {
+            hosts: Path::new("/"),
+            hostname: Path::new("/"),
+            resolv: Path::new("/"),
+        };
+        spec::build(&c, &[], &layers, &files, "berth")?;
+        spec::hosts_file(c.host_config.extra_hosts.as_deref().unwrap_or_default())?;
+
+        let mut map = self.containers.lock().expect("containers lock");
+        c.name = match name.filter(|n| !n.is_empty()) {
+            Some(n) => {
+                let n = names::validate(&n)?;
+                if let Some(other) = map.values().find(|o| o.name == n) {
+                    return Err(Error::Conflict(format!(
+                        "Conflict. The container name \"/{n}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                        other.id
+                    )));
+                }
+                n
+            }
+            None => {
+                let seed = u64::from_str_radix(&id[..12], 16).unwrap_or(0);
+                names::generate(|n| map.values().any(|o| o.name == n), seed)
+            }
+        };
+        let dir = self.container_dir(&id);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        if let Err(e) = self.store.put(crate::store::Kind::Containers, &id, &c) {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        map.insert(id.clone(), c.clone());
+        drop(map);
+        self.event("create", &c, &[]);
+        Ok((c, Vec::new()))
+    }
+
+    pub(crate) fn layers(&self, c: &Container) -> Result<Vec<std::path::PathBuf>> {
+        let digest: berth_image::Digest = c.image.parse().map_err(|_| {
+            Error::Internal(format!("container {}: bad image id {}", c.id, c.image))
+        })?;
+        let rec = self.images.resolve(&digest.to_string())?;
+        match &rec.top {
+            Some(top) => Ok(self.images.snapshots.lower_dirs(top)?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    pub(crate) fn event(&self, action: &str, c: &Container, attrs: &[(&str, String)]) {
+        let image = if c.config.image.is_empty() {
+            c.image.clone()
+        } else {
+            c.config.image.clone()
+        };
+        self.events.container(
+            action,
+            &c.id,
+            &c.name,
+            &image,
+            c.config.labels.as_ref(),
+            attrs,
+        );
+    }
+
+    /// Writes the bundle: config.json, the per-container files, shim.json.
+    fn prepare_bundle(&self, c: &Container) -> Result<ShimConfig> {
+        let dir = self.container_dir(&c.id);
+        let io = |what: &str, e| Error::io(format!("container {}: {what}", c.short_id()), e);
+        let layers = self.layers(c)?;
+        if layers.is_empty() {
+            return Err(Error::Invalid(format!(
+                "image {} has no layers to run",
+                c.config.image
+            )));
+        }
+        let hostname = spec::hostname(c);
+        let (hosts, hostname_file, resolv) = (
+            dir.join("hosts"),
+            dir.join("hostname"),
+            dir.join("resolv.conf"),
+        );
+        if c.host_config.network_mode == "host" {
+            std::fs::copy("/etc/hosts", &hosts).map_err(|e| io("copying /etc/hosts", e))?;
+        } else {
+            let text = spec::hosts_file(c.host_config.extra_hosts.as_deref().unwrap_or_default())?;
+            std::fs::write(&hosts, text).map_err(|e| io("writing hosts", e))?;
+        }
+        std::fs::write(&hostname_file, format!("{hostname}\n"))
+            .map_err(|e| io("writing hostname", e))?;
+        let hc = &c.host_config;
+        let text = spec::resolv_conf(
+            hc.dns.as_deref().unwrap_or_default(),
+            hc.dns_search.as_deref().unwrap_or_default(),
+            hc.dns_options.as_deref().unwrap_or_default(),
+        );
+        std::fs::write(&resolv, text).map_err(|e| io("writing resolv.conf", e))?;
+        let files = spec::Files {
+            hosts: &hosts,
+            hostname: &hostname_file,
+            resolv: &resolv,
+        };
+        let spec = spec::build(c, &[], &layers, &files, &self.config.cgroup_parent)?;
+        std::fs::write(
+            dir.join("config.json"),
+            serde_json::to_vec_pretty(&spec).expect("json serializes"),
+        )
+        .map_err(|e| io("writing config.json", e))?;
+        let (upper, work) = (dir.join("upper"), dir.join("work"));
+        for d in [&upper, &work, &dir.join("rootfs")] {
+            std::fs::create_dir_all(d).map_err(|e| io("creating the rootfs dirs", e))?;
+        }
+        let lower: Vec<String> = layers.iter().map(|p| p.display().to_string()).collect();
+        let overlay = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lower.join(":"),
+            upper.display(),
+            work.display()
+        );
+        let lc = &hc.log_config.config;
+        let shim = ShimConfig {
+            id: c.id.clone(),
+            runtime_root: self.runtime_root(),
+            socket: self.shim_socket(&c.id),
+            log: self.log_path(&c.id),
+            log_max_size: lc
+                .get("max-size")
+                .and_then(|s| spec::parse_size(s))
+                .unwrap_or(0),
+            log_max_files: lc.get("max-file").and_then(|s| s.parse().ok()).unwrap_or(1),
+            overlay: Some(overlay),
+            tty: c.config.tty,
+            stdin: c.config.open_stdin,
+            stdin_once: c.config.stdin_once,
+        };
+        std::fs::write(
+            dir.join("shim.json"),
+            serde_json::to_vec(&shim).expect("json serializes"),
+        )
+        .map_err(|e| io("writing shim.json", e))?;
+        let _ = std::fs::remove_file(dir.join("exit.json"));
+        Ok(shim)
+    }
+
+    /// `POST /containers/{id}/start`.
+    pub async fn start(self: &Arc<Self>, name: &str) -> Result<()> {
+        let c = self.get(name)?;
+        match c.state.status {
+            Status::Running | Status::Restarting => return Err(Error::NotModified),
+            Status::Paused => {
+                return Err(Error::Conflict(
+                    "cannot start a paused container, try unpause instead".into(),
+                ));
+            }
+            Status::Removing | Status::Dead => {
+                return Err(Error::Conflict(format!(
+                    "container {} is marked for removal and cannot be started",
+                    c.id
+                )));
+            }
+            Status::Created | Status::Exited => {}
+        }
+        self.update(&c.id, |c| c.state.stopped_by_user = false)?;
+        self.start_container(&c).await
+    }
+
+    async fn start_container(self: &Arc<Self>, c: &Container) -> Result<()> {
+        let shim = {
+            let engine = self.clone();
+            let c = c.clone();
+            tokio::task::spawn_blocking(move || engine.prepare_bundle(&c))
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))??
+        };
+        let ready = self.spawn_shim(&c.id).await;
+        let ready = match ready {
+            Ok(r) => r,
+            Err(e) => {
+                self.failed_start(c, &e).await;
+                return Err(e);
+            }
+        };
+        // Attachments made before the start get the first byte of output.
+        let pending = self
+            .pending_attach
+            .lock()
+            .expect("attach lock")
+            .remove(&c.id)
+            .unwrap_or_default();
+        for p in pending {
+            let stream = shim_attach(&shim.socket, p.stdin, p.stdout, p.stderr).await;
+            let _ = p.tx.send(stream);
+        }
+        if let Err(e) = shim_call(&shim.socket, &Request::Start).await {
+            let _ = shim_call(&shim.socket, &Request::Kill { signal: 9 }).await;
+            self.failed_start(c, &e).await;
+            return Err(e);
+        }
+        let started = self.update(&c.id, |c| {
+            c.state.status = Status::Running;
+            c.state.pid = ready.pid;
+            c.state.shim_pid = ready.shim_pid;
+            c.state.started_at = Some(now());
+            c.state.error.clear();
+            c.state.exit_code = 0;
+            c.state.oom_killed = false;
+            c.clone()
+        })?;
+        self.event("start", &started, &[]);
+        self.monitor(started.id.clone());
+        Ok(())
+    }
+
+    /// A start that failed: Docker's exit codes for "not found" (127) and
+    /// "cannot execute" (126) are recorded with the error.
+    async fn failed_start(self: &Arc<Self>, c: &Container, e: &Error) {
+        let id = c.id.as_str();
+        // Attachments waiting for this start end with it.
+        self.pending_attach.lock().expect("attach lock").remove(id);
+        let msg = e.to_string();
+        let code = if msg.contains("not found") || msg.contains("no such file") {
+            127
+        } else if msg.contains("permission denied") || msg.contains("not executable") {
+            126
+        } else {
+            128
+        };
+        let _ = self.update(id, |c| {
+            c.state.status = if c.state.started_at.is_some() {
+                Status::Exited
+            } else {
+                Status::Created
+            };
+            c.state.exit_code = code;
+            c.state.error = msg.clone();
+            c.state.pid = 0;
+        });
+        // As dockerd: an --rm container that cannot start is removed.
+        if c.host_config.auto_remove {
+            let _ = self.remove(id, true).await;
+        }
+    }
+
+    async fn spawn_shim(&self, id: &str) -> Result<Ready> {
+        let dir = self.container_dir(id);
+        let out = tokio::process::Command::new(&self.config.exe)
+            .arg("shim")
+            .arg(&dir)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .await
+            .map_err(|e| {
+                Error::io(
+                    format!("starting the shim {}", self.config.exe.display()),
+                    e,
+                )
+            })?;
+        let ready: Ready = serde_json::from_slice(&out.stdout).map_err(|e| {
+            Error::Internal(format!(
+                "container {}: the shim reported nothing usable ({e}): {}",
+                &id[..12],
+                String::from_utf8_lossy(&out.stdout)
+            ))
+        })?;
+        match ready.error {
+            Some(err) => Err(start_error(&err)),
+            None => Ok(ready),
+        }
+    }
+
+    /// Watches a running container's shim for its exit.
+    pub(crate) fn monitor(self: &Arc<Self>, id: String) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let socket = engine.shim_socket(&id);
+            let exit = match shim_wait(&socket).await {
+                Some(exit) => exit,
+                None => engine.read_exit_file(&id),
+            };
+            engine.exited(&id, exit).await;
+        });
+    }
+
+    fn read_exit_file(&self, id: &str) -> Exit {
+        std::fs::read(self.container_dir(id).join("exit.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Exit {
+                // The shim is gone without a word: it was killed.
+                exit_code: 255,
+                finished_at: now(),
+                oom_killed: false,
+            })
+    }
+
+    /// Records an exit, then removes or restarts as the host config says.
+    async fn exited(self: &Arc<Self>, id: &str, exit: Exit) {
+        let Ok(c) = self.update(id, |c| {
+            c.state.status = Status::Exited;
+            c.state.exit_code = exit.exit_code;
+            c.state.finished_at = Some(exit.finished_at.clone());
+            c.state.oom_killed = exit.oom_killed;
+            c.state.pid = 0;
+            c.state.shim_pid = 0;
+            if let Some(h) = c.state.health.as_mut() {
+                h.status = "unhealthy".into();
+            }
+            c.clone()
+        }) else {
+            return; // removed meanwhile
+        };
+        if exit.oom_killed {
+            self.event("oom", &c, &[]);
+        }
+        self.event("die", &c, &[("exitCode", exit.exit_code.to_string())]);
+        if c.host_config.auto_remove {
+            let _ = self.remove(id, true).await;
+            return;
+        }
+        if let Some(delay) = self.restart_delay(&c) {
+            let _ = self.update(id, |c| {
+                c.state.status = Status::Restarting;
+                c.restart_count += 1;
+            });
+            let engine = self.clone();
+            let id = id.to_string();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let Ok(c) = engine.get(&id) else { return };
+                if c.state.status != Status::Restarting || c.state.stopped_by_user {
+                    return;
+                }
+                if let Err(e) = engine.start_container(&c).await {
+                    eprintln!("berth: restarting {}: {e}", c.name);
+                }
+            });
+        }
+    }
+
+    /// Docker's policy: None when the container stays down, else the delay
+    /// (100 ms doubling per restart, capped at a minute).
+    fn restart_delay(&self, c: &Container) -> Option<Duration> {
+        if c.state.stopped_by_user {
+            return None;
+        }
+        let p = &c.host_config.restart_policy;
+        let restart = match p.name.as_str() {
+            "always" | "unless-stopped" => true,
+            "on-failure" => {
+                c.state.exit_code != 0
+                    && (p.maximum_retry_count == 0 || c.restart_count < p.maximum_retry_count)
+            }
+            _ => false,
+        };
+        restart.then(|| {
+            let n = c.restart_count.clamp(0, 10) as u32;
+            Duration::from_millis(100 * 2u64.pow(n)).min(Duration::from_secs(60))
+        })
+    }
+
+    /// `POST /containers/{id}/kill`.
+    pub async fn kill(&self, name: &str, signal: Option<&str>) -> Result<()> {
+        let c = self.get(name)?;
+        if !c.is_running() {
+            return Err(Error::Conflict(format!(
+                "Cannot kill container: {name}: Container {} is not running",
+                c.id
+            )));
+        }
+        let sig = parse_signal(signal.unwrap_or("KILL"))?;
+        self.update(&c.id, |c| c.state.stopped_by_user = true)?;
+        self.signal(&c, sig).await?;
+        self.event("kill", &c, &[("signal", sig.to_string())]);
+        Ok(())
+    }
+
+    async fn signal(&self, c: &Container, sig: i32) -> Result<()> {
+        if c.state.status == Status::Restarting {
+            return Ok(());
+        }
+        if c.state.status == Status::Paused && sig == 9 {
+            // A frozen process would take SIGKILL only once thawed.
+            let _ = berth_runtime::Runtime::new(self.runtime_root()).resume(&c.id);
+        }
+        shim_call(&self.shim_socket(&c.id), &Request::Kill { signal: sig }).await
+    }
+
+    /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after
+    /// the timeout (the request's, the container's StopTimeout, or 10 s).
+    pub async fn stop(
+        self: &Arc<Self>,
+        name: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
+        let c = self.get(name)?;
+        if !c.is_running() {
+            return Err(Error::NotModified);
+        }
+        self.update(&c.id, |c| c.state.stopped_by_user = true)?;
+        if c.state.status == Status::Restarting {
+            self.update(&c.id, |c| c.state.status = Status::Exited)?;
+            return Ok(());
+        }
+        let sig = match signal.or(c.config.stop_signal.as_deref()) {
+            Some(s) => parse_signal(s)?,
+            None => 15,
+        };
+        let timeout = timeout.or(c.config.stop_timeout).unwrap_or(10);
+        let (_, mut rx) = self.events.subscribe();
+        let _ = self.signal(&c, sig).await;
+        self.event("kill", &c, &[("signal", sig.to_string())]);
+        let exited = if timeout < 0 {
+            wait_for(&mut rx, &c.id, None).await
+        } else {
+            wait_for(&mut rx, &c.id, Some(Duration::from_secs(timeout as u64))).await
+        };
+        if !exited && self.get(&c.id).is_ok_and(|c| c.is_running()) {
+            let _ = self.signal(&c, 9).await;
+            self.event("kill", &c, &[("signal", "9".into())]);
+            wait_for(&mut rx, &c.id, Some(Duration::from_secs(30))).await;
+        }
+        if let Ok(c) = self.get(&c.id) {
+            self.event("stop", &c, &[]);
+        }
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/restart`.
+    pub async fn restart(
+        self: &Arc<Self>,
+        name: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
+        match self.stop(name, timeout, signal).await {
+            Ok(()) | Err(Error::NotModified) => {}
+            Err(e) => return Err(e),
+        }
+        let c = self.get(name)?;
+        self.update(&c.id, |c| c.state.stopped_by_user = false)?;
+        self.start_container(&c).await?;
+        self.event("restart", &c, &[]);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/wait`: the exit code once `condition` holds
+    /// (not-running, next-exit, removed). The subscription is made before
+    /// this returns, so an exit after the call is never missed.
+    pub fn wait_registered(
+        self: &Arc<Self>,
+        name: &str,
+        condition: &str,
+    ) -> impl std::future::Future<Output = Result<i32>> + Send + 'static {
+        let mut rx = self.events.subscribe().1;
+        let found = self.get(name);
+        let condition = condition.to_string();
+        let engine = self.clone();
+        async move {
+            let c = found?;
+            let id = c.id.clone();
+            match condition.as_str() {
+                "" | "not-running" => {
+                    if !c.is_running() {
+                        return Ok(c.state.exit_code);
+                    }
+                }
+                "next-exit" | "removed" => {}
+                other => {
+                    return Err(Error::Invalid(format!("invalid condition: \"{other}\"")));
+                }
+            }
+            let mut code = c.state.exit_code;
+            loop {
+                match rx.recv().await {
+                    Ok(ev) if ev.actor.id == id => match ev.action.as_str() {
+                        "die" => {
+                            code = ev
+                                .actor
+                                .attributes
+                                .get("exitCode")
+                                .and_then(|c| c.parse().ok())
+                                .unwrap_or(0);
+                            if condition != "removed" {
+                                return Ok(code);
+                            }
+                        }
+                        "destroy" => return Ok(code),
+                        _ => {}
+                    },
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        match engine.get(&id) {
+                            Ok(c) if !c.is_running() && condition != "removed" => {
+                                return Ok(c.state.exit_code);
+                            }
+                            Err(_) => return Ok(code),
+                            _ => {}
+                        }
+                    }
+                    Err(_) => return Ok(code),
+                }
+            }
+        }
+    }
+
+    /// `DELETE /containers/{id}`.
+    pub async fn remove(self: &Arc<Self>, name: &str, force: bool) -> Result<()> {
+        let c = self.get(name)?;
+        if c.is_running() {
+            if !force {
+                return Err(Error::Conflict(format!(
+                    "You cannot remove a {} container {}. Stop the container before attempting removal or force remove",
+                    c.state.status.as_str(),
+                    c.id
+                )));
+            }
+            let (_, mut rx) = self.events.subscribe();
+            self.update(&c.id, |c| c.state.stopped_by_user = true)?;
+            if self.signal(&c, 9).await.is_ok() {
+                wait_for(&mut rx, &c.id, Some(Duration::from_secs(30))).await;
+            }
+        }
+        {
+            let mut map = self.containers.lock().expect("containers lock");
+            if map.remove(&c.id).is_none() {
+                return Ok(()); // another remove won
+            }
+            self.store.delete(crate::store::Kind::Containers, &c.id)?;
+        }
+        self.pending_attach
+            .lock()
+            .expect("attach lock")
+            .remove(&c.id);
+        let dir = self.container_dir(&c.id);
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
+        self.event("destroy", &c, &[]);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/rename`.
+    pub fn rename(&self, name: &str, new: &str) -> Result<()> {
+        let new = names::validate(new)?;
+        let c = self.get(name)?;
+        {
+            let map = self.containers.lock().expect("containers lock");
+            if let Some(other) = map.values().find(|o| o.name == new && o.id != c.id) {
+                return Err(Error::Conflict(format!(
+                    "Conflict. The container name \"/{new}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                    other.id
+                )));
+            }
+        }
+        let c = self.update(&c.id, |c| {
+            c.name = new.clone();
+            c.clone()
+        })?;
+        self.event(
+            "rename",
+            &c,
+            &[("oldName", format!("/{}", name.trim_start_matches('/')))],
+        );
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/pause` and `/unpause`: the cgroup freezer.
+    pub fn pause(&self, name: &str, pause: bool) -> Result<()> {
+        let c = self.get(name)?;
+        let rt = berth_runtime::Runtime::new(self.runtime_root());
+        match (c.state.status, pause) {
+            (Status::Running, true) => rt
+                .pause(&c.id)
+                .map_err(|e| Error::Internal(format!("pausing {}: {e}", c.name)))?,
+            (Status::Paused, false) => rt
+                .resume(&c.id)
+                .map_err(|e| Error::Internal(format!("unpausing {}: {e}", c.name)))?,
+            (Status::Paused, true) => {
+                return Err(Error::Conflict(format!(
+                    "Container {} is already paused",
+                    c.id
+                )));
+            }
+            (_, true) => {
+                return Err(Error::Conflict(format!(
+                    "Container {} is not running",
+                    c.id
+                )));
+            }
+            (_, false) => {
+                return Err(Error::Conflict(format!("Container {} is not paused", c.id)));
+            }
+        }
+        let c = self.update(&c.id, |c| {
+            c.state.status = if pause {
+                Status::Paused
+            } else {
+                Status::Running
+            };
+            c.clone()
+        })?;
+        self.event(if pause { "pause" } else { "unpause" }, &c, &[]);
+        Ok(())
+    }
+
+    /// A stream to the container's stdio (attach): now when it runs, else
+    /// at its next start (as `docker run` attaches before it starts). The
+    /// request is registered before this returns.
+    pub fn attach(
+        self: &Arc<Self>,
+        id: &str,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<UnixStream>> + Send>> {
+        let c = match self.get(id) {
+            Ok(c) => c,
+            Err(e) => return Box::pin(async move { Err(e) }),
+        };
+        if matches!(c.state.status, Status::Running | Status::Paused) {
+            let socket = self.shim_socket(&c.id);
+            return Box::pin(async move { shim_attach(&socket, stdin, stdout, stderr).await });
+        }
+        let (tx, rx) = oneshot::channel();
+        self.pending_attach
+            .lock()
+            .expect("attach lock")
+            .entry(c.id.clone())
+            .or_default()
+            .push(PendingAttach {
+                stdin,
+                stdout,
+                stderr,
+                tx,
+            });
+        Box::pin(async move {
+            rx.await
+                .map_err(|_| Error::Conflict(format!("container {} was removed", c.id)))?
+        })
+    }
+
+    /// `POST /containers/{id}/resize`.
+    pub async fn resize(&self, name: &str, height: u16, width: u16) -> Result<()> {
+        let c = self.get(name)?;
+        if !c.is_running() {
+            return Err(Error::Conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        shim_call(&self.shim_socket(&c.id), &Request::Resize { height, width }).await
+    }
+
+    /// After a daemon start: running containers whose shim still answers
+    /// are watched again; the others get the exit their shim recorded.
+    pub fn adopt(self: &Arc<Self>) {
+        for c in self.list() {
+            match c.state.status {
+                Status::Running | Status::Paused => self.monitor(c.id.clone()),
+                Status::Restarting => {
+                    let engine = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = engine.start_container(&c).await {
+                            eprintln!("berth: restarting {}: {e}", c.name);
+                        }
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Turns the runtime's words into Docker's, which clients match on to pick
+/// the exit codes 126 and 127.
+fn start_error(err: &str) -> Error {
+    if err.contains("executable file not found") || err.contains("no such file or directory") {
+        Error::Invalid(format!(
+            "failed to create task for container: OCI runtime create failed: {err}: unknown"
+        ))
+    } else if err.contains("ermission denied") {
+        Error::Invalid(format!(
+            "failed to create task for container: OCI runtime create failed: {err}: permission denied"
+        ))
+    } else {
+        Error::Internal(format!("failed to create task for container: {err}"))
+    }
+}
+
+pub fn parse_signal(s: &str) -> Result<i32> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<i32>()
+        && (1..=64).contains(&n)
+    {
+        return Ok(n);
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<nix::sys::signal::Signal>()
+        .map(|s| s as i32)
+        .map_err(|_| Error::Invalid(format!("Invalid signal: {s}")))
+}
+
+/// Waits for a `die` (or `destroy`) of `id`; false on timeout.
+async fn wait_for(
+    rx: &mut tokio::sync::broadcast::Receiver<crate::events::Event>,
+    id: &str,
+    timeout: Option<Duration>,
+) -> bool {
+    let fut = async {
+        loop {
+            match rx.recv().await {
+                Ok(ev) if ev.actor.id == id && (ev.action == "die" || ev.action == "destroy") => {
+                    return true;
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => return false,
+            }
+        }
+    };
+    match timeout {
+        Some(t) => tokio::time::timeout(t, fut).await.unwrap_or(false),
+        None => fut.await,
+    }
+}
+
+async fn send_request(socket: &Path, req: &Request) -> Result<UnixStream> {
+    let mut stream = UnixStream::connect(socket)
+        .await
+        .map_err(|e| Error::io(format!("connecting to the shim at {}", socket.display()), e))?;
+    let mut line = serde_json::to_vec(req).expect("json serializes");
+    line.push(b'\n');
+    stream
+        .write_all(&line)
+        .await
+        .map_err(|e| Error::io("writing to the shim", e))?;
+    Ok(stream)
+}
+
+/// One request, one reply line.
+async fn shim_call(socket: &Path, req: &Request) -> Result<()> {
+    let stream = send_request(socket, req).await?;
+    let mut line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut line)
+        .await
+        .map_err(|e| Error::io("reading the shim's reply", e))?;
+    let reply: Reply = serde_json::from_str(&line)
+        .map_err(|e| Error::Internal(format!("the shim's reply {line:?}: {e}")))?;
+    match reply.error {
+        None => Ok(()),
+        Some(e) => Err(start_error(&e)),
+    }
+}
+
+/// Waits for the container's exit; None when the shim is not there.
+async fn shim_wait(socket: &Path) -> Option<Exit> {
+    let stream = send_request(socket, &Request::Wait).await.ok()?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).await.ok()?;
+    serde_json::from_str(&line).ok()
+}
+
+/// An attach stream, after the shim's one-line acknowledgement.
+async fn shim_attach(socket: &Path, stdin: bool, stdout: bool, stderr: bool) -> Result<UnixStream> {
+    let mut stream = send_request(
+        socket,
+        &Request::Attach {
+            stdin,
+            stdout,
+            stderr,
+        },
+    )
+    .await?;
+    // Read the ack byte by byte: what follows it is the container's output.
+    let mut ack = Vec::new();
+    loop {
+        let mut b = [0u8; 1];
+        let n = tokio::io::AsyncReadExt::read(&mut stream, &mut b)
+            .await
+            .map_err(|e| Error::io("reading the shim's reply", e))?;
+        if n == 0 || b[0] == b'\n' || ack.len() > 4096 {
+            break;
+        }
+        ack.push(b[0]);
+    }
+    if ack != b"{}" {
+        return Err(Error::Internal(format!(
+            "attach: the shim answered {:?}",
+            String::from_utf8_lossy(&ack)
+        )));
+    }
+    Ok(stream)
+}

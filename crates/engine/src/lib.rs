@@ -1,0 +1,160 @@
+//! The engine's core, under the API: containers (create from an image,
+//! start through a shim, stop, remove, restart policies), the state store,
+//! the shim itself, logs and events.
+//!
+//! Start at [`Engine`]: it owns the store, the image store and the live
+//! view of the containers; `containers.rs` has the lifecycle, `shim/` the
+//! per-container process, `spec.rs` the runtime spec dockerd would write.
+//!
+//! Invariant: the store is the truth about containers; the in-memory map is
+//! a cache written through to it under one lock, so a daemon killed at any
+//! point reopens to a consistent set, and re-adopts running containers from
+//! their shims (or their exit files).
+
+pub mod containers;
+pub mod error;
+pub mod events;
+pub mod exec;
+pub mod logs;
+pub mod model;
+pub mod names;
+pub mod shim;
+pub mod spec;
+pub mod store;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+pub use error::{Error, Result};
+pub use model::Container;
+
+/// Where an engine keeps its state, and the binary its shims run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    /// The berth executable (`berth shim`, `berth runtime exec`).
+    pub exe: PathBuf,
+    /// The cgroup under which containers go (`berth` as docker's `docker`).
+    pub cgroup_parent: String,
+}
+
+pub struct Engine {
+    pub config: Config,
+    pub images: berth_image::images::ImageStore,
+    pub events: events::Events,
+    store: store::Store,
+    containers: Mutex<BTreeMap<String, Container>>,
+    /// Attach requests waiting for a container's next start.
+    pending_attach: Mutex<HashMap<String, Vec<containers::PendingAttach>>>,
+    execs: Mutex<HashMap<String, exec::ExecInstance>>,
+}
+
+impl Engine {
+    /// Opens the stores; [`Engine::adopt`] then takes back running containers.
+    pub fn open(config: Config) -> Result<Engine> {
+        let images = berth_image::images::ImageStore::open(&config.data_root)?;
+        let store = store::Store::open(&config.data_root)?;
+        let all: Vec<Container> = store.all(store::Kind::Containers)?;
+        let containers = all.into_iter().map(|c| (c.id.clone(), c)).collect();
+        for dir in [
+            config.exec_root.join("shims"),
+            config.exec_root.join("execs"),
+        ] {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        }
+        Ok(Engine {
+            config,
+            images,
+            events: events::Events::default(),
+            store,
+            containers: Mutex::new(containers),
+            pending_attach: Mutex::new(HashMap::new()),
+            execs: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.config.data_root.join("containers").join(id)
+    }
+
+    pub fn runtime_root(&self) -> PathBuf {
+        self.config.exec_root.join("runtime")
+    }
+
+    /// Short enough for sun_path whatever the exec root's length in tests.
+    pub fn shim_socket(&self, id: &str) -> PathBuf {
+        self.config
+            .exec_root
+            .join("shims")
+            .join(format!("{}.sock", &id[..16]))
+    }
+
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join(format!("{id}-json.log"))
+    }
+
+    /// The container a full id, a name (with or without `/`) or a unique id
+    /// prefix names.
+    pub fn get(&self, name: &str) -> Result<Container> {
+        let map = self.containers.lock().expect("containers lock");
+        find(&map, name).cloned()
+    }
+
+    /// Every container, newest first.
+    pub fn list(&self) -> Vec<Container> {
+        let map = self.containers.lock().expect("containers lock");
+        let mut all: Vec<Container> = map.values().cloned().collect();
+        all.sort_by(|a, b| b.created.cmp(&a.created));
+        all
+    }
+
+    /// Applies `f` to the container and writes it through to the store.
+    fn update<T>(&self, id: &str, f: impl FnOnce(&mut Container) -> T) -> Result<T> {
+        let mut map = self.containers.lock().expect("containers lock");
+        let c = map
+            .get_mut(id)
+            .ok_or_else(|| Error::no_such_container(id))?;
+        let mut next = c.clone();
+        let out = f(&mut next);
+        self.store.put(store::Kind::Containers, id, &next)?;
+        *c = next;
+        Ok(out)
+    }
+
+    /// Images used by a container (for `rmi`'s in-use check).
+    pub fn image_in_use(&self, image_id: &str) -> Option<String> {
+        let map = self.containers.lock().expect("containers lock");
+        map.values()
+            .find(|c| c.image == image_id)
+            .map(|c| c.id.clone())
+    }
+
+    pub fn data_root(&self) -> &Path {
+        &self.config.data_root
+    }
+}
+
+fn find<'a>(map: &'a BTreeMap<String, Container>, name: &str) -> Result<&'a Container> {
+    if let Some(c) = map.get(name) {
+        return Ok(c);
+    }
+    let bare = name.strip_prefix('/').unwrap_or(name);
+    if let Some(c) = map.values().find(|c| c.name == bare) {
+        return Ok(c);
+    }
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_hexdigit()) {
+        let mut hits = map.values().filter(|c| c.id.starts_with(name));
+        if let Some(first) = hits.next() {
+            if hits.next().is_some() {
+                return Err(Error::Invalid(format!(
+                    "multiple IDs found with provided prefix: {name}"
+                )));
+            }
+            return Ok(first);
+        }
+    }
+    Err(Error::no_such_container(name))
+}

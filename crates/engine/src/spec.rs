@@ -1,0 +1,574 @@
+//! A container's OCI runtime spec, from its config, its host config and its
+//! image, as dockerd makes one: Docker's default mounts, capabilities,
+//! masked paths, resources and the files it writes per container.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::model::Container;
+
+pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Every capability a privileged container gets.
+const ALL_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+pub fn all_caps() -> Vec<String> {
+    ALL_CAPS.iter().map(|s| s.to_string()).collect()
+}
+
+/// The capability set: Docker's defaults, then --cap-add and --cap-drop
+/// (`ALL` in either), or every capability for --privileged.
+pub fn capabilities(c: &Container) -> Result<Vec<String>> {
+    let hc = &c.host_config;
+    if hc.privileged {
+        return Ok(all_caps());
+    }
+    let norm = |s: &str| -> Result<String> {
+        let up = s.to_ascii_uppercase();
+        let name = if up.starts_with("CAP_") {
+            up
+        } else {
+            format!("CAP_{up}")
+        };
+        if name == "CAP_ALL" || ALL_CAPS.contains(&name.as_str()) {
+            Ok(name)
+        } else {
+            Err(Error::Invalid(format!("unknown capability: {s:?}")))
+        }
+    };
+    let adds: Vec<String> = hc
+        .cap_add
+        .iter()
+        .flatten()
+        .map(|s| norm(s))
+        .collect::<Result<_>>()?;
+    let drops: Vec<String> = hc
+        .cap_drop
+        .iter()
+        .flatten()
+        .map(|s| norm(s))
+        .collect::<Result<_>>()?;
+    let mut caps: Vec<String> = if adds.iter().any(|a| a == "CAP_ALL") {
+        ALL_CAPS.iter().map(|s| s.to_string()).collect()
+    } else {
+        berth_image::bundle::DEFAULT_CAPS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    if drops.iter().any(|d| d == "CAP_ALL") {
+        caps.clear();
+    }
+    for a in adds.into_iter().filter(|a| a != "CAP_ALL") {
+        if !caps.contains(&a) && !drops.contains(&a) {
+            caps.push(a);
+        }
+    }
+    caps.retain(|c| !drops.contains(c));
+    Ok(caps)
+}
+
+/// The environment: the image's, overridden per key by the request's, with
+/// PATH, HOSTNAME (and TERM for a terminal) as dockerd adds them.
+pub fn environment(image_env: &[String], env: &[String], hostname: &str, tty: bool) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let key = |e: &str| e.split('=').next().unwrap_or("").to_string();
+    let mut set = |e: &str| {
+        let k = key(e);
+        if let Some(slot) = out.iter_mut().find(|x| key(x) == k) {
+            *slot = e.to_string();
+        } else {
+            out.push(e.to_string());
+        }
+    };
+    set(DEFAULT_PATH);
+    set(&format!("HOSTNAME={hostname}"));
+    if tty {
+        set("TERM=xterm");
+    }
+    for e in image_env.iter().chain(env) {
+        // `-e NAME` without a value means "take it from the client", which
+        // the client has resolved; a bare name left here is dropped.
+        if e.contains('=') {
+            set(e);
+        }
+    }
+    out
+}
+
+pub fn hostname(c: &Container) -> String {
+    if c.host_config.network_mode == "host" {
+        return nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default();
+    }
+    if c.config.hostname.is_empty() {
+        c.short_id().to_string()
+    } else {
+        c.config.hostname.clone()
+    }
+}
+
+/// Resolves `user[:group]` against the image's /etc/passwd and /etc/group
+/// (read from its layers without following links out of them).
+pub fn resolve_user(user: &str, layers: &[PathBuf]) -> Result<(u32, u32, Vec<u32>)> {
+    if user.is_empty() {
+        return Ok((0, 0, Vec::new()));
+    }
+    let (u, g) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let passwd = read_image_file(layers, "etc/passwd");
+    let group = read_image_file(layers, "etc/group");
+    let (uid, primary_gid) = match u.parse::<u32>() {
+        Ok(uid) => {
+            let gid = passwd
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() > 3 && f[2] == u)
+                .and_then(|f| f[3].parse().ok())
+                .unwrap_or(0);
+            (uid, gid)
+        }
+        Err(_) => passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() > 3 && f[0] == u)
+            .and_then(|f| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "unable to find user {u}: no matching entries in passwd file"
+                ))
+            })?,
+    };
+    let gid = match g {
+        None => primary_gid,
+        Some(g) => match g.parse::<u32>() {
+            Ok(gid) => gid,
+            Err(_) => group
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() > 2 && f[0] == g)
+                .and_then(|f| f[2].parse().ok())
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "unable to find group {g}: no matching entries in group file"
+                    ))
+                })?,
+        },
+    };
+    // Supplementary groups: those that list the user by name.
+    let extra = group
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .filter(|f| f.len() > 3 && f[3].split(',').any(|m| m == u))
+        .filter_map(|f| f[2].parse().ok())
+        .filter(|g| *g != gid)
+        .collect();
+    Ok((uid, gid, extra))
+}
+
+/// A file from the topmost layer that has it; empty when none does.
+fn read_image_file(layers: &[PathBuf], rel: &str) -> String {
+    for layer in layers {
+        let Ok(root) = std::fs::File::open(layer) else {
+            continue;
+        };
+        if let Ok(fd) = berth_safefs::open_in_root(
+            &root,
+            Path::new(rel),
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        ) {
+            let mut s = String::new();
+            let _ = std::fs::File::from(fd).take(1 << 20).read_to_string(&mut s);
+            return s;
+        }
+    }
+    String::new()
+}
+
+/// Parses a size as Docker does: bytes, or with a b/k/m/g suffix.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let (num, mult) = match s.trim_end_matches('b').chars().last() {
+        Some('k') => (&s[..s.find('k')?], 1u64 << 10),
+        Some('m') => (&s[..s.find('m')?], 1 << 20),
+        Some('g') => (&s[..s.find('g')?], 1 << 30),
+        _ => (s.trim_end_matches('b'), 1),
+    };
+    let n: f64 = num.parse().ok()?;
+    (n >= 0.0).then_some((n * mult as f64) as u64)
+}
+
+pub struct Files<'a> {
+    pub hosts: &'a Path,
+    pub hostname: &'a Path,
+    pub resolv: &'a Path,
+}
+
+/// The whole runtime spec.
+pub fn build(
+    c: &Container,
+    image_env: &[String],
+    layers: &[PathBuf],
+    files: &Files<'_>,
+    cgroup_parent: &str,
+) -> Result<Value> {
+    let hc = &c.host_config;
+    let hostname = hostname(c);
+    let (uid, gid, groups) = resolve_user(&c.config.user, layers)?;
+    let caps = capabilities(c)?;
+    let mut args = vec![c.path.clone()];
+    args.extend(c.args.iter().cloned());
+    let env = environment(
+        image_env,
+        c.config.env.as_deref().unwrap_or_default(),
+        &hostname,
+        c.config.tty,
+    );
+    let mut no_new_privs = false;
+    for opt in hc.security_opt.iter().flatten() {
+        let (k, v) = opt.split_once(['=', ':']).unwrap_or((opt, "true"));
+        match k {
+            "no-new-privileges" => no_new_privs = v != "false",
+            "seccomp" | "apparmor" | "label" => {}
+            _ => {
+                return Err(Error::Invalid(format!("invalid --security-opt: {opt:?}")));
+            }
+        }
+    }
+    let mut rlimits = Vec::new();
+    for u in hc.ulimits.iter().flatten() {
+        let name = format!("RLIMIT_{}", u.name.to_ascii_uppercase());
+        rlimits.push(json!({"type": name, "soft": u.soft, "hard": u.hard}));
+    }
+    let shm = if hc.shm_size > 0 {
+        hc.shm_size as u64
+    } else {
+        64 << 20
+    };
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm}")]}),
+    ];
+    for (dest, src) in [
+        ("/etc/resolv.conf", files.resolv),
+        ("/etc/hostname", files.hostname),
+        ("/etc/hosts", files.hosts),
+    ] {
+        mounts.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
+    }
+    for (dest, opts) in hc.tmpfs.iter().flatten() {
+        let mut options = vec![
+            "nosuid".to_string(),
+            "nodev".to_string(),
+            "noexec".to_string(),
+        ];
+        options.extend(
+            opts.split(',')
+                .filter(|o| !o.is_empty())
+                .map(str::to_string),
+        );
+        mounts.push(
+            json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options}),
+        );
+    }
+    for bind in hc.binds.iter().flatten() {
+        mounts.push(bind_mount(bind)?);
+    }
+
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+        json!({"type": "cgroup"}),
+    ];
+    match hc.network_mode.as_str() {
+        "host" => {}
+        "" | "none" | "default" | "bridge" => namespaces.push(json!({"type": "network"})),
+        other => {
+            return Err(Error::NotFound(format!("network {other} not found")));
+        }
+    }
+
+    let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    let mut memory = serde_json::Map::new();
+    if hc.memory > 0 {
+        memory.insert("limit".into(), json!(hc.memory));
+        // Docker's default: swap as much again as memory (-1 means unlimited).
+        if hc.memory_swap != 0 {
+            memory.insert("swap".into(), json!(hc.memory_swap));
+        }
+    }
+    if hc.memory_reservation > 0 {
+        memory.insert("reservation".into(), json!(hc.memory_reservation));
+    }
+    if !memory.is_empty() {
+        resources["memory"] = Value::Object(memory);
+    }
+    let mut cpu = serde_json::Map::new();
+    if hc.cpu_shares > 0 {
+        cpu.insert("shares".into(), json!(hc.cpu_shares));
+    }
+    if hc.nano_cpus > 0 {
+        let period = 100_000i64;
+        cpu.insert("period".into(), json!(period));
+        cpu.insert("quota".into(), json!(hc.nano_cpus * period / 1_000_000_000));
+    } else if hc.cpu_quota > 0 {
+        cpu.insert("quota".into(), json!(hc.cpu_quota));
+        if hc.cpu_period > 0 {
+            cpu.insert("period".into(), json!(hc.cpu_period));
+        }
+    }
+    if !hc.cpuset_cpus.is_empty() {
+        cpu.insert("cpus".into(), json!(hc.cpuset_cpus));
+    }
+    if !cpu.is_empty() {
+        resources["cpu"] = Value::Object(cpu);
+    }
+    if let Some(limit) = hc.pids_limit.filter(|l| *l != 0) {
+        resources["pids"] = json!({"limit": limit});
+    }
+    if hc.privileged {
+        resources["devices"] = json!([{"allow": true, "access": "rwm"}]);
+    }
+
+    let mut linux = json!({
+        "namespaces": namespaces,
+        "resources": resources,
+        "cgroupsPath": format!("{cgroup_parent}/{}", c.id),
+        "sysctl": hc.sysctls.clone().unwrap_or_default(),
+    });
+    if !hc.privileged {
+        linux["maskedPaths"] = json!(MASKED_PATHS);
+        linux["readonlyPaths"] = json!(READONLY_PATHS);
+    }
+    let mut process = json!({
+        "terminal": c.config.tty,
+        "user": {"uid": uid, "gid": gid, "additionalGids": groups},
+        "args": args,
+        "env": env,
+        "cwd": if c.config.working_dir.is_empty() { "/" } else { c.config.working_dir.as_str() },
+        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+        "rlimits": rlimits,
+        "noNewPrivileges": no_new_privs,
+    });
+    if hc.oom_score_adj != 0 {
+        process["oomScoreAdj"] = json!(hc.oom_score_adj);
+    }
+    Ok(json!({
+        "ociVersion": "1.2.0",
+        "process": process,
+        "root": {"path": "rootfs", "readonly": hc.readonly_rootfs},
+        "hostname": hostname,
+        "mounts": mounts,
+        "linux": linux,
+    }))
+}
+
+/// `-v /host:/ctr[:ro|rw]`: a bind mount of a host path. Named volumes are
+/// the volumes issue's.
+fn bind_mount(spec: &str) -> Result<Value> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (src, dest, mode) = match parts.as_slice() {
+        [s, d] => (*s, *d, ""),
+        [s, d, m] => (*s, *d, *m),
+        _ => {
+            return Err(Error::Invalid(format!(
+                "invalid volume specification: {spec:?}"
+            )));
+        }
+    };
+    if !dest.starts_with('/') {
+        return Err(Error::Invalid(format!(
+            "invalid volume specification: {spec:?}: the container path must be absolute"
+        )));
+    }
+    if !src.starts_with('/') {
+        return Err(Error::Invalid(format!(
+            "invalid volume specification: {spec:?}: named volumes are not supported yet"
+        )));
+    }
+    if !Path::new(src).exists() {
+        std::fs::create_dir_all(src)
+            .map_err(|e| Error::io(format!("creating the bind source {src}"), e))?;
+    }
+    let mut options = vec!["rbind".to_string()];
+    for m in mode.split(',').filter(|m| !m.is_empty()) {
+        match m {
+            "ro" | "rw" => options.push(m.to_string()),
+            "z" | "Z" | "rprivate" | "private" | "rshared" | "shared" | "rslave" | "slave"
+            | "nocopy" => {}
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "invalid mode {m:?} in volume {spec:?}"
+                )));
+            }
+        }
+    }
+    Ok(json!({"destination": dest, "type": "bind", "source": src, "options": options}))
+}
+
+/// /etc/hosts as dockerd writes it for a container without a bridge.
+pub fn hosts_file(extra: &[String]) -> Result<String> {
+    let mut s = String::from(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
+         fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+    );
+    for h in extra {
+        let (name, ip) = h
+            .split_once(':')
+            .ok_or_else(|| Error::Invalid(format!("invalid --add-host {h:?}: expected host:ip")))?;
+        let ip = if ip == "host-gateway" {
+            "127.0.0.1"
+        } else {
+            ip
+        };
+        if ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(Error::Invalid(format!(
+                "invalid IP address in --add-host {h:?}"
+            )));
+        }
+        s.push_str(&format!("{ip}\t{name}\n"));
+    }
+    Ok(s)
+}
+
+/// The host's resolv.conf without loopback nameservers, which would point
+/// into the container's own namespace; Google's as Docker falls back to.
+pub fn resolv_conf(dns: &[String], search: &[String], options: &[String]) -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut out = String::new();
+    let mut servers = 0;
+    if dns.is_empty() {
+        for line in host.lines() {
+            let t = line.trim();
+            if let Some(ns) = t.strip_prefix("nameserver") {
+                let ns = ns.trim();
+                if ns.starts_with("127.") || ns == "::1" {
+                    continue;
+                }
+                servers += 1;
+            } else if (t.starts_with("search") && !search.is_empty())
+                || (t.starts_with("options") && !options.is_empty())
+            {
+                continue;
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        if servers == 0 {
+            out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+        }
+    } else {
+        for ns in dns {
+            out.push_str(&format!("nameserver {ns}\n"));
+        }
+    }
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64m"), Some(64 << 20));
+        assert_eq!(parse_size("1g"), Some(1 << 30));
+        assert_eq!(parse_size("512"), Some(512));
+        assert_eq!(parse_size("10kb"), Some(10 << 10));
+        assert_eq!(parse_size("x"), None);
+    }
+
+    #[test]
+    fn env_overrides_by_key() {
+        let env = environment(
+            &["PATH=/x".into(), "A=1".into()],
+            &["A=2".into(), "B".into()],
+            "h",
+            true,
+        );
+        assert_eq!(env, ["PATH=/x", "HOSTNAME=h", "TERM=xterm", "A=2"]);
+    }
+}
