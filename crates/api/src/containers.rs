@@ -58,13 +58,30 @@ pub async fn read_json<T: for<'de> Deserialize<'de>>(
     })
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct CreateBody {
-    #[serde(flatten)]
-    config: Config,
-    #[serde(rename = "HostConfig")]
-    host_config: HostConfig,
+/// Deserializes one part of a request, naming the field that is wrong.
+fn typed<T: for<'de> Deserialize<'de>>(v: Value, prefix: &str) -> Result<T, String> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." {
+            String::new()
+        } else {
+            format!("{prefix}{path}: ")
+        };
+        format!("invalid JSON: {path}{}", e.into_inner())
+    })
+}
+
+/// The create body: a Config with HostConfig (and NetworkingConfig) in it.
+fn create_body(mut v: Value) -> Result<(Config, HostConfig), String> {
+    if !v.is_object() {
+        return Err("invalid JSON: the body must be an object".into());
+    }
+    let hc = v
+        .as_object_mut()
+        .and_then(|o| o.remove("HostConfig"))
+        .filter(|h| !h.is_null())
+        .unwrap_or_else(|| json!({}));
+    Ok((typed(v, "")?, typed(hc, "HostConfig.")?))
 }
 
 pub async fn route(
@@ -78,15 +95,19 @@ pub async fn route(
     match (method, rest) {
         (Method::POST, "create") => {
             let name = first(q, "name").map(str::to_string);
-            let body: CreateBody = match read_json(req).await {
+            let body: Value = match read_json(req).await {
                 Ok(b) => b,
                 Err(r) => return r,
+            };
+            let (config, host_config) = match create_body(body) {
+                Ok(p) => p,
+                Err(msg) => return error(400, msg),
             };
             let res = tokio::task::spawn_blocking(move || {
                 engine.create(CreateRequest {
                     name,
-                    config: body.config,
-                    host_config: body.host_config,
+                    config,
+                    host_config,
                 })
             })
             .await;

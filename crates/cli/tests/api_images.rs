@@ -4,84 +4,14 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use berth_testkit::{OutputExt, require_root, require_tool};
+use common::berthd::Berthd;
 use common::{Registry, Store};
-
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-    docker: PathBuf,
-    config: tempfile::TempDir,
-}
-
-impl Daemon {
-    fn start(store: &Store) -> Option<Daemon> {
-        let docker = require_tool("docker")?;
-        let socket = PathBuf::from(store.path("api.sock"));
-        let child = Command::new(env!("CARGO_BIN_EXE_berth"))
-            .arg("--data-root")
-            .arg(store.root())
-            .args(["daemon", "-H", &format!("unix://{}", socket.display())])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while UnixStream::connect(&socket).is_err() {
-            assert!(Instant::now() < deadline, "berth daemon did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(Daemon {
-            child,
-            socket,
-            docker,
-            config: tempfile::tempdir().unwrap(),
-        })
-    }
-
-    fn docker(&self, args: &[&str]) -> Output {
-        Command::new(&self.docker)
-            .env("DOCKER_CONFIG", self.config.path())
-            .arg("-H")
-            .arg(format!("unix://{}", self.socket.display()))
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    /// One raw HTTP/1.1 request; returns the status and the body.
-    fn raw(&self, request: &str, body: &[u8]) -> (u16, String) {
-        let mut s = UnixStream::connect(&self.socket).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        s.write_all(request.as_bytes()).unwrap();
-        s.write_all(body).unwrap();
-        let mut text = String::new();
-        let _ = s.read_to_string(&mut text);
-        let status = text
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        (status, body)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn docker_cli_manages_berth_images() {
@@ -90,7 +20,9 @@ fn docker_cli_manages_berth_images() {
     }
     let s = Store::new();
     let id = s.import_busybox("bb:1");
-    let Some(d) = Daemon::start(&s) else { return };
+    let Some(d) = Berthd::start(&s, true) else {
+        return;
+    };
     let v = d.docker(&["version", "--format", "{{.Server.APIVersion}}"]);
     v.assert_success();
     assert_eq!(v.stdout_str(), "1.45\n");
@@ -145,7 +77,9 @@ fn bad_requests_get_moby_errors_and_the_daemon_keeps_serving() {
         return;
     }
     let s = Store::new();
-    let Some(d) = Daemon::start(&s) else { return };
+    let Some(d) = Berthd::start(&s, true) else {
+        return;
+    };
     let (status, body) = d.raw(
         "GET /v1.45/images/nope/json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         b"",
@@ -220,7 +154,9 @@ fn docker_pull_through_the_berth_daemon() {
     src.berth(&["tag", "bb:1", &name]).assert_success();
     src.berth(&["push", &name]).assert_success();
     let s = Store::new();
-    let Some(d) = Daemon::start(&s) else { return };
+    let Some(d) = Berthd::start(&s, true) else {
+        return;
+    };
     let out = d.docker(&["pull", &name]);
     out.assert_success();
     assert!(
@@ -269,7 +205,9 @@ fn python_docker_sdk_lists_and_removes_images() {
     }
     let s = Store::new();
     let id = s.import_busybox("bb:1");
-    let Some(d) = Daemon::start(&s) else { return };
+    let Some(d) = Berthd::start(&s, false) else {
+        return;
+    };
     let script = r#"
 import docker
 c = docker.DockerClient(base_url="unix://" + SOCK)

@@ -87,7 +87,16 @@ fn merge_image_config(config: &mut Config, image: &serde_json::Value) {
     }
 }
 
-fn validate_host_config(hc: &HostConfig) -> Result<()> {
+fn validate_host_config(hc: &mut HostConfig) -> Result<()> {
+    match hc.log_config.kind.as_str() {
+        "" => hc.log_config.kind = "json-file".into(),
+        "json-file" => {}
+        other => {
+            return Err(Error::Invalid(format!(
+                "logging driver {other:?} is not supported: berth writes json-file logs"
+            )));
+        }
+    }
     match hc.restart_policy.name.as_str() {
         "" | "no" | "always" | "unless-stopped" => {
             if hc.restart_policy.maximum_retry_count != 0 {
@@ -139,7 +148,7 @@ impl Engine {
         let CreateRequest {
             name,
             mut config,
-            host_config,
+            mut host_config,
         } = req;
         if config.image.is_empty() {
             return Err(Error::Invalid("No image specified".into()));
@@ -147,7 +156,7 @@ impl Engine {
         let image = self.images.resolve(&config.image)?;
         let image_config = self.images.config(&image)?;
         merge_image_config(&mut config, &image_config);
-        validate_host_config(&host_config)?;
+        validate_host_config(&mut host_config)?;
         let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
         argv.extend(config.cmd.clone().unwrap_or_default());
         if argv.is_empty() {

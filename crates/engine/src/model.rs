@@ -9,17 +9,24 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 /// `Cmd`, `Entrypoint` and `Healthcheck.Test` accept a string or a list.
 fn str_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Either {
-        One(String),
-        Many(Vec<String>),
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(vec![s])),
+        Some(serde_json::Value::Array(a)) => a
+            .into_iter()
+            .map(|x| match x {
+                serde_json::Value::String(s) => Ok(s),
+                other => Err(other),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+            .map_err(|other| {
+                serde::de::Error::custom(format!("expected a list of strings, found {other}"))
+            }),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "expected a string or a list of strings, found {other}"
+        ))),
     }
-    Ok(match Option::<Either>::deserialize(d)? {
-        None => None,
-        Some(Either::One(s)) => Some(vec![s]),
-        Some(Either::Many(v)) => Some(v),
-    })
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

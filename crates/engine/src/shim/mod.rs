@@ -159,6 +159,8 @@ struct Client {
     output: VecDeque<u8>,
     /// Close once the output is flushed.
     closing: bool,
+    /// The client has shut its sending side: nothing more to read.
+    eof: bool,
 }
 
 struct Shim {
@@ -341,7 +343,11 @@ impl Shim {
         });
         let first_client = fds.len();
         for c in &self.clients {
-            let mut flags = PollFlags::POLLIN;
+            let mut flags = if c.eof {
+                PollFlags::empty()
+            } else {
+                PollFlags::POLLIN
+            };
             if !c.output.is_empty() {
                 flags |= PollFlags::POLLOUT;
             }
@@ -395,6 +401,7 @@ impl Shim {
                 input: Vec::new(),
                 output: VecDeque::new(),
                 closing: false,
+                eof: false,
             });
         }
     }
@@ -465,7 +472,16 @@ impl Shim {
         if self.clients[i].closing && self.clients[i].output.is_empty() {
             return false;
         }
-        if !ev.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+        if ev.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
+            // Both directions closed: nothing can reach the client any more.
+            if let Role::Attach { stdin: true, .. } = self.clients[i].role
+                && self.config.stdin_once
+            {
+                self.stdin = None;
+            }
+            return false;
+        }
+        if !ev.contains(PollFlags::POLLIN) {
             return true;
         }
         let mut buf = [0u8; 16 * 1024];
@@ -475,10 +491,23 @@ impl Shim {
             Err(_) => 0,
         };
         if n == 0 {
-            if let Role::Attach { stdin: true, .. } = self.clients[i].role
-                && self.config.stdin_once
+            self.clients[i].eof = true;
+            if let Role::Attach {
+                stdin: true,
+                stdout,
+                stderr,
+            } = self.clients[i].role
             {
-                self.stdin = None;
+                // Its input is over: the next attachment may feed stdin.
+                self.clients[i].role = Role::Attach {
+                    stdin: false,
+                    stdout,
+                    stderr,
+                };
+                self.stdin_claimed = false;
+                if self.config.stdin_once {
+                    self.stdin = None;
+                }
             }
             // A waiter or an attached reader whose client half-closed still
             // wants what comes; only an attach with nothing to read ends.
@@ -486,7 +515,7 @@ impl Shim {
                 Role::Attach { stdout, stderr, .. } => stdout || stderr,
                 Role::Wait => true,
                 Role::Pending => false,
-            } && !ev.contains(PollFlags::POLLERR);
+            };
         }
         match self.clients[i].role {
             Role::Pending => {

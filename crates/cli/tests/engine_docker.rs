@@ -1,0 +1,682 @@
+//! The engine through Docker's own clients: the real docker CLI (and the
+//! Python docker SDK) against `berth daemon`, running real containers.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_testkit::{OutputExt, require_root, require_tool, unique_id};
+use common::Store;
+use common::berthd::{Berthd, run_with_timeout};
+
+/// A daemon with a busybox image `bb:1` (CMD sh), or None (a skip).
+fn daemon(s: &Store) -> Option<Berthd> {
+    if !require_root() {
+        return None;
+    }
+    s.import_busybox("bb:1");
+    Berthd::start(s, true)
+}
+
+fn inspect(d: &Berthd, name: &str, format: &str) -> String {
+    let out = d.docker(&["inspect", "-f", format, name]);
+    out.assert_success();
+    out.stdout_str().trim().to_string()
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn run_prints_output_and_returns_docker_exit_codes() {
+    let s = Store::new();
+    let Some(d) = daemon(&s) else { return };
+    let out = d.docker(&["run", "--rm", "bb:1", "echo", "hello", "world"]);
+    out.assert_success();
+    assert_eq!(out.stdout_str(), "hello world\n");
+    // stdout and stderr stay apart through the multiplexed stream.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "bb:1",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", out.stderr_str());
+    assert_eq!(out.stdout_str(), "out\n");
+    assert!(out.stderr_str().contains("err\n"));
+    // 127: not found; 126: not executable; 125: the engine's own error.
+    let out = d.docker(&["run", "--rm", "bb:1", "no-such-program"]);
+    assert_eq!(out.status.code(), Some(127), "{}", out.stderr_str());
+    assert!(
+        out.stderr_str().contains("executable file not found"),
+        "{}",
+        out.stderr_str()
+    );
+    let out = d.docker(&["run", "--rm", "bb:1", "/etc/passwd"]);
+    assert_eq!(out.status.code(), Some(126), "{}", out.stderr_str());
+    let out = d.docker(&["run", "--rm", "--name", "bad name", "bb:1", "true"]);
+    assert_eq!(out.status.code(), Some(125), "{}", out.stderr_str());
+    let out = d.docker(&["run", "--rm", "--memory", "1k", "bb:1", "true"]);
+    assert_eq!(out.status.code(), Some(125), "{}", out.stderr_str());
+    // --rm left nothing behind, failed starts included.
+    let ps = d.docker(&["ps", "-aq"]);
+    assert_eq!(ps.stdout_str(), "", "{}", ps.stderr_str());
+    // The image's config and the request merge as dockerd merges them.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "-e",
+        "A=1",
+        "-w",
+        "/tmp",
+        "-h",
+        "box",
+        "--user",
+        "65534:65534",
+        "bb:1",
+        "sh",
+        "-c",
+        "echo $A $GREETING $(pwd) $(hostname) $(id -u):$(id -g)",
+    ]);
+    out.assert_success();
+    assert_eq!(out.stdout_str(), "1 hello /tmp box 65534:65534\n");
+}
+
+#[test]
+fn detached_logs_follow_and_stop_with_timeout() {
+    let s = Store::new();
+    let Some(d) = daemon(&s) else { return };
+    let name = unique_id("ticker");
+    let out = d.docker(&[
+        "run", "-d", "--name", &name, "--label", "app=ticker", "bb:1", "sh", "-c",
+        "trap 'echo bye; exit 0' TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done",
+    ]);
+    out.assert_success();
+    let id = out.stdout_str().trim().to_string();
+    assert_eq!(id.len(), 64, "{id}");
+    // logs -f shows lines as they are written.
+    let mut follow = d
+        .docker_cmd(&["logs", "-f", &name])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(follow.stdout.take().unwrap()).lines();
+    for want in ["tick 0", "tick 1", "tick 2", "tick 3"] {
+        assert_eq!(lines.next().unwrap().unwrap(), want);
+    }
+    assert_eq!(
+        inspect(&d, &name, "{{.State.Running}} {{.Config.Labels.app}}"),
+        "true ticker"
+    );
+    let start = Instant::now();
+    d.docker(&["stop", "-t", "5", &name]).assert_success();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "the trap ends it before the timeout"
+    );
+    // The follower ends when the container does, after its last line.
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(rest.last().map(String::as_str), Some("bye"), "{rest:?}");
+    let _ = follow.wait();
+    assert_eq!(
+        inspect(&d, &name, "{{.State.Running}} {{.State.ExitCode}}"),
+        "false 0"
+    );
+    let tail = d.docker(&["logs", "--tail", "1", &name]);
+    assert_eq!(tail.stdout_str(), "bye\n");
+    let stamped = d.docker(&["logs", "-t", "--tail", "1", &name]);
+    assert!(
+        stamped.stdout_str().ends_with("Z bye\n"),
+        "{}",
+        stamped.stdout_str()
+    );
+
+    // A process that ignores SIGTERM is killed after -t: 137.
+    let stubborn = unique_id("stubborn");
+    d.docker(&["run", "-d", "--name", &stubborn, "bb:1", "sleep", "600"])
+        .assert_success();
+    let start = Instant::now();
+    d.docker(&["stop", "-t", "1", &stubborn]).assert_success();
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(8),
+        "{took:?}"
+    );
+    assert_eq!(inspect(&d, &stubborn, "{{.State.ExitCode}}"), "137");
+    let ps = d.docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=app=ticker",
+        "--format",
+        "{{.Names}} {{.Status}}",
+    ]);
+    assert!(
+        ps.stdout_str().starts_with(&format!("{name} Exited (0)")),
+        "{}",
+        ps.stdout_str()
+    );
+}
+
+#[test]
+fn exec_with_pipes_and_terminals() {
+    let s = Store::new();
+    let Some(d) = daemon(&s) else { return };
+    let Some(script) = require_tool("script") else {
+        return;
+    };
+    let name = unique_id("exec");
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "-e",
+        "FROM_RUN=1",
+        "bb:1",
+        "sleep",
+        "600",
+    ])
+    .assert_success();
+    let out = d.docker(&[
+        "exec",
+        &name,
+        "sh",
+        "-c",
+        "echo $FROM_RUN; echo e >&2; exit 4",
+    ]);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(out.stdout_str(), "1\n");
+    assert_eq!(out.stderr_str(), "e\n");
+    let out = d.docker(&["exec", &name, "no-such-program"]);
+    assert_eq!(out.status.code(), Some(127), "{}", out.stderr_str());
+    // stdin through -i.
+    let mut cmd = d.docker_cmd(&["exec", "-i", &name, "sh", "-c", "tr a-z A-Z"]);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"shout\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "SHOUT\n");
+    // A terminal: exec -it and run -it under script(1)'s pseudo-terminal.
+    let docker = d.docker_cmd(&[]).get_program().to_owned();
+    let host = d.host();
+    let under_pty = |args: &str| {
+        let mut c = Command::new(&script);
+        c.env("DOCKER_CONFIG", s.path("docker-config"))
+            .args([
+                "-qec",
+                &format!("{} -H {host} {args}", docker.to_string_lossy()),
+                "/dev/null",
+            ])
+            .stdin(Stdio::null());
+        run_with_timeout(c, Duration::from_secs(60))
+    };
+    let out = under_pty(&format!("exec -it {name} sh -c 'tty; exit 7'"));
+    assert_eq!(out.status.code(), Some(7), "{}", out.stdout_str());
+    assert!(
+        out.stdout_str().contains("/dev/pts/0"),
+        "{}",
+        out.stdout_str()
+    );
+    let out = under_pty("run -it --rm bb:1 sh -c 'tty && echo $TERM'");
+    out.assert_success();
+    assert!(
+        out.stdout_str().contains("/dev/pts/0"),
+        "{}",
+        out.stdout_str()
+    );
+    assert!(out.stdout_str().contains("xterm"), "{}", out.stdout_str());
+    // top lists the container's processes; pause freezes them.
+    let top = d.docker(&["top", &name]);
+    top.assert_success();
+    assert!(
+        top.stdout_str().contains("sleep 600"),
+        "{}",
+        top.stdout_str()
+    );
+    d.docker(&["pause", &name]).assert_success();
+    assert_eq!(inspect(&d, &name, "{{.State.Status}}"), "paused");
+    d.docker(&["unpause", &name]).assert_success();
+    assert_eq!(inspect(&d, &name, "{{.State.Status}}"), "running");
+}
+
+#[test]
+fn attach_sees_output_and_feeds_stdin() {
+    let s = Store::new();
+    let Some(d) = daemon(&s) else { return };
+    let name = unique_id("attach");
+    d.docker(&[
+        "run",
+        "-d",
+        "-i",
+        "--name",
+        &name,
+        "bb:1",
+        "sh",
+        "-c",
+        "while read l; do echo got $l; done; echo done",
+    ])
+    .assert_success();
+    let mut cmd = d.docker_cmd(&["attach", &name]);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    use std::io::Write;
+    // Without StdinOnce (run -d -i), the container's stdin outlives this
+    // attachment, as in Docker: lines go in, answers come out.
+    stdin.write_all(b"one\n").unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "got one");
+    stdin.write_all(b"two\n").unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "got two");
+    let _ = child.kill();
+    let _ = child.wait();
+    // A second attachment finds the container still reading.
+    let mut cmd = d.docker_cmd(&["attach", &name]);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    stdin.write_all(b"three\n").unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "got three");
+    d.docker(&["stop", "-t", "1", &name]).assert_success();
+    // The attachment ends when the container does.
+    let end = Instant::now();
+    let _ = child.wait();
+    assert!(end.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn restart_policies_count_restarts() {
+    let s = Store::new();
+    let Some(d) = daemon(&s) else { return };
+    let flaky = unique_id("flaky");
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &flaky,
+        "--restart",
+        "on-failure:2",
+        "bb:1",
+        "sh",
+        "-c",
+        "exit 3",
+    ])
+    .assert_success();
+    wait_until("two restarts, then a stop", Duration::from_secs(20), || {
+        inspect(&d, &flaky, "{{.RestartCount}} {{.State.Status}}") == "2 exited"
+    });
+    assert_eq!(inspect(&d, &flaky, "{{.State.ExitCode}}"), "3");
+    // always: restarts after any exit, but not after a stop by the user.
+    let always = unique_id("always");
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &always,
+        "--restart",
+        "always",
+        "bb:1",
+        "sh",
+        "-c",
+        "sleep 0.2",
+    ])
+    .assert_success();
+    wait_until(
+        "restarts of an always container",
+        Duration::from_secs(20),
+        || {
+            inspect(&d, &always, "{{.RestartCount}}")
+                .parse::<u32>()
+                .unwrap()
+                >= 2
+        },
+    );
+    d.docker(&["stop", "-t", "1", &always]).assert_success();
+    let count = inspect(&d, &always, "{{.RestartCount}}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        inspect(&d, &always, "{{.RestartCount}} {{.State.Running}}"),
+        format!("{count} false")
+    );
+    // --rm cannot go with a restart policy.
+    let out = d.docker(&["run", "--rm", "--restart", "always", "bb:1", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+}
+
+#[test]
+fn inspect_fields_that_scripts_use() {
+    let s = Store::new();
+    let Some(d) = daemon(&s) else { return };
+    let name = unique_id("fields");
+    let bind = s.path("bind");
+    std::fs::create_dir_all(&bind).unwrap();
+    std::fs::write(format!("{bind}/in.txt"), "from the host\n").unwrap();
+    d.docker(&[
+        "run",
+        "--name",
+        &name,
+        "-v",
+        &format!("{bind}:/data"),
+        "-l",
+        "tier=db",
+        "bb:1",
+        "sh",
+        "-c",
+        "cat /data/in.txt; echo written > /data/out.txt; exit 9",
+    ])
+    .assert_code(9);
+    assert_eq!(
+        std::fs::read_to_string(format!("{bind}/out.txt")).unwrap(),
+        "written\n"
+    );
+    assert_eq!(
+        inspect(
+            &d,
+            &name,
+            "{{.State.ExitCode}} {{.State.Running}} {{.State.Status}}"
+        ),
+        "9 false exited"
+    );
+    assert_eq!(
+        inspect(&d, &name, "{{.Name}} {{json .Config.Labels}}"),
+        format!("/{name} {{\"tier\":\"db\"}}")
+    );
+    assert_eq!(
+        inspect(
+            &d,
+            &name,
+            "{{range .Mounts}}{{.Type}} {{.Source}} {{.Destination}} {{.RW}}{{end}}"
+        ),
+        format!("bind {bind} /data true")
+    );
+    assert_eq!(
+        inspect(
+            &d,
+            &name,
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}|{{.NetworkSettings.IPAddress}}|"
+        ),
+        "none||"
+    );
+    // Unknown objects: docker's message and exit 1.
+    let out = d.docker(&["inspect", "no-such-thing"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr_str().contains("No such object"),
+        "{}",
+        out.stderr_str()
+    );
+    let out = d.docker(&["rm", "no-such-container"]);
+    assert!(
+        out.stderr_str().contains("No such container"),
+        "{}",
+        out.stderr_str()
+    );
+    // Name in use: 409 from create.
+    let out = d.docker(&["create", "--name", &name, "bb:1"]);
+    assert!(!out.status.success());
+    assert!(
+        out.stderr_str().contains("is already in use"),
+        "{}",
+        out.stderr_str()
+    );
+}
+
+#[test]
+fn events_are_seen_while_they_happen() {
+    let s = Store::new();
+    let Some(d) = daemon(&s) else { return };
+    let mut events = d
+        .docker_cmd(&[
+            "events",
+            "--format",
+            "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(events.stdout.take().unwrap()).lines();
+    // The stream is open once the daemon answers; give the CLI a moment.
+    std::thread::sleep(Duration::from_millis(300));
+    let name = unique_id("evt");
+    d.docker(&["run", "--rm", "--name", &name, "bb:1", "true"])
+        .assert_success();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if !line.ends_with(&name) {
+            continue;
+        }
+        let action = line.split(' ').nth(1).unwrap().to_string();
+        if action != "attach" {
+            seen.push(action.clone());
+        }
+        if action == "destroy" {
+            break;
+        }
+    }
+    let _ = events.kill();
+    let _ = events.wait();
+    assert_eq!(seen, ["create", "start", "die", "destroy"]);
+}
+
+/// Kill -9 the daemon: containers keep running and logging; a new daemon
+/// adopts them, records what exited meanwhile, and can stop the rest.
+#[test]
+fn containers_survive_a_killed_daemon() {
+    let s = Store::new();
+    let Some(mut d) = daemon(&s) else { return };
+    let long = unique_id("long");
+    let short = unique_id("short");
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &long,
+        "bb:1",
+        "sh",
+        "-c",
+        "i=0; while true; do echo n $i; i=$((i+1)); sleep 0.1; done",
+    ])
+    .assert_success();
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &short,
+        "bb:1",
+        "sh",
+        "-c",
+        "sleep 1; exit 5",
+    ])
+    .assert_success();
+    let pid: i32 = inspect(&d, &long, "{{.State.Pid}}").parse().unwrap();
+    d.kill9();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the container died with the daemon"
+    );
+    let log = s.root().join("containers");
+    let size_before = dir_size(&log);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        dir_size(&log) > size_before,
+        "the container stopped logging"
+    );
+    d.restart();
+    assert_eq!(
+        inspect(&d, &short, "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 5"
+    );
+    assert_eq!(
+        inspect(&d, &long, "{{.State.Status}} {{.State.Pid}}"),
+        format!("running {pid}")
+    );
+    let ps = d.docker(&["ps", "--format", "{{.Names}}"]);
+    assert_eq!(ps.stdout_str(), format!("{long}\n"));
+    let logs = d.docker(&["logs", "--tail", "1", &long]);
+    assert!(logs.stdout_str().starts_with("n "), "{}", logs.stdout_str());
+    d.docker(&["stop", "-t", "1", &long]).assert_success();
+    assert_eq!(
+        inspect(&d, &long, "{{.State.Running}} {{.State.ExitCode}}"),
+        "false 137"
+    );
+    d.docker(&["rm", &long, &short]).assert_success();
+    assert_eq!(d.docker(&["ps", "-aq"]).stdout_str(), "");
+}
+
+fn dir_size(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            total += dir_size(&p);
+        } else if p.to_string_lossy().ends_with("-json.log") {
+            total += e.metadata().map(|m| m.len()).unwrap_or(0);
+        }
+    }
+    total
+}
+
+#[test]
+fn bad_requests_get_docker_statuses_and_leave_nothing() {
+    let s = Store::new();
+    let Some(d) = daemon(&s) else { return };
+    let (status, body) = d.request("POST", "/containers/create", "{\"Image\": \"bb:1\", ");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("\"message\""), "{body}");
+    let (status, body) = d.request(
+        "POST",
+        "/containers/create",
+        "{\"Image\": \"bb:1\", \"Cmd\": 5}",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("Cmd"), "{body}");
+    let (status, body) = d.request("POST", "/containers/create", "{\"Image\": \"nope:1\"}");
+    assert_eq!(status, 404, "{body}");
+    // Unknown fields are ignored, as dockerd's decoder does.
+    let (status, body) = d.request(
+        "POST",
+        "/v1.41/containers/create?name=ok",
+        "{\"Image\": \"bb:1\", \"Cmd\": [\"true\"], \"NoSuchField\": {\"x\": 1}}",
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = d.request(
+        "POST",
+        "/containers/create?name=ok",
+        "{\"Image\": \"bb:1\"}",
+    );
+    assert_eq!(status, 409, "{body}");
+    let (status, _) = d.request("POST", "/containers/nope/start", "");
+    assert_eq!(status, 404);
+    let (status, body) = d.request("POST", "/containers/ok/kill", "");
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = d.request("POST", "/containers/ok/wait?condition=sometime", "");
+    assert_eq!(status, 400, "{body}");
+    // An oversize body is refused without reading it all into memory.
+    let big = format!(
+        "{{\"Image\": \"bb:1\", \"Env\": [\"{}\"]}}",
+        "x".repeat(17 << 20)
+    );
+    let (status, body) = d.request("POST", "/containers/create", &big);
+    assert_eq!(status, 400, "{body}");
+    // A client that hangs up mid-request: the daemon keeps serving.
+    {
+        use std::io::Write;
+        let mut c = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+        c.write_all(
+            b"POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"Ima",
+        )
+        .unwrap();
+    }
+    let (status, body) = d.request("GET", "/containers/json?all=1", "");
+    assert_eq!(status, 200);
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        1,
+        "only the one good create: {body}"
+    );
+    let dirs = std::fs::read_dir(s.root().join("containers"))
+        .unwrap()
+        .count();
+    assert_eq!(dirs, 1, "a failed create left a directory behind");
+}
+
+/// The Python docker SDK, unchanged, runs containers on berth.
+#[test]
+fn python_docker_sdk_runs_containers() {
+    let s = Store::new();
+    if !require_root() {
+        return;
+    }
+    let Some(python) = require_tool("python3") else {
+        return;
+    };
+    let has_sdk = Command::new(&python)
+        .args(["-c", "import docker"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        has_sdk || !berth_testkit::in_ci(),
+        "the Python docker SDK is missing"
+    );
+    if !has_sdk {
+        return;
+    }
+    s.import_busybox("bb:1");
+    let Some(d) = Berthd::start(&s, false) else {
+        return;
+    };
+    let script = r#"
+import docker, time
+c = docker.DockerClient(base_url="unix://" + SOCK)
+print(c.containers.run("bb:1", ["echo", "hi"], remove=True).decode().strip())
+ctr = c.containers.run("bb:1", ["sh", "-c", "echo started; sleep 600"], detach=True, name="sdk-" + SUFFIX, labels={"k": "v"})
+ctr.reload()
+print(ctr.status, ctr.labels["k"], ctr.name == "sdk-" + SUFFIX)
+code, out = ctr.exec_run(["sh", "-c", "echo inside; exit 2"])
+print(code, out.decode().strip())
+for _ in range(50):
+    if b"started" in ctr.logs():
+        break
+    time.sleep(0.1)
+print(ctr.logs().decode().strip())
+print([x.name for x in c.containers.list(filters={"label": "k=v"})] == ["sdk-" + SUFFIX])
+ctr.stop(timeout=1)
+print(ctr.wait()["StatusCode"])
+ctr.remove()
+try:
+    c.containers.get("sdk-" + SUFFIX)
+except docker.errors.NotFound:
+    print("gone")
+"#
+    .replace("SOCK", &format!("{:?}", d.socket.display().to_string()))
+    .replace("SUFFIX", &format!("{:?}", unique_id("x")));
+    let mut cmd = Command::new(python);
+    cmd.args(["-c", &script]);
+    let out = run_with_timeout(cmd, Duration::from_secs(120));
+    out.assert_success();
+    assert_eq!(
+        out.stdout_str(),
+        "hi\nrunning v True\n2 inside\nstarted\nTrue\n137\ngone\n"
+    );
+}
