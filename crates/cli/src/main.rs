@@ -23,6 +23,10 @@ struct Cli {
         default_value = "/var/lib/berth"
     )]
     data_root: PathBuf,
+    /// The engine's socket for the container verbs (unix:///path); else
+    /// BERTH_HOST, else unix:///run/berth/berth.sock.
+    #[arg(short = 'H', long = "host")]
+    host: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -61,6 +65,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    #[command(flatten)]
+    Engine(berth_cli::container_cli::EngineCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -112,6 +118,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Daemon(d) => return daemon(&cli.data_root, d),
         _ => {}
     }
+    if let Command::Engine(c) = cli.command {
+        return Ok(berth_cli::container_cli::main(
+            c,
+            cli.host.as_deref(),
+            &cli.data_root,
+        ));
+    }
     let store = berth_image::images::ImageStore::open(&cli.data_root)?;
     let cmd = match cli.command {
         Command::Image(c) => c,
@@ -124,7 +137,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::History(c) => ImageCommand::History(c),
         Command::Pull(c) => ImageCommand::Pull(c),
         Command::Push(c) => ImageCommand::Push(c),
-        Command::Login(_) | Command::Logout(_) | Command::Daemon(_) => {
+        Command::Login(_) | Command::Logout(_) | Command::Daemon(_) | Command::Engine(_) => {
             unreachable!("handled above")
         }
         Command::Runtime { .. } => unreachable!("dispatched before parsing"),
