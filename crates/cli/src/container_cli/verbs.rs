@@ -180,10 +180,10 @@ pub async fn logs(e: &Engine, a: &LogsArgs) -> Result<i32> {
         .timestamps(a.timestamps)
         .tail(&a.tail);
     if let Some(s) = &a.since {
-        b = b.since(format::parse_timestamp(s)? as i32);
+        b = b.since(format::parse_timestamp(s)?.clamp(0, i32::MAX as i64) as i32);
     }
     if let Some(u) = &a.until {
-        b = b.until(format::parse_timestamp(u)? as i32);
+        b = b.until(format::parse_timestamp(u)?.clamp(0, i32::MAX as i64) as i32);
     }
     // Fail early, with docker's message, on an unknown container.
     e.docker

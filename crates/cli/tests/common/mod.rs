@@ -1,6 +1,9 @@
 //! Helpers shared by the image and registry tests.
 #![allow(dead_code)]
 
+pub mod dockerd;
+pub mod engine;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -1,0 +1,266 @@
+//! The engine under test for the `berth` CLI's container verbs: anything that
+//! serves the Docker Engine API on a unix socket. Each constructor starts a
+//! private engine with an imported busybox image and returns None (after
+//! testkit's skip message) when the machine cannot run it; dropping the
+//! `Engine` tears it down.
+//!
+//! Today: a private dockerd ([`Engine::private_dockerd`]). berth's own daemon
+//! gets its constructor here when it serves containers.
+#![allow(dead_code)]
+
+use std::any::Any;
+use std::fs::{self, File};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use berth_testkit::{require_root, require_tool, unique_id};
+
+use super::dockerd::{self, Dockerd};
+
+/// Default time limit for one berth CLI call.
+pub const CMD_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct Engine {
+    /// What it is, for messages: "dockerd", "berth".
+    pub kind: &'static str,
+    /// `unix:///path/to.sock`, given to the CLI as `-H`.
+    pub host: String,
+    /// A busybox image the engine has.
+    pub image: String,
+    /// A scratch directory for the test's own files (removed with the engine).
+    pub dir: PathBuf,
+    /// `script` (util-linux), for commands that need a terminal.
+    pub script: Option<PathBuf>,
+    seq: AtomicUsize,
+    /// Keeps the engine running; its drop tears it down.
+    _engine: Box<dyn Any + Send + Sync>,
+}
+
+impl Engine {
+    /// A private dockerd (Debian's 20.10 and its containerd, runc) with
+    /// busybox imported as `berthbb:test`.
+    pub fn private_dockerd() -> Option<Engine> {
+        if !require_root() {
+            return None;
+        }
+        let dockerd = require_tool("dockerd")?;
+        let docker = require_tool("docker")?;
+        for tool in ["containerd", "containerd-shim-runc-v2", "runc", "tar"] {
+            require_tool(tool)?;
+        }
+        let d = Dockerd::start(&dockerd, docker, None);
+        let image = "berthbb:test".to_string();
+        d.import_busybox(&image);
+        let dir = d.dir.join("scratch");
+        fs::create_dir(&dir).unwrap();
+        Some(Engine {
+            kind: "dockerd",
+            host: d.host.clone(),
+            image,
+            dir,
+            script: require_tool("script"),
+            seq: AtomicUsize::new(0),
+            _engine: Box::new(d),
+        })
+    }
+
+    /// A unique container name.
+    pub fn name(&self, what: &str) -> String {
+        unique_id(&format!("bcli-{what}"))
+    }
+
+    /// A path in the scratch directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// `berth -H <host> <args>`, stdin from /dev/null.
+    pub fn berth(&self, args: &[&str]) -> Output {
+        self.run(self.berth_cmd(args), None, CMD_TIMEOUT)
+    }
+
+    /// `berth -H <host> <args>` with `input` on stdin.
+    pub fn berth_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        self.run(self.berth_cmd(args), Some(input), CMD_TIMEOUT)
+    }
+
+    /// The command, environment cleaned: no BERTH_HOST, no autostart.
+    pub fn berth_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+        cmd.env_remove("BERTH_HOST")
+            .env_remove("DOCKER_HOST")
+            .env("BERTH_NO_AUTOSTART", "1")
+            .arg("--data-root")
+            .arg(self.dir.join("berth-data"))
+            .args(["-H", &self.host])
+            .args(args);
+        cmd
+    }
+
+    /// `berth ... <line>` under `script`, which gives it a terminal. Its
+    /// stdin is a pipe kept open until it exits.
+    pub fn berth_tty(&self, line: &str) -> Option<Output> {
+        let script = self.script.as_ref()?;
+        let full = format!(
+            "{} --data-root {} -H {} {line}",
+            env!("CARGO_BIN_EXE_berth"),
+            self.dir.join("berth-data").display(),
+            self.host
+        );
+        let mut cmd = Command::new(script);
+        cmd.env_remove("BERTH_HOST")
+            .env("BERTH_NO_AUTOSTART", "1")
+            .args(["-q", "-e", "-c", &full, "/dev/null"]);
+        Some(self.run_keep_stdin(cmd, CMD_TIMEOUT))
+    }
+
+    /// Starts `berth <args>` in the background, its stdout and stderr going
+    /// to the returned files.
+    pub fn spawn(&self, args: &[&str]) -> Background {
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        let out = self.dir.join(format!("bg{n}.out"));
+        let err = self.dir.join(format!("bg{n}.err"));
+        let mut cmd = self.berth_cmd(args);
+        cmd.stdin(Stdio::null())
+            .stdout(File::create(&out).unwrap())
+            .stderr(File::create(&err).unwrap())
+            .process_group(0);
+        let child = cmd.spawn().expect("spawning berth");
+        Background {
+            child: Some(child),
+            out,
+            err,
+        }
+    }
+
+    fn run(&self, mut cmd: Command, input: Option<&[u8]>, timeout: Duration) -> Output {
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        let in_path = self.dir.join(format!("cmd{n}.in"));
+        let stdin = match input {
+            Some(data) => {
+                fs::write(&in_path, data).unwrap();
+                Stdio::from(File::open(&in_path).unwrap())
+            }
+            None => Stdio::null(),
+        };
+        cmd.stdin(stdin);
+        let out = self.capture(cmd, n, timeout, None);
+        let _ = fs::remove_file(&in_path);
+        out
+    }
+
+    fn run_keep_stdin(&self, mut cmd: Command, timeout: Duration) -> Output {
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        cmd.stdin(Stdio::piped());
+        self.capture(cmd, n, timeout, None)
+    }
+
+    /// `berth -H <host> <args>` with `input` written to a stdin pipe that
+    /// stays open until the command exits (no early EOF).
+    pub fn berth_stdin_open(&self, args: &[&str], input: &[u8]) -> Output {
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        let mut cmd = self.berth_cmd(args);
+        cmd.stdin(Stdio::piped());
+        self.capture(cmd, n, CMD_TIMEOUT, Some(input))
+    }
+
+    /// Runs `cmd` in its own process group, output to files (a grandchild
+    /// holding a pipe cannot hang us); on timeout kills the group and panics.
+    fn capture(
+        &self,
+        mut cmd: Command,
+        n: usize,
+        timeout: Duration,
+        input: Option<&[u8]>,
+    ) -> Output {
+        let out_path = self.dir.join(format!("cmd{n}.out"));
+        let err_path = self.dir.join(format!("cmd{n}.err"));
+        cmd.stdout(File::create(&out_path).unwrap())
+            .stderr(File::create(&err_path).unwrap())
+            .process_group(0);
+        let what = format!("{cmd:?}");
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+        if let (Some(data), Some(stdin)) = (input, child.stdin.as_mut()) {
+            std::io::Write::write_all(stdin, data).unwrap();
+        }
+        let status = dockerd::wait_timeout(&mut child, timeout);
+        if status.is_none() {
+            dockerd::kill(-(child.id() as i32), libc::SIGKILL);
+            let _ = child.wait();
+        }
+        drop(child);
+        let stdout = fs::read(&out_path).unwrap_or_default();
+        let stderr = fs::read(&err_path).unwrap_or_default();
+        let _ = fs::remove_file(&out_path);
+        let _ = fs::remove_file(&err_path);
+        match status {
+            Some(status) => Output {
+                status,
+                stdout,
+                stderr,
+            },
+            None => panic!(
+                "timed out after {timeout:?}: {what}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                String::from_utf8_lossy(&stdout),
+                String::from_utf8_lossy(&stderr)
+            ),
+        }
+    }
+}
+
+/// A berth command running in the background; killed on drop.
+pub struct Background {
+    child: Option<Child>,
+    pub out: PathBuf,
+    pub err: PathBuf,
+}
+
+impl Background {
+    pub fn stdout(&self) -> String {
+        fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    /// Waits up to `timeout` for it to exit.
+    pub fn wait(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        dockerd::wait_timeout(self.child.as_mut().unwrap(), timeout)
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            if c.try_wait().ok().flatten().is_none() {
+                dockerd::kill(-(c.id() as i32), libc::SIGKILL);
+            }
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Polls `f` every 100 ms until it is true or `timeout` passes.
+pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// True when `p` exists.
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}
