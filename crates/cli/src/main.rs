@@ -100,7 +100,7 @@ fn main() {
         rest.extend(args.into_iter().skip(2));
         std::process::exit(berth_cli::runtime_cli::main(rest));
     }
-    let cli = Cli::parse();
+    let cli: Cli = berth_cli::container_cli::parse();
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -198,6 +198,14 @@ fn run_output_and_exit_codes(e: &Engine) {
     let out = e.berth(&["run", "--rm", img, "/etc/passwd"]);
     assert_fails(&out, 126, "berth: Error response from daemon:");
 
+    // Usage errors: 125, before the engine is asked.
+    let out = e.berth(&["run", "--nope", img, "true"]);
+    assert_fails(&out, 125, "unknown flag: --nope");
+    let out = e.berth(&["ps", "--nope"]);
+    assert_fails(&out, 125, "--nope");
+    let out = e.berth(&["exec", "--nope", "x", "true"]);
+    assert_fails(&out, 125, "unknown flag: --nope");
+
     // The CLI's or the engine's refusals: 125.
     let out = e.berth(&[
         "run",
@@ -795,6 +803,22 @@ fn terminals(e: &Engine) {
     e.berth_tty(&format!("exec -it {name} sh -c 'exit 7'"))
         .unwrap()
         .assert_code(7);
+    // ctrl-p ctrl-q detaches: the CLI exits 0, the container runs on.
+    let name = c.name("detach");
+    let started = Instant::now();
+    let out = e
+        .berth_tty_input(
+            &format!("run -it --name {name} {img} sleep 60"),
+            b"\x10\x11",
+            Duration::from_secs(2),
+        )
+        .unwrap();
+    out.assert_success();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "did not detach"
+    );
+    assert_eq!(inspect(e, "{{.State.Running}}", &name), "true");
 }
 
 fn attach_verb(e: &Engine) {

@@ -106,7 +106,7 @@ pub enum ContainerGroup {
 /// `berth system <verb>`.
 #[derive(Subcommand, Debug)]
 pub enum SystemCommand {
-    /// Show docker disk usage.
+    /// Show the engine's disk usage.
     Df(DfArgs),
     /// Remove unused data.
     Prune(SystemPruneArgs),
@@ -114,6 +114,69 @@ pub enum SystemCommand {
     Info(InfoArgs),
     /// Get real time events from the server.
     Events(EventsArgs),
+}
+
+/// The verbs (first words) this module serves.
+const VERBS: &[&str] = &[
+    "run",
+    "create",
+    "start",
+    "stop",
+    "kill",
+    "restart",
+    "rm",
+    "logs",
+    "exec",
+    "attach",
+    "wait",
+    "top",
+    "stats",
+    "cp",
+    "pause",
+    "unpause",
+    "rename",
+    "update",
+    "diff",
+    "export",
+    "ps",
+    "inspect",
+    "container",
+    "system",
+    "info",
+    "version",
+    "events",
+];
+
+/// Parses the command line as `C::parse` does, except that a usage error of
+/// a container or system verb exits 125, as docker's CLI does (clap's is 2).
+pub fn parse<C: clap::Parser>() -> C {
+    match C::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            let code = if e.use_stderr() && is_engine_verb() {
+                125
+            } else {
+                e.exit_code()
+            };
+            std::process::exit(code);
+        }
+    }
+}
+
+/// True when the first word after the global flags is one of [`VERBS`].
+fn is_engine_verb() -> bool {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "-H" | "--host" | "--data-root" => {
+                args.next();
+            }
+            a if a.starts_with('-') => {}
+            a => return VERBS.contains(&a),
+        }
+    }
+    false
 }
 
 /// Runs an engine verb; the process exit code.
@@ -135,6 +198,21 @@ pub fn main(cmd: EngineCommand, host: Option<&str>, data_root: &Path) -> i32 {
                 ContainerVerb::Run(_) | ContainerVerb::Create(_)
             ))
     );
+    // An unknown flag lands in a trailing positional (run's image, exec's
+    // container): refuse it before reaching (or starting) the engine.
+    let first = match &cmd {
+        EngineCommand::Verb(v) | EngineCommand::Container(ContainerGroup::Verb(v)) => match v {
+            ContainerVerb::Run(a) => a.args.first().map(|f| ("run", f)),
+            ContainerVerb::Create(a) => a.args.first().map(|f| ("create", f)),
+            ContainerVerb::Exec(a) => a.args.first().map(|f| ("exec", f)),
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some((verb, flag)) = first.filter(|(_, f)| f.starts_with('-')) {
+        eprintln!("berth: unknown flag: {flag}\nSee 'berth {verb} --help'.");
+        return 125;
+    }
     let code = rt.block_on(async move {
         let engine = match connect(host, data_root).await {
             Ok(e) => e,
@@ -149,6 +227,7 @@ pub fn main(cmd: EngineCommand, host: Option<&str>, data_root: &Path) -> i32 {
         };
         match dispatch(&engine, cmd).await {
             Ok(code) => code,
+            Err(e) if is_broken_pipe(&e) => 1,
             Err(e) => {
                 eprintln!("Error: {e:#}");
                 1
@@ -158,6 +237,14 @@ pub fn main(cmd: EngineCommand, host: Option<&str>, data_root: &Path) -> i32 {
     // stdin readers may still be blocked in a read: do not wait for them.
     rt.shutdown_background();
     code
+}
+
+/// Our stdout went away (`berth export | head`): nothing to say.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 async fn connect(host: Option<&str>, data_root: &Path) -> Result<Engine> {

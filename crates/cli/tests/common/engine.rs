@@ -103,6 +103,11 @@ impl Engine {
     /// `berth ... <line>` under `script`, which gives it a terminal. Its
     /// stdin is a pipe kept open until it exits.
     pub fn berth_tty(&self, line: &str) -> Option<Output> {
+        self.berth_tty_input(line, b"", Duration::ZERO)
+    }
+
+    /// Like [`Engine::berth_tty`], typing `input` on the terminal after `delay`.
+    pub fn berth_tty_input(&self, line: &str, input: &[u8], delay: Duration) -> Option<Output> {
         let script = self.script.as_ref()?;
         let full = format!(
             "{} --data-root {} -H {} {line}",
@@ -114,7 +119,9 @@ impl Engine {
         cmd.env_remove("BERTH_HOST")
             .env("BERTH_NO_AUTOSTART", "1")
             .args(["-q", "-e", "-c", &full, "/dev/null"]);
-        Some(self.run_keep_stdin(cmd, CMD_TIMEOUT))
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        cmd.stdin(Stdio::piped());
+        Some(self.capture(cmd, n, CMD_TIMEOUT, Some((input, delay))))
     }
 
     /// Starts `berth <args>` in the background, its stdout and stderr going
@@ -152,19 +159,13 @@ impl Engine {
         out
     }
 
-    fn run_keep_stdin(&self, mut cmd: Command, timeout: Duration) -> Output {
-        let n = self.seq.fetch_add(1, Ordering::Relaxed);
-        cmd.stdin(Stdio::piped());
-        self.capture(cmd, n, timeout, None)
-    }
-
     /// `berth -H <host> <args>` with `input` written to a stdin pipe that
     /// stays open until the command exits (no early EOF).
     pub fn berth_stdin_open(&self, args: &[&str], input: &[u8]) -> Output {
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
         let mut cmd = self.berth_cmd(args);
         cmd.stdin(Stdio::piped());
-        self.capture(cmd, n, CMD_TIMEOUT, Some(input))
+        self.capture(cmd, n, CMD_TIMEOUT, Some((input, Duration::ZERO)))
     }
 
     /// Runs `cmd` in its own process group, output to files (a grandchild
@@ -174,7 +175,7 @@ impl Engine {
         mut cmd: Command,
         n: usize,
         timeout: Duration,
-        input: Option<&[u8]>,
+        input: Option<(&[u8], Duration)>,
     ) -> Output {
         let out_path = self.dir.join(format!("cmd{n}.out"));
         let err_path = self.dir.join(format!("cmd{n}.err"));
@@ -185,15 +186,30 @@ impl Engine {
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-        if let (Some(data), Some(stdin)) = (input, child.stdin.as_mut()) {
-            std::io::Write::write_all(stdin, data).unwrap();
-        }
+        // A piped stdin gets `input` after its delay and stays open until
+        // the command has exited (no early EOF).
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let writer = match (input, child.stdin.take()) {
+            (Some((data, delay)), Some(mut stdin)) => {
+                let data = data.to_vec();
+                Some(std::thread::spawn(move || {
+                    std::thread::sleep(delay);
+                    let _ = std::io::Write::write_all(&mut stdin, &data);
+                    let _ = done_rx.recv();
+                }))
+            }
+            _ => None,
+        };
         let status = dockerd::wait_timeout(&mut child, timeout);
         if status.is_none() {
             dockerd::kill(-(child.id() as i32), libc::SIGKILL);
             let _ = child.wait();
         }
         drop(child);
+        drop(done_tx);
+        if let Some(w) = writer {
+            let _ = w.join();
+        }
         let stdout = fs::read(&out_path).unwrap_or_default();
         let stderr = fs::read(&err_path).unwrap_or_default();
         let _ = fs::remove_file(&out_path);
