@@ -30,6 +30,8 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
 /// How long an autostarted engine may take to answer `_ping`.
 const AUTOSTART_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `wait` may take to answer its headers (moby does at once).
+const WAIT_HEADERS_TIMEOUT: Duration = Duration::from_secs(5);
 /// bollard's per-request timeout (until the response headers): none in effect,
 /// as with docker's CLI (`stop -t 600` waits for its headers that long).
 const NO_TIMEOUT_SECS: u64 = 10 * 365 * 24 * 3600;
@@ -181,6 +183,32 @@ impl Engine {
             .with_context(|| format!("decoding the engine's answer to GET {path}"))
     }
 
+    /// A request whose body is read as it comes (logs, events); non-2xx
+    /// become [`ApiError`].
+    pub async fn stream(&self, method: &str, path: &str) -> Result<BodyStream> {
+        let mut resp =
+            RawResponse::send(&self.socket, method, &self.url(path), None, false).await?;
+        if !(200..300).contains(&resp.status) {
+            let data = resp.body().await?;
+            return Err(error_from_body(resp.status, &data));
+        }
+        let mode = if resp
+            .header("transfer-encoding")
+            .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+        {
+            BodyMode::Chunked(0)
+        } else if let Some(n) = resp.header("content-length").and_then(|n| n.parse().ok()) {
+            BodyMode::Length(n)
+        } else {
+            BodyMode::ToEof
+        };
+        Ok(BodyStream {
+            resp,
+            mode,
+            buf: vec![0; 32 * 1024],
+        })
+    }
+
     /// A hijacked stream (attach, exec start): the raw two-way connection after
     /// the engine's `101 UPGRADED` (or 200 from old engines).
     pub async fn hijack(&self, path: &str, body: Option<&serde_json::Value>) -> Result<Hijacked> {
@@ -196,20 +224,35 @@ impl Engine {
     }
 
     /// `POST /containers/{id}/wait?condition=...`: returns once the engine has
-    /// registered the wait (its headers came); the future gives the exit code.
+    /// registered the wait (moby answers the headers then, before the exit);
+    /// the future gives the exit code. An engine that holds its headers until
+    /// the exit is given [`WAIT_HEADERS_TIMEOUT`], then the caller goes on.
     pub async fn wait_registered(
         &self,
         id: &str,
         condition: &str,
     ) -> Result<impl std::future::Future<Output = Result<i64>> + use<>> {
         let path = format!("/containers/{id}/wait?condition={condition}");
-        let mut resp =
-            RawResponse::send(&self.socket, "POST", &self.url(&path), None, false).await?;
-        if !(200..300).contains(&resp.status) {
-            let data = resp.body().await?;
-            return Err(error_from_body(resp.status, &data));
-        }
-        Ok(async move {
+        let socket = self.socket.clone();
+        let url = self.url(&path);
+        let (head_tx, head_rx) = tokio::sync::oneshot::channel::<Result<()>>();
+        let task = tokio::spawn(async move {
+            let mut resp = match RawResponse::send(&socket, "POST", &url, None, false).await {
+                Ok(r) => r,
+                Err(e) => {
+                    let msg = format!("{e:#}");
+                    let _ = head_tx.send(Err(e));
+                    return Err(anyhow!("{msg}"));
+                }
+            };
+            if !(200..300).contains(&resp.status) {
+                let data = resp.body().await.unwrap_or_default();
+                let err = error_from_body(resp.status, &data);
+                let msg = format!("{err:#}");
+                let _ = head_tx.send(Err(err));
+                return Err(anyhow!("{msg}"));
+            }
+            let _ = head_tx.send(Ok(()));
             let data = resp.body().await?;
             let v: serde_json::Value = serde_json::from_slice(&data).with_context(|| {
                 format!(
@@ -223,6 +266,16 @@ impl Engine {
                 bail!("{msg}");
             }
             Ok(v["StatusCode"].as_i64().unwrap_or(0))
+        });
+        // Headers, a refusal, or the timeout: only the refusal stops us.
+        if let Ok(Ok(Err(e))) = tokio::time::timeout(WAIT_HEADERS_TIMEOUT, head_rx).await {
+            return Err(e);
+        }
+        Ok(async move {
+            match task.await {
+                Ok(r) => r,
+                Err(e) => Err(anyhow!("waiting for the container: {e}")),
+            }
         })
     }
 }
@@ -333,6 +386,71 @@ async fn start_daemon(spec: &HostSpec, data_root: &Path) -> Result<String> {
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A response body read as it arrives.
+pub struct BodyStream {
+    resp: RawResponse,
+    mode: BodyMode,
+    buf: Vec<u8>,
+}
+
+enum BodyMode {
+    /// Bytes left in the current chunk (0: read the next size line).
+    Chunked(usize),
+    Length(usize),
+    ToEof,
+    Done,
+}
+
+impl BodyStream {
+    /// The next bytes of the body; None at its end.
+    pub async fn next(&mut self) -> Result<Option<&[u8]>> {
+        let r = &mut self.resp.reader;
+        let want = match self.mode {
+            BodyMode::Done => return Ok(None),
+            BodyMode::Chunked(0) => {
+                let mut line = String::new();
+                if r.read_line(&mut line).await? == 0 {
+                    self.mode = BodyMode::Done;
+                    return Ok(None);
+                }
+                let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
+                    .map_err(|_| anyhow!("bad chunk size {line:?}"))?;
+                if size == 0 {
+                    self.mode = BodyMode::Done;
+                    return Ok(None);
+                }
+                self.mode = BodyMode::Chunked(size);
+                size
+            }
+            BodyMode::Chunked(n) | BodyMode::Length(n) => n,
+            BodyMode::ToEof => self.buf.len(),
+        };
+        if want == 0 {
+            self.mode = BodyMode::Done;
+            return Ok(None);
+        }
+        let cap = want.min(self.buf.len());
+        let n = r.read(&mut self.buf[..cap]).await?;
+        if n == 0 {
+            self.mode = BodyMode::Done;
+            return Ok(None);
+        }
+        match self.mode {
+            BodyMode::Chunked(left) => {
+                let left = left - n;
+                if left == 0 {
+                    let mut crlf = String::new();
+                    r.read_line(&mut crlf).await?;
+                }
+                self.mode = BodyMode::Chunked(left);
+            }
+            BodyMode::Length(left) => self.mode = BodyMode::Length(left - n),
+            _ => {}
+        }
+        Ok(Some(&self.buf[..n]))
     }
 }
 

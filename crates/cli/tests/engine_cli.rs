@@ -589,7 +589,7 @@ fn detached_logs_stop(e: &Engine) {
         );
     }
     // --since in the future: nothing.
-    let out = e.berth(&["logs", "--since", "2037-01-01T00:00:00Z", &name]);
+    let out = e.berth(&["logs", "--since", "2100-01-01T00:00:00Z", &name]);
     assert_out(&out, "");
 }
 
@@ -954,6 +954,14 @@ fn unknown_container_errors(e: &Engine) {
             "{verb}"
         );
     }
+    // rm -f: an unknown container is reported but is no failure (docker's).
+    let out = e.berth(&["rm", "-f", &nope]);
+    out.assert_success();
+    assert!(
+        out.stderr_str().contains("No such container"),
+        "{}",
+        out.stderr_str()
+    );
     let out = e.berth(&["container", "inspect", &nope]);
     assert_fails(&out, 1, &format!("Error: No such container: {nope}"));
     let out = e.berth(&["inspect", &nope]);

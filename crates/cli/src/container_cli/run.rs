@@ -266,7 +266,7 @@ async fn attach_start_wait(
     waiter.await.map(|c| c as i32).map_err(|e| (e, true))
 }
 
-fn urlencode(s: &str) -> String {
+pub(super) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

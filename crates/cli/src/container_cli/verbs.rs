@@ -78,18 +78,24 @@ pub async fn kill(e: &Engine, a: &KillArgs) -> Result<i32> {
 }
 
 pub async fn rm(e: &Engine, a: &RmArgs) -> Result<i32> {
-    each(&a.containers, |n| async move {
+    let mut code = 0;
+    for n in &a.containers {
         let o = qp::RemoveContainerOptionsBuilder::new()
             .force(a.force)
             .v(a.volumes)
             .link(a.link)
             .build();
-        e.docker
-            .remove_container(&n, Some(o))
-            .await
-            .map_err(api_err)
-    })
-    .await
+        match e.docker.remove_container(n, Some(o)).await.map_err(api_err) {
+            Ok(()) => println!("{n}"),
+            // docker's rm -f: an unknown container is said, not an error.
+            Err(err) if a.force && status_of(&err) == Some(404) => eprintln!("Error: {err:#}"),
+            Err(err) => {
+                eprintln!("Error: {err:#}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
 }
 
 pub async fn pause(e: &Engine, a: &NamesArgs, pause: bool) -> Result<i32> {
@@ -173,38 +179,35 @@ pub async fn wait(e: &Engine, a: &WaitArgs) -> Result<i32> {
 }
 
 pub async fn logs(e: &Engine, a: &LogsArgs) -> Result<i32> {
-    let mut b = qp::LogsOptionsBuilder::new()
-        .follow(a.follow)
-        .stdout(true)
-        .stderr(true)
-        .timestamps(a.timestamps)
-        .tail(&a.tail);
+    let c = e
+        .get_json(&format!("/containers/{}/json", a.container))
+        .await?;
+    let id = c["Id"].as_str().unwrap_or_default().to_string();
+    let tty = c["Config"]["Tty"].as_bool().unwrap_or(false);
+    let mut q = format!(
+        "stdout=1&stderr=1&follow={}&timestamps={}&details={}&tail={}",
+        a.follow as u8,
+        a.timestamps as u8,
+        a.details as u8,
+        super::run::urlencode(&a.tail)
+    );
     if let Some(s) = &a.since {
-        b = b.since(format::parse_timestamp(s)?.clamp(0, i32::MAX as i64) as i32);
+        q.push_str(&format!("&since={}", format::parse_timestamp(s)?));
     }
     if let Some(u) = &a.until {
-        b = b.until(format::parse_timestamp(u)?.clamp(0, i32::MAX as i64) as i32);
+        q.push_str(&format!("&until={}", format::parse_timestamp(u)?));
     }
-    // Fail early, with docker's message, on an unknown container.
-    e.docker
-        .inspect_container(&a.container, None)
-        .await
-        .map_err(api_err)?;
-    let mut s = e.docker.logs(&a.container, Some(b.build()));
-    while let Some(item) = s.next().await {
-        match item.map_err(api_err)? {
-            bollard::container::LogOutput::StdErr { message } => {
-                let mut o = std::io::stderr().lock();
-                o.write_all(&message)?;
-                o.flush()?;
-            }
-            bollard::container::LogOutput::StdOut { message }
-            | bollard::container::LogOutput::Console { message }
-            | bollard::container::LogOutput::StdIn { message } => {
-                let mut o = std::io::stdout().lock();
-                o.write_all(&message)?;
-                o.flush()?;
-            }
+    let mut body = e
+        .stream("GET", &format!("/containers/{id}/logs?{q}"))
+        .await?;
+    let mut demux = super::stream::Demux::default();
+    while let Some(data) = body.next().await? {
+        if tty {
+            let mut o = std::io::stdout().lock();
+            o.write_all(data)?;
+            o.flush()?;
+        } else {
+            demux.feed(data)?;
         }
     }
     Ok(0)
