@@ -39,6 +39,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("restart_policy_and_restart", restart_policy_and_restart),
     ("cp_both_ways", cp_both_ways),
     ("other_verbs", other_verbs),
+    ("same_output_as_docker_cli", same_output_as_docker_cli),
 ];
 
 /// How many scenarios run at once (the machines have 2 cores).
@@ -1321,6 +1322,115 @@ fn other_verbs(e: &Engine) {
     let out = cmd.output().unwrap();
     out.assert_success();
     assert_eq!(out.stdout_str().lines().count(), 1);
+}
+
+/// berth and docker's CLI on the same engine and containers print the same.
+fn same_output_as_docker_cli(e: &Engine) {
+    if e.docker.is_none() {
+        eprintln!("no docker CLI: same_output_as_docker_cli skipped");
+        return;
+    }
+    let img = e.image.as_str();
+    let mut c = Cleanup::new(e);
+    let label = format!("berth.test={}", unique_id("same"));
+    let running = c.name("same-run");
+    let exited = c.name("same-exit");
+    e.berth(&[
+        "run",
+        "-d",
+        "--name",
+        &running,
+        "-l",
+        &label,
+        "-l",
+        "html=<a>&b",
+        "-e",
+        "X=y z",
+        "-v",
+        "/vol",
+        img,
+        "sh",
+        "-c",
+        "echo out; echo err >&2; touch /new; sleep 1000",
+    ])
+    .assert_success();
+    e.berth(&[
+        "run",
+        "--name",
+        &exited,
+        "-l",
+        &label,
+        img,
+        "sh",
+        "-c",
+        "echo bye; exit 3",
+    ])
+    .assert_code(3);
+    assert!(eventually(Duration::from_secs(10), || {
+        e.berth(&["exec", &running, "test", "-e", "/new"])
+            .status
+            .success()
+    }));
+    let filter = format!("label={label}");
+    let table = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.Ports}}\t{{.Names}}\t{{.Labels}}\t{{.State}}\t{{.Mounts}}\t{{.Networks}}\t{{.Size}}\t{{.LocalVolumes}}\t{{.Label \"berth.test\"}}";
+    let same: Vec<Vec<&str>> = vec![
+        vec!["inspect", &running],
+        vec!["inspect", &exited],
+        vec!["inspect", img],
+        vec!["container", "inspect", &running, &exited],
+        vec![
+            "inspect",
+            "-f",
+            "{{.State.ExitCode}} {{.State.Status}} {{json .Config.Cmd}} {{index .Config.Labels \"html\"}} {{.Config.Env}} {{.Name}}",
+            &exited,
+        ],
+        vec!["ps", "-a", "-s", "--filter", &filter, "--format", table],
+        vec!["ps", "-a", "-q", "--no-trunc", "--filter", &filter],
+        vec![
+            "ps",
+            "-a",
+            "--filter",
+            &filter,
+            "--filter",
+            "status=exited",
+            "--format",
+            "{{.Names}} {{.State}}",
+        ],
+        vec!["logs", &running],
+        vec!["logs", "--tail", "1", &exited],
+        vec!["top", &running, "-o", "pid,args"],
+        vec!["diff", &running],
+        vec!["wait", &exited],
+        vec![
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Name}} {{.PIDs}} {{.NetIO}}",
+            &running,
+        ],
+        vec![
+            "version",
+            "--format",
+            "{{.Server.Version}} {{.Server.Os}} {{.Server.Arch}}",
+        ],
+    ];
+    for args in &same {
+        let ours = e.berth(args);
+        let theirs = e.docker(args).unwrap();
+        // The engine lists changes in no stable order (a Go map).
+        let lines = |o: &std::process::Output| {
+            let mut l: Vec<String> = o.stdout_str().lines().map(str::to_string).collect();
+            if args[0] == "diff" {
+                l.sort();
+            }
+            l
+        };
+        assert_eq!(
+            (lines(&ours), ours.stderr_str(), ours.status.code()),
+            (lines(&theirs), theirs.stderr_str(), theirs.status.code()),
+            "berth {args:?} (left) differs from docker's CLI (right)"
+        );
+    }
 }
 
 /// Not engine-specific: with nothing on the socket, the CLI starts `berth

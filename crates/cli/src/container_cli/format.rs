@@ -69,7 +69,16 @@ impl Template {
         for p in &self.parts {
             match p {
                 Part::Text(t) => out.push_str(t),
-                Part::Action(args) => out.push_str(&to_text(&eval(args, v)?)),
+                Part::Action(args) => {
+                    let value = eval(args, v)?;
+                    match (&value, args.as_slice()) {
+                        // A nil field: as Go prints its type's nil.
+                        (Value::Null, [Arg::Path(p)]) => {
+                            out.push_str(null_text(p.last().map(String::as_str).unwrap_or("")))
+                        }
+                        _ => out.push_str(&to_text(&value)),
+                    }
+                }
             }
         }
         Ok(out)
@@ -81,6 +90,16 @@ impl Template {
         for p in &self.parts {
             match p {
                 Part::Text(t) => out.push_str(t),
+                // docker's header for {{.Label "a.b-c"}}: "b c".
+                Part::Action(args)
+                    if matches!(args.as_slice(), [Arg::Path(p), Arg::Str(_)]
+                        if p.last().map(String::as_str) == Some("Label")) =>
+                {
+                    if let [_, Arg::Str(key)] = args.as_slice() {
+                        let last = key.rsplit('.').next().unwrap_or(key);
+                        out.push_str(&last.replace(['-', '_'], " "));
+                    }
+                }
                 Part::Action(args) => {
                     let field = args.iter().rev().find_map(|a| match a {
                         Arg::Path(p) => p.last().cloned(),
@@ -189,10 +208,11 @@ fn eval(args: &[Arg], v: &Value) -> Result<Value> {
                     other => to_text(other).len(),
                 })),
                 ("index", [x, k]) => Ok(match (x, k) {
+                    // A missing key: the map's zero value.
                     (Value::Object(o), k) => o
                         .get(&to_text(k))
                         .cloned()
-                        .unwrap_or(Value::String(NO_VALUE.into())),
+                        .unwrap_or(Value::String(String::new())),
                     (Value::Array(a), Value::Number(n)) => a
                         .get(n.as_u64().unwrap_or(u64::MAX) as usize)
                         .cloned()
@@ -212,6 +232,28 @@ fn eval(args: &[Arg], v: &Value) -> Result<Value> {
             }
         }
         _ => bail!("template: cannot evaluate {args:?}"),
+    }
+}
+
+/// How Go prints a nil field of the engine's types: a nil map, pointer or
+/// slice (JSON null cannot say which; the field's name does).
+fn null_text(field: &str) -> &'static str {
+    match field {
+        "Labels" | "Volumes" | "ExposedPorts" | "Ports" | "PortBindings" | "Tmpfs" | "Sysctls"
+        | "StorageOpt" | "Options" | "DriverOpts" | "Networks" | "Annotations" | "Attributes"
+        | "Config" | "Data" => "map[]",
+        "Health"
+        | "Healthcheck"
+        | "Platform"
+        | "Error"
+        | "OomKillDisable"
+        | "PidsLimit"
+        | "MemorySwappiness"
+        | "Init"
+        | "IPAMConfig"
+        | "Descriptor"
+        | "ImageManifestDescriptor" => "<nil>",
+        _ => "[]",
     }
 }
 
@@ -305,8 +347,13 @@ pub fn ago(unix: i64) -> String {
     )
 }
 
-/// go-units' HumanSize (decimal, 4 significant digits): "1.23MB".
+/// go-units' HumanSize (decimal, 4 significant digits): "1.235MB".
 pub fn human_size(n: f64) -> String {
+    human_size_prec(n, 4)
+}
+
+/// go-units' HumanSizeWithPrecision: `prec` significant digits.
+pub fn human_size_prec(n: f64, prec: i32) -> String {
     let units = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
     let mut v = n;
     let mut i = 0;
@@ -314,7 +361,7 @@ pub fn human_size(n: f64) -> String {
         v /= 1000.0;
         i += 1;
     }
-    format!("{}{}", go_g4(v), units[i])
+    format!("{}{}", go_g(v, prec), units[i])
 }
 
 /// go-units' BytesSize (binary): "1.5MiB".
@@ -331,11 +378,16 @@ pub fn bytes_size(n: f64) -> String {
 
 /// Go's `%.4g` for the magnitudes sizes take.
 fn go_g4(v: f64) -> String {
+    go_g(v, 4)
+}
+
+/// Go's `%.<prec>g` for the magnitudes sizes take (below 1e21, no exponent).
+fn go_g(v: f64, prec: i32) -> String {
     if v == 0.0 {
         return "0".into();
     }
     let digits = (v.abs().log10().floor() as i32 + 1).max(1);
-    let decimals = (4 - digits).max(0) as usize;
+    let decimals = (prec - digits).max(0) as usize;
     let s = format!("{v:.decimals$}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -401,6 +453,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.render(&v).unwrap(), "3 false [\"a\",\"b\"] v <no value>");
+        let v =
+            json!({"Config": {"Env": null, "Labels": null, "Healthcheck": null, "L": {"a": "b"}}});
+        let t = Template::parse(
+            "{{.Config.Env}} {{.Config.Labels}} {{.Config.Healthcheck}} {{index .Config.L \"x\"}}|",
+        )
+        .unwrap();
+        assert_eq!(t.render(&v).unwrap(), "[] map[] <nil> |");
         let t = Template::parse("table {{.ID}}\\t{{.Names}}").unwrap();
         assert!(t.table);
         assert_eq!(
@@ -427,6 +486,7 @@ mod tests {
         assert_eq!(human_duration(Duration::from_secs(3600)), "About an hour");
         assert_eq!(human_size(1_234_567.0), "1.235MB");
         assert_eq!(human_size(0.0), "0B");
+        assert_eq!(human_size_prec(1_984_000.0, 3), "1.98MB");
         assert_eq!(bytes_size(1536.0 * 1024.0), "1.5MiB");
     }
 }

@@ -180,11 +180,14 @@ fn row(c: &Value, trunc: bool) -> Value {
         (None, None) => "0B".to_string(),
         (rw, root) => {
             let rw = rw.unwrap_or(0);
-            let mut s = format::human_size(rw as f64);
+            let mut s = format::human_size_prec(rw as f64, 3);
             if let Some(r) = root
                 && r > 0
             {
-                s.push_str(&format!(" (virtual {})", format::human_size(r as f64)));
+                s.push_str(&format!(
+                    " (virtual {})",
+                    format::human_size_prec(r as f64, 3)
+                ));
             }
             s
         }

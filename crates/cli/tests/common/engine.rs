@@ -34,6 +34,8 @@ pub struct Engine {
     pub dir: PathBuf,
     /// `script` (util-linux), for commands that need a terminal.
     pub script: Option<PathBuf>,
+    /// docker's CLI, to compare outputs with (it drives any engine).
+    pub docker: Option<PathBuf>,
     seq: AtomicUsize,
     /// Keeps the engine running; its drop tears it down.
     _engine: Box<dyn Any + Send + Sync>,
@@ -62,6 +64,7 @@ impl Engine {
             image,
             dir,
             script: require_tool("script"),
+            docker: Some(d.docker.clone()),
             seq: AtomicUsize::new(0),
             _engine: Box::new(d),
         })
@@ -85,6 +88,24 @@ impl Engine {
     /// `berth -H <host> <args>` with `input` on stdin.
     pub fn berth_stdin(&self, args: &[&str], input: &[u8]) -> Output {
         self.run(self.berth_cmd(args), Some(input), CMD_TIMEOUT)
+    }
+
+    /// `docker -H <host> <args>` (None without a docker CLI), its own config.
+    pub fn docker(&self, args: &[&str]) -> Option<Output> {
+        let docker = self.docker.as_ref()?;
+        let mut cmd = Command::new(docker);
+        cmd.env("DOCKER_CONFIG", self.dir.join("docker-cli"));
+        for var in [
+            "DOCKER_HOST",
+            "DOCKER_CONTEXT",
+            "DOCKER_TLS_VERIFY",
+            "DOCKER_CERT_PATH",
+            "DOCKER_API_VERSION",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.args(["-H", &self.host]).args(args);
+        Some(self.run(cmd, None, CMD_TIMEOUT))
     }
 
     /// The command, environment cleaned: no BERTH_HOST, no autostart.
