@@ -69,6 +69,18 @@ pub fn api_err(e: bollard::errors::Error) -> anyhow::Error {
     }
 }
 
+/// Percent-encodes a query value.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// The engine's status for this error, if the engine answered.
 pub fn status_of(e: &anyhow::Error) -> Option<u16> {
     e.downcast_ref::<ApiError>().map(|a| a.status)
@@ -174,6 +186,20 @@ impl Engine {
             return Err(error_from_body(resp.status, &data));
         }
         Ok(data)
+    }
+
+    /// A POST of a JSON body whose JSON answer is returned.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        let data = self.call("POST", path, Some(body)).await?;
+        if data.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_slice(&data)
+            .with_context(|| format!("decoding the engine's answer to POST {path}"))
     }
 
     /// A GET whose JSON body is returned as the engine wrote it.

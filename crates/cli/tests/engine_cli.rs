@@ -1372,6 +1372,12 @@ fn same_output_as_docker_cli(e: &Engine) {
             .success()
     }));
     let filter = format!("label={label}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let (since, until) = ((now - 60).to_string(), (now + 1).to_string());
+    let events_filter = format!("container={exited}");
     let table = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.Ports}}\t{{.Names}}\t{{.Labels}}\t{{.State}}\t{{.Mounts}}\t{{.Networks}}\t{{.Size}}\t{{.LocalVolumes}}\t{{.Label \"berth.test\"}}";
     let same: Vec<Vec<&str>> = vec![
         vec!["inspect", &running],
@@ -1397,6 +1403,26 @@ fn same_output_as_docker_cli(e: &Engine) {
             "{{.Names}} {{.State}}",
         ],
         vec!["logs", &running],
+        vec![
+            "events",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--filter",
+            &events_filter,
+        ],
+        vec![
+            "events",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--filter",
+            &events_filter,
+            "--format",
+            "json",
+        ],
         vec!["logs", "--tail", "1", &exited],
         vec!["top", &running, "-o", "pid,args"],
         vec!["diff", &running],

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::PsArgs;
 use super::format::{self, Template};
-use crate::engine_client::{Engine, api_err};
+use crate::engine_client::{Engine, urlencode};
 
 const DEFAULT_TABLE: &str =
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
@@ -35,24 +35,19 @@ fn header_name(field: &str) -> Option<&'static str> {
 pub async fn ps(e: &Engine, a: &PsArgs) -> Result<i32> {
     let filters = format::filters(&a.filter)?;
     let limit = if a.latest { 1 } else { a.last };
-    let mut b = bollard::query_parameters::ListContainersOptionsBuilder::new()
-        .all(a.all || limit > 0)
-        .size(a.size);
+    let mut q = format!("all={}&size={}", (a.all || limit > 0) as u8, a.size as u8);
     if limit > 0 {
-        b = b.limit(limit as i32);
+        q.push_str(&format!("&limit={limit}"));
     }
     if !filters.is_empty() {
-        b = b.filters(&filters);
+        q.push_str(&format!(
+            "&filters={}",
+            urlencode(&serde_json::to_string(&filters)?)
+        ));
     }
-    let list = e
-        .docker
-        .list_containers(Some(b.build()))
-        .await
-        .map_err(api_err)?;
-    let list: Vec<Value> = list
-        .iter()
-        .map(|c| serde_json::to_value(c).unwrap_or(Value::Null))
-        .collect();
+    // The engine's JSON as it is: an unknown state or field cannot fail ps.
+    let list = e.get_json(&format!("/containers/json?{q}")).await?;
+    let list: Vec<Value> = list.as_array().cloned().unwrap_or_default();
 
     if a.quiet {
         for c in &list {

@@ -2,13 +2,13 @@
 //! hijacked stream.
 
 use anyhow::{Result, anyhow};
-use bollard::query_parameters::{CreateContainerOptionsBuilder, CreateImageOptionsBuilder};
+use bollard::query_parameters::CreateImageOptionsBuilder;
 use futures_util::StreamExt;
 
 use super::create::{self, Attach};
 use super::stream::{self, Outcome, RawTerminal, ResizeTarget};
 use super::{AttachArgs, ExecArgs, RunArgs, StartArgs};
-use crate::engine_client::{ApiError, Engine, api_err, status_of};
+use crate::engine_client::{ApiError, Engine, api_err, status_of, urlencode};
 
 /// Docker's exit code for a failed start: 127 when the program is not found,
 /// 126 when it cannot be invoked, else 125.
@@ -124,25 +124,12 @@ async fn create_container(
             a.pull
         ));
     }
-    let opts = || {
-        let mut b = CreateContainerOptionsBuilder::new();
-        if let Some(n) = &a.name {
-            b = b.name(n);
-        }
-        b.build()
+    let path = match &a.name {
+        Some(n) => format!("/containers/create?name={}", urlencode(n)),
+        None => "/containers/create".to_string(),
     };
-    match e
-        .docker
-        .create_container(Some(opts()), body.clone())
-        .await
-        .map_err(api_err)
-    {
-        Ok(r) => {
-            for w in r.warnings {
-                eprintln!("WARNING: {w}");
-            }
-            Ok(r.id)
-        }
+    let body = serde_json::to_value(&body)?;
+    let created = match e.post_json(&path, &body).await {
         Err(err)
             if status_of(&err) == Some(404)
                 && a.pull == "missing"
@@ -150,18 +137,17 @@ async fn create_container(
         {
             eprintln!("Unable to find image '{}' locally", full_ref(&image));
             pull(e, &image, a.quiet).await?;
-            let r = e
-                .docker
-                .create_container(Some(opts()), body)
-                .await
-                .map_err(api_err)?;
-            for w in r.warnings {
-                eprintln!("WARNING: {w}");
-            }
-            Ok(r.id)
+            e.post_json(&path, &body).await?
         }
-        Err(err) => Err(err),
+        r => r?,
+    };
+    for w in created["Warnings"].as_array().into_iter().flatten() {
+        eprintln!("WARNING: {}", w.as_str().unwrap_or_default());
     }
+    created["Id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("the engine's create answer has no Id: {created}"))
 }
 
 /// `busybox` -> `busybox:latest` (as docker prints it).
@@ -264,17 +250,6 @@ async fn attach_start_wait(
     }
     drop(raw);
     waiter.await.map(|c| c as i32).map_err(|e| (e, true))
-}
-
-pub(super) fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// `start`: without -a, starts each and prints its name; with -a/-i, attaches

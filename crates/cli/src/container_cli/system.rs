@@ -5,12 +5,11 @@ use std::io::{BufRead, Write};
 use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{Result, anyhow};
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::format::{self, Template};
 use super::*;
-use crate::engine_client::{Engine, api_err, status_of};
+use crate::engine_client::{Engine, status_of};
 
 /// Asks `[y/N]` on stderr/stdin; true for y or yes.
 fn confirm(warning: &str) -> bool {
@@ -29,19 +28,8 @@ fn filters_query(list: &[String]) -> Result<String> {
         return Ok(String::new());
     }
     let json = serde_json::to_string(&f)?;
-    let enc: String = form_urlencode(&json);
+    let enc: String = crate::engine_client::urlencode(&json);
     Ok(format!("?filters={enc}"))
-}
-
-fn form_urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 async fn prune_containers(e: &Engine, filters: &[String]) -> Result<(Vec<String>, u64)> {
@@ -473,64 +461,98 @@ fn go_arch() -> &'static str {
 }
 
 pub async fn events(e: &Engine, a: &EventsArgs) -> Result<i32> {
-    let mut b = bollard::query_parameters::EventsOptionsBuilder::new();
+    let mut q = Vec::new();
     if let Some(s) = &a.since {
-        b = b.since(&format::parse_timestamp(s)?.to_string());
+        q.push(format!("since={}", format::parse_timestamp(s)?));
     }
     if let Some(u) = &a.until {
-        b = b.until(&format::parse_timestamp(u)?.to_string());
+        q.push(format!("until={}", format::parse_timestamp(u)?));
     }
     let f = format::filters(&a.filter)?;
     if !f.is_empty() {
-        b = b.filters(&f);
+        q.push(format!(
+            "filters={}",
+            crate::engine_client::urlencode(&serde_json::to_string(&f)?)
+        ));
     }
     let template = match a.format.as_deref() {
         None | Some("") | Some("json") => None,
         Some(f) => Some(Template::parse(f)?),
     };
-    let mut s = e.docker.events(Some(b.build()));
-    while let Some(ev) = s.next().await {
-        let ev = serde_json::to_value(ev.map_err(api_err)?)?;
-        let line = if a.format.as_deref() == Some("json") {
-            serde_json::to_string(&ev)?
-        } else if let Some(t) = &template {
-            t.render(&ev)?
-        } else {
-            let nanos = ev["timeNano"]
-                .as_i64()
-                .unwrap_or_else(|| ev["time"].as_i64().unwrap_or(0) * 1_000_000_000);
-            let t = UNIX_EPOCH + Duration::from_nanos(nanos.max(0) as u64);
-            let ts = humantime::format_rfc3339_nanos(t);
-            let mut attrs: Vec<(String, String)> = ev["Actor"]["Attributes"]
-                .as_object()
-                .map(|o| {
-                    o.iter()
-                        .map(|(k, v)| (k.clone(), format::to_text(v)))
-                        .collect()
-                })
-                .unwrap_or_default();
-            attrs.sort();
-            let attrs = attrs
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mut l = format!(
-                "{ts} {} {} {}",
-                format::to_text(&ev["Type"]),
-                format::to_text(&ev["Action"]),
-                ev["Actor"]["ID"].as_str().unwrap_or_default()
-            );
-            if !attrs.is_empty() {
-                l.push_str(&format!(" ({attrs})"));
+    let mut body = e.stream("GET", &format!("/events?{}", q.join("&"))).await?;
+    // A stream of JSON objects, split anywhere by the transport.
+    let mut pending: Vec<u8> = Vec::new();
+    while let Some(data) = body.next().await? {
+        pending.extend_from_slice(data);
+        let mut it = serde_json::Deserializer::from_slice(&pending).into_iter::<Value>();
+        let mut used = 0;
+        loop {
+            match it.next() {
+                Some(Ok(ev)) => {
+                    let end = it.byte_offset();
+                    // json: the engine's bytes, keys in its order.
+                    let raw = String::from_utf8_lossy(&pending[used..end]);
+                    print_event(&ev, raw.trim(), a.format.as_deref(), template.as_ref())?;
+                    used = end;
+                }
+                Some(Err(err)) if err.is_eof() => break,
+                Some(Err(err)) => return Err(anyhow!("decoding an event: {err}")),
+                None => {
+                    used = pending.len();
+                    break;
+                }
             }
-            l
-        };
-        let mut o = std::io::stdout().lock();
-        writeln!(o, "{line}")?;
-        o.flush()?;
+        }
+        pending.drain(..used);
     }
     Ok(0)
+}
+
+fn print_event(
+    ev: &Value,
+    raw: &str,
+    format: Option<&str>,
+    template: Option<&Template>,
+) -> Result<()> {
+    let line = if format == Some("json") {
+        raw.to_string()
+    } else if let Some(t) = template {
+        t.render(ev)?
+    } else {
+        let nanos = ev["timeNano"]
+            .as_i64()
+            .unwrap_or_else(|| ev["time"].as_i64().unwrap_or(0) * 1_000_000_000);
+        let t = UNIX_EPOCH + Duration::from_nanos(nanos.max(0) as u64);
+        let ts = humantime::format_rfc3339_nanos(t);
+        let mut attrs: Vec<(String, String)> = ev["Actor"]["Attributes"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (k.clone(), format::to_text(v)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        attrs.sort();
+        let attrs = attrs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut l = format!(
+            "{ts} {} {} {}",
+            format::to_text(&ev["Type"]),
+            format::to_text(&ev["Action"]),
+            ev["Actor"]["ID"].as_str().unwrap_or_default()
+        );
+        if !attrs.is_empty() {
+            l.push_str(&format!(" ({attrs})"));
+        }
+        l
+    };
+    let mut o = std::io::stdout().lock();
+    writeln!(o, "{line}")?;
+    o.flush()?;
+    Ok(())
 }
 
 /// One stats sample as docker's columns.
@@ -626,18 +648,16 @@ pub async fn stats(e: &Engine, a: &StatsArgs) -> Result<i32> {
     };
     loop {
         let targets: Vec<(String, String)> = if a.containers.is_empty() {
-            let o = bollard::query_parameters::ListContainersOptionsBuilder::new()
-                .all(a.all)
-                .build();
-            e.docker
-                .list_containers(Some(o))
-                .await
-                .map_err(api_err)?
+            let list = e
+                .get_json(&format!("/containers/json?all={}", a.all as u8))
+                .await?;
+            list.as_array()
                 .into_iter()
+                .flatten()
                 .map(|c| {
-                    let name = c.names.and_then(|n| n.first().cloned()).unwrap_or_default();
+                    let name = c["Names"][0].as_str().unwrap_or_default();
                     (
-                        c.id.unwrap_or_default(),
+                        c["Id"].as_str().unwrap_or_default().to_string(),
                         name.trim_start_matches('/').to_string(),
                     )
                 })

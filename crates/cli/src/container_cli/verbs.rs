@@ -189,7 +189,7 @@ pub async fn logs(e: &Engine, a: &LogsArgs) -> Result<i32> {
         a.follow as u8,
         a.timestamps as u8,
         a.details as u8,
-        super::run::urlencode(&a.tail)
+        crate::engine_client::urlencode(&a.tail)
     );
     if let Some(s) = &a.since {
         q.push_str(&format!("&since={}", format::parse_timestamp(s)?));
@@ -282,10 +282,8 @@ pub async fn export(e: &Engine, a: &ExportArgs) -> Result<i32> {
             Box::new(std::io::stdout().lock())
         }
     };
-    e.docker
-        .inspect_container(&a.container, None)
-        .await
-        .map_err(api_err)?;
+    e.get_json(&format!("/containers/{}/json", a.container))
+        .await?;
     let mut s = e.docker.export_container(&a.container);
     while let Some(chunk) = s.next().await {
         out.write_all(&chunk.map_err(api_err)?)?;
