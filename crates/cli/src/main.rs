@@ -24,7 +24,8 @@ struct Cli {
     )]
     data_root: PathBuf,
     /// The engine's socket for the container verbs (unix:///path); else
-    /// BERTH_HOST, else unix:///run/berth/berth.sock.
+    /// BERTH_HOST, else unix:///run/berth/berth.sock. When nothing answers
+    /// there, `berth daemon` is started on it (not with BERTH_NO_AUTOSTART=1).
     #[arg(short = 'H', long = "host")]
     host: Option<String>,
     #[command(subcommand)]

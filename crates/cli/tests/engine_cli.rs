@@ -33,6 +33,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("exec_verbs", exec_verbs),
     ("terminals", terminals),
     ("attach_verb", attach_verb),
+    ("signals_are_proxied", signals_are_proxied),
     ("inspect_start_wait", inspect_start_wait),
     ("unknown_container_errors", unknown_container_errors),
     ("rm_force_and_autoremove", rm_force_and_autoremove),
@@ -492,6 +493,33 @@ fn create_flags_reach_the_engine(e: &Engine) {
     for (format, want) in checks {
         assert_eq!(&inspect(e, format, &name), want, "inspect -f {format}");
     }
+    // create records what `start -a` attaches, as docker's create does.
+    let name = c.name("attachflags");
+    e.berth(&["create", "-i", "--name", &name, img, "cat"])
+        .assert_success();
+    assert_eq!(
+        inspect(
+            e,
+            "{{.Config.AttachStdin}} {{.Config.AttachStdout}} {{.Config.OpenStdin}} {{.Config.StdinOnce}}",
+            &name
+        ),
+        "true true true true"
+    );
+    assert_out(
+        &e.berth_stdin(&["start", "-a", "-i", &name], b"via start\n"),
+        "via start\n",
+    );
+    let name = c.name("attach-a");
+    e.berth(&["create", "-a", "stderr", "--name", &name, img, "true"])
+        .assert_success();
+    assert_eq!(
+        inspect(
+            e,
+            "{{.Config.AttachStdout}} {{.Config.AttachStderr}}",
+            &name
+        ),
+        "false true"
+    );
     // --no-healthcheck disables the image's check.
     let name = c.name("nohc");
     e.berth(&["create", "--name", &name, "--no-healthcheck", img, "true"])
@@ -820,6 +848,31 @@ fn terminals(e: &Engine) {
         "did not detach"
     );
     assert_eq!(inspect(e, "{{.State.Running}}", &name), "true");
+}
+
+/// Without a terminal, signals to the CLI go to the container (--sig-proxy).
+fn signals_are_proxied(e: &Engine) {
+    let img = e.image.as_str();
+    let mut c = Cleanup::new(e);
+    let name = c.name("sigproxy");
+    let mut bg = e.spawn(&[
+        "run",
+        "--name",
+        &name,
+        img,
+        "sh",
+        "-c",
+        "trap 'echo got-int; exit 42' INT; echo ready; while :; do sleep 1; done",
+    ]);
+    assert!(
+        eventually(Duration::from_secs(20), || bg.stdout().contains("ready")),
+        "{:?}",
+        bg.stderr()
+    );
+    bg.signal(libc::SIGINT);
+    let status = bg.wait(Duration::from_secs(20));
+    assert_eq!(status.and_then(|s| s.code()), Some(42), "{:?}", bg.stderr());
+    assert_eq!(bg.stdout(), "ready\ngot-int\n");
 }
 
 fn attach_verb(e: &Engine) {
@@ -1286,6 +1339,43 @@ fn other_verbs(e: &Engine) {
         &e.berth(&["ps", "-a", "-q", "--filter", &format!("name={dead}")]),
         "",
     );
+
+    // system prune, limited to our label too; `container rm` is rm.
+    let label = format!("berth.test={}", unique_id("sysprune"));
+    let dead = c.name("sysprune");
+    e.berth(&[
+        "container",
+        "run",
+        "--name",
+        &dead,
+        "-l",
+        &label,
+        img,
+        "true",
+    ])
+    .assert_success();
+    let out = e.berth(&[
+        "system",
+        "prune",
+        "-f",
+        "--filter",
+        &format!("label={label}"),
+    ]);
+    out.assert_success();
+    assert!(
+        out.stdout_str().starts_with("Deleted Containers:\n"),
+        "{}",
+        out.stdout_str()
+    );
+    assert!(
+        out.stdout_str().ends_with("Total reclaimed space: 0B\n"),
+        "{}",
+        out.stdout_str()
+    );
+    let gone = c.name("container-rm");
+    e.berth(&["container", "create", "--name", &gone, img, "true"])
+        .assert_success();
+    assert_out(&e.berth(&["container", "rm", &gone]), &format!("{gone}\n"));
 
     let out = e.berth(&["system", "df"]);
     out.assert_success();

@@ -40,12 +40,11 @@ fn report(verb: &str, e: &anyhow::Error) {
 /// `run` (or `create` when `create_only`): the exit code.
 pub async fn run(e: &Engine, a: &RunArgs, create_only: bool) -> i32 {
     let verb = if create_only { "create" } else { "run" };
-    let detached = create_only || a.detach;
     if a.tty && a.interactive && !create_only && !a.detach && !stream::is_tty(0) {
         eprintln!("the input device is not a TTY");
         return 1;
     }
-    let (body, attach) = match create::build(a, detached, stream::term_size()) {
+    let (body, attach) = match create::build(a, a.detach, stream::term_size()) {
         Ok(b) => b,
         Err(err) => {
             report(verb, &err);

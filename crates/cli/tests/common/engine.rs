@@ -266,6 +266,13 @@ impl Background {
         fs::read_to_string(&self.err).unwrap_or_default()
     }
 
+    /// Sends `sig` to the berth process.
+    pub fn signal(&self, sig: i32) {
+        if let Some(c) = &self.child {
+            dockerd::kill(c.id() as i32, sig);
+        }
+    }
+
     /// Waits up to `timeout` for it to exit.
     pub fn wait(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         dockerd::wait_timeout(self.child.as_mut().unwrap(), timeout)
