@@ -54,6 +54,22 @@ fn engine_cli_private_dockerd() {
     run_scenarios(&engine);
 }
 
+/// The same scenarios against a private `berth daemon`. Until the daemon
+/// on this branch serves containers this runs only with
+/// `BERTH_ENGINE_CLI_BERTH=1` (and `BERTH_TEST_DAEMON_BIN=<a berth binary
+/// with the engine>` to use another build's daemon).
+#[test]
+fn engine_cli_private_berth_daemon() {
+    if std::env::var_os("BERTH_ENGINE_CLI_BERTH").is_none() {
+        eprintln!("engine_cli_private_berth_daemon: set BERTH_ENGINE_CLI_BERTH=1 to run");
+        return;
+    }
+    let Some(engine) = Engine::private_berth_daemon() else {
+        return;
+    };
+    run_scenarios(&engine);
+}
+
 /// Runs every (selected) scenario against `e`; panics naming the failures.
 fn run_scenarios(e: &Engine) {
     let only: Option<Vec<String>> = std::env::var("BERTH_SCENARIOS")
@@ -942,7 +958,7 @@ fn inspect_start_wait(e: &Engine) {
         inspect(e, "{{.State.ExitCode}} {{.State.Running}}", &name),
         "6 false"
     );
-    // Without -f: a JSON array of the engine's objects.
+    // Without -f: a JSON array of the engine's objects, indented by 4.
     let out = e.berth(&["inspect", &name]);
     out.assert_success();
     let v: serde_json::Value =
@@ -950,7 +966,7 @@ fn inspect_start_wait(e: &Engine) {
     assert_eq!(v.as_array().map(|a| a.len()), Some(1));
     assert_eq!(v[0]["Name"], format!("/{name}"));
     assert!(
-        out.stdout_str().starts_with("[\n    {\n        \"Id\": "),
+        out.stdout_str().starts_with("[\n    {\n        \""),
         "{}",
         &out.stdout_str()[..40.min(out.stdout_str().len())]
     );

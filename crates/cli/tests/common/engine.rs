@@ -4,8 +4,8 @@
 //! testkit's skip message) when the machine cannot run it; dropping the
 //! `Engine` tears it down.
 //!
-//! Today: a private dockerd ([`Engine::private_dockerd`]). berth's own daemon
-//! gets its constructor here when it serves containers.
+//! A private dockerd ([`Engine::private_dockerd`]) and a private `berth
+//! daemon` ([`Engine::private_berth_daemon`]).
 #![allow(dead_code)]
 
 use std::any::Any;
@@ -65,6 +65,34 @@ impl Engine {
             dir,
             script: require_tool("script"),
             docker: Some(d.docker.clone()),
+            seq: AtomicUsize::new(0),
+            _engine: Box::new(d),
+        })
+    }
+
+    /// A private `berth daemon` (the binary `BERTH_TEST_DAEMON_BIN` names, else
+    /// this build's `berth`): its own data root, exec root and socket in a
+    /// fresh directory under /tmp, busybox imported as `berthbb:test`.
+    pub fn private_berth_daemon() -> Option<Engine> {
+        if !require_root() {
+            return None;
+        }
+        require_tool("tar")?;
+        let bin = std::env::var_os("BERTH_TEST_DAEMON_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_berth")));
+        let d = BerthDaemon::start(&bin);
+        let image = "berthbb:test".to_string();
+        d.import_busybox(&image);
+        let dir = d.dir.join("scratch");
+        fs::create_dir(&dir).unwrap();
+        Some(Engine {
+            kind: "berth",
+            host: d.host.clone(),
+            image,
+            dir,
+            script: require_tool("script"),
+            docker: berth_testkit::find_tool("docker"),
             seq: AtomicUsize::new(0),
             _engine: Box::new(d),
         })
@@ -307,4 +335,143 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 /// True when `p` exists.
 pub fn exists(p: &Path) -> bool {
     p.exists()
+}
+
+/// A private `berth daemon` and everything it owns; torn down on drop.
+pub struct BerthDaemon {
+    pub dir: PathBuf,
+    pub host: String,
+    bin: PathBuf,
+    child: Option<Child>,
+}
+
+impl BerthDaemon {
+    pub fn start(bin: &Path) -> BerthDaemon {
+        let dir = PathBuf::from("/tmp").join(unique_id("bbd"));
+        fs::create_dir(&dir).unwrap();
+        let socket = dir.join("berth.sock");
+        let mut d = BerthDaemon {
+            host: format!("unix://{}", socket.display()),
+            dir,
+            bin: bin.to_path_buf(),
+            child: None,
+        };
+        let log = File::create(d.dir.join("daemon.log")).unwrap();
+        let mut cmd = Command::new(bin);
+        cmd.arg("--data-root")
+            .arg(d.dir.join("data"))
+            .arg("daemon")
+            .args(["-H", &d.host])
+            .arg("--exec-root")
+            .arg(d.dir.join("exec"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .process_group(0);
+        eprintln!("starting {cmd:?}");
+        d.child = Some(cmd.spawn().expect("starting berth daemon"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            if let Some(st) = d.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!(
+                    "berth daemon exited during startup ({st}): {}",
+                    fs::read_to_string(d.dir.join("daemon.log")).unwrap_or_default()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "berth daemon did not listen on {}",
+                d.host
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        d
+    }
+
+    /// A busybox root as a tarball, imported into the daemon's store.
+    pub fn import_busybox(&self, image: &str) {
+        let rootfs = self.dir.join("rootfs");
+        berth_testkit::busybox_rootfs(&rootfs).expect("building the busybox rootfs");
+        let tarball = self.dir.join("rootfs.tar");
+        let st = Command::new("tar")
+            .arg("-C")
+            .arg(&rootfs)
+            .arg("-cf")
+            .arg(&tarball)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let out = Command::new(&self.bin)
+            .arg("--data-root")
+            .arg(self.dir.join("data"))
+            .args(["import", "-c", "CMD [\"sh\"]"])
+            .arg(&tarball)
+            .arg(image)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn berth(&self, args: &[&str]) -> Option<Output> {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+        cmd.env("BERTH_NO_AUTOSTART", "1")
+            .args(["-H", &self.host])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let mut child = cmd.spawn().ok()?;
+        match dockerd::wait_timeout(&mut child, Duration::from_secs(30)) {
+            Some(_) => child.wait_with_output().ok(),
+            None => {
+                dockerd::kill(-(child.id() as i32), libc::SIGKILL);
+                let _ = child.wait();
+                None
+            }
+        }
+    }
+}
+
+impl Drop for BerthDaemon {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!(
+                "--- berth daemon log (last 40 lines) ---\n{}\n--- end ---",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        if let Some(out) = self.berth(&["ps", "-aq", "--no-trunc"])
+            && out.status.success()
+        {
+            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            for id in &ids {
+                let _ = self.berth(&["rm", "-f", id]);
+            }
+        }
+        if let Some(mut child) = self.child.take() {
+            let pid = child.id() as i32;
+            dockerd::kill(pid, libc::SIGTERM);
+            if dockerd::wait_timeout(&mut child, Duration::from_secs(15)).is_none() {
+                dockerd::kill(-pid, libc::SIGKILL);
+                let _ = child.wait();
+            }
+            dockerd::kill(-pid, libc::SIGKILL);
+        }
+        dockerd::kill_strays(&self.dir);
+        dockerd::unmount_under(&self.dir);
+        if let Err(e) = fs::remove_dir_all(&self.dir) {
+            eprintln!("cleanup: cannot remove {}: {e}", self.dir.display());
+        }
+    }
 }
