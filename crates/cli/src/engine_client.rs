@@ -141,9 +141,10 @@ impl Engine {
                 ));
             }
         };
+        // No API-Version in _ping: 1.41 (dockerd 20.10's), which berth serves.
         let server = parse_version(&ping).unwrap_or(ClientVersion {
             major_version: 1,
-            minor_version: 24,
+            minor_version: 41,
         });
         let client = bollard::API_DEFAULT_VERSION;
         let v = if (server.major_version, server.minor_version)

@@ -85,18 +85,25 @@ pub async fn run(e: &Engine, a: &RunArgs, create_only: bool) -> i32 {
     .await
     {
         Ok(code) => code,
-        Err((err, started)) => {
+        Err((err, stage)) => {
             report(verb, &err);
             if a.rm {
                 remove_quietly(e, &id).await;
             }
-            if started {
-                125
-            } else {
-                start_error_code(&describe(&err))
+            match stage {
+                Stage::Start => start_error_code(&describe(&err)),
+                Stage::Attach | Stage::Stream => 125,
             }
         }
     }
+}
+
+/// Where `attach_start_wait` failed: only a failed start maps to 126/127.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Attach,
+    Start,
+    Stream,
 }
 
 async fn remove_quietly(e: &Engine, id: &str) {
@@ -189,7 +196,7 @@ async fn pull(e: &Engine, image: &str, quiet: bool) -> Result<()> {
 }
 
 /// Attach (before start, so no output is lost), register the wait, start,
-/// stream, then the exit code. An error says whether the start succeeded.
+/// stream, then the exit code. An error says at which stage it came.
 #[allow(clippy::too_many_arguments)]
 async fn attach_start_wait(
     e: &Engine,
@@ -199,9 +206,9 @@ async fn attach_start_wait(
     auto_remove: bool,
     sig_proxy: bool,
     detach_keys: Option<&str>,
-) -> std::result::Result<i32, (anyhow::Error, bool)> {
+) -> std::result::Result<i32, (anyhow::Error, Stage)> {
     let keys = stream::parse_detach_keys(detach_keys.unwrap_or("ctrl-p,ctrl-q"))
-        .map_err(|e| (e, false))?;
+        .map_err(|e| (e, Stage::Attach))?;
     let hijacked = if attach.stdin || attach.stdout || attach.stderr {
         let mut path = format!(
             "/containers/{id}/attach?stream=1&stdin={}&stdout={}&stderr={}",
@@ -210,7 +217,11 @@ async fn attach_start_wait(
         if let Some(k) = detach_keys {
             path.push_str(&format!("&detachKeys={}", urlencode(k)));
         }
-        Some(e.hijack(&path, None).await.map_err(|e| (e, false))?)
+        Some(
+            e.hijack(&path, None)
+                .await
+                .map_err(|e| (e, Stage::Attach))?,
+        )
     } else {
         None
     };
@@ -218,7 +229,7 @@ async fn attach_start_wait(
     let waiter = e
         .wait_registered(id, condition)
         .await
-        .map_err(|e| (e, false))?;
+        .map_err(|e| (e, Stage::Attach))?;
     let raw = if tty && attach.stdin {
         RawTerminal::stdin()
     } else {
@@ -226,7 +237,7 @@ async fn attach_start_wait(
     };
     if let Err(err) = e.docker.start_container(id, None).await.map_err(api_err) {
         drop(raw);
-        return Err((err, false));
+        return Err((err, Stage::Start));
     }
     if tty {
         stream::monitor_resize(e, ResizeTarget::Container(id.to_string()));
@@ -243,12 +254,15 @@ async fn attach_start_wait(
             Ok(Outcome::Ended) => {}
             Err(err) => {
                 drop(raw);
-                return Err((err, true));
+                return Err((err, Stage::Stream));
             }
         }
     }
     drop(raw);
-    waiter.await.map(|c| c as i32).map_err(|e| (e, true))
+    waiter
+        .await
+        .map(|c| c as i32)
+        .map_err(|e| (e, Stage::Stream))
 }
 
 /// `start`: without -a, starts each and prints its name; with -a/-i, attaches
@@ -284,12 +298,11 @@ pub async fn start(e: &Engine, a: &StartArgs) -> Result<i32> {
         .await
         {
             Ok(code) => Ok(code),
-            Err((err, started)) => {
+            Err((err, stage)) => {
                 eprintln!("Error: {}", describe(&err));
-                Ok(if started {
-                    1
-                } else {
-                    start_error_code(&describe(&err))
+                Ok(match stage {
+                    Stage::Start => start_error_code(&describe(&err)),
+                    Stage::Attach | Stage::Stream => 1,
                 })
             }
         };

@@ -443,14 +443,14 @@ pub async fn cp(e: &Engine, a: &CpArgs) -> Result<i32> {
             .map(|(c, p)| (c.to_string(), p.to_string()))
     };
     match (split(&a.src), split(&a.dest)) {
-        (Some((c, p)), None) => cp_from(e, &c, &p, &a.dest, a.quiet).await,
+        (Some((c, p)), None) => cp_from(e, &c, &p, &a.dest).await,
         (None, Some((c, p))) => cp_to(e, &a.src, &c, &p, a.archive, a.follow_link).await,
         (Some(_), Some(_)) => bail!("copying between containers is not supported"),
         (None, None) => bail!("must specify at least one container source"),
     }
 }
 
-async fn cp_from(e: &Engine, container: &str, path: &str, dest: &str, _quiet: bool) -> Result<i32> {
+async fn cp_from(e: &Engine, container: &str, path: &str, dest: &str) -> Result<i32> {
     let path = if path.is_empty() { "/" } else { path };
     let o = qp::DownloadFromContainerOptionsBuilder::new()
         .path(path)
@@ -479,9 +479,6 @@ async fn cp_from(e: &Engine, container: &str, path: &str, dest: &str, _quiet: bo
                 .with_context(|| format!("extracting into {}", dest.display()))?;
         }
         return Ok(0);
-    }
-    if path.ends_with('/') && !copy_contents {
-        // The source is a directory; dest does not exist: make it and fill it.
     }
     let parent = dest
         .parent()

@@ -332,11 +332,6 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// True when `p` exists.
-pub fn exists(p: &Path) -> bool {
-    p.exists()
-}
-
 /// A private `berth daemon` and everything it owns; torn down on drop.
 pub struct BerthDaemon {
     pub dir: PathBuf,
