@@ -138,10 +138,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::History(c) => ImageCommand::History(c),
         Command::Pull(c) => ImageCommand::Pull(c),
         Command::Push(c) => ImageCommand::Push(c),
-        Command::Login(_) | Command::Logout(_) | Command::Daemon(_) | Command::Engine(_) => {
+        Command::Login(_) | Command::Logout(_) | Command::Daemon(_) => {
             unreachable!("handled above")
         }
         Command::Runtime { .. } => unreachable!("dispatched before parsing"),
+        Command::Engine(_) => unreachable!("dispatched above"),
     };
     image_cli::run(&store, &cmd)
 }
