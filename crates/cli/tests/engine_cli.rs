@@ -39,7 +39,11 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("rm_force_and_autoremove", rm_force_and_autoremove),
     ("restart_policy_and_restart", restart_policy_and_restart),
     ("cp_both_ways", cp_both_ways),
-    ("other_verbs", other_verbs),
+    ("top_and_stats", top_and_stats),
+    ("diff_and_export", diff_and_export),
+    ("pause_rename_events", pause_rename_events),
+    ("prune_verbs", prune_verbs),
+    ("system_verbs", system_verbs),
     ("same_output_as_docker_cli", same_output_as_docker_cli),
 ];
 
@@ -1235,13 +1239,12 @@ fn cp_both_ways(e: &Engine) {
     assert!(!work.join("x").exists());
 }
 
-fn other_verbs(e: &Engine) {
+fn top_and_stats(e: &Engine) {
     let img = e.image.as_str();
     let mut c = Cleanup::new(e);
-    let name = c.name("misc");
+    let name = c.name("topstats");
     let out = e.berth(&["run", "-d", "--name", &name, img, "sleep", "1000"]);
     out.assert_success();
-    let id = out.stdout_str().trim().to_string();
 
     let out = e.berth(&["top", &name]);
     out.assert_success();
@@ -1266,7 +1269,14 @@ fn other_verbs(e: &Engine) {
         "{}",
         out.stdout_str()
     );
+}
 
+fn diff_and_export(e: &Engine) {
+    let img = e.image.as_str();
+    let mut c = Cleanup::new(e);
+    let name = c.name("diffexp");
+    let out = e.berth(&["run", "-d", "--name", &name, img, "sleep", "1000"]);
+    out.assert_success();
     e.berth(&["exec", &name, "touch", "/made-here"])
         .assert_success();
     let out = e.berth(&["diff", &name]);
@@ -1291,7 +1301,15 @@ fn other_verbs(e: &Engine) {
             .trim_end_matches('/')
             == "made-here"
     }));
+}
 
+fn pause_rename_events(e: &Engine) {
+    let img = e.image.as_str();
+    let mut c = Cleanup::new(e);
+    let name = c.name("pause");
+    let out = e.berth(&["run", "-d", "--name", &name, img, "sleep", "1000"]);
+    out.assert_success();
+    let id = out.stdout_str().trim().to_string();
     assert_out(&e.berth(&["pause", &name]), &format!("{name}\n"));
     let st = e
         .berth(&[
@@ -1331,7 +1349,11 @@ fn other_verbs(e: &Engine) {
         "{:?}",
         out.stdout_str()
     );
+}
 
+fn prune_verbs(e: &Engine) {
+    let img = e.image.as_str();
+    let mut c = Cleanup::new(e);
     // container prune, limited to our label.
     let label = format!("berth.test={}", unique_id("prune"));
     let dead = c.name("prune");
@@ -1392,7 +1414,14 @@ fn other_verbs(e: &Engine) {
     e.berth(&["container", "create", "--name", &gone, img, "true"])
         .assert_success();
     assert_out(&e.berth(&["container", "rm", &gone]), &format!("{gone}\n"));
+}
 
+fn system_verbs(e: &Engine) {
+    let img = e.image.as_str();
+    let mut c = Cleanup::new(e);
+    let name = c.name("system");
+    let out = e.berth(&["run", "-d", "--name", &name, img, "sleep", "1000"]);
+    out.assert_success();
     let out = e.berth(&["system", "df"]);
     out.assert_success();
     assert!(
@@ -1424,7 +1453,7 @@ fn other_verbs(e: &Engine) {
     cmd.env("BERTH_HOST", &e.host)
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
         .env("BERTH_NO_AUTOSTART", "1")
-        .args(["ps", "-q", "--filter", &format!("name={renamed}")]);
+        .args(["ps", "-q", "--filter", &format!("name={name}")]);
     let out = cmd.output().unwrap();
     out.assert_success();
     assert_eq!(out.stdout_str().lines().count(), 1);
