@@ -1575,6 +1575,8 @@ fn same_output_as_docker_cli(e: &Engine) {
             "{{.Server.Version}} {{.Server.Os}} {{.Server.Arch}}",
         ],
     ];
+    // Every difference, not just the first.
+    let mut differ = Vec::new();
     for args in &same {
         let ours = e.berth(args);
         let theirs = e.docker(args).unwrap();
@@ -1586,12 +1588,17 @@ fn same_output_as_docker_cli(e: &Engine) {
             }
             l
         };
-        assert_eq!(
-            (lines(&ours), ours.stderr_str(), ours.status.code()),
-            (lines(&theirs), theirs.stderr_str(), theirs.status.code()),
-            "berth {args:?} (left) differs from docker's CLI (right)"
-        );
+        let ours = (lines(&ours), ours.stderr_str(), ours.status.code());
+        let theirs = (lines(&theirs), theirs.stderr_str(), theirs.status.code());
+        if ours != theirs {
+            eprintln!("berth {args:?}:\n  berth:  {ours:?}\n  docker: {theirs:?}");
+            differ.push(args[0]);
+        }
     }
+    assert!(
+        differ.is_empty(),
+        "berth and docker's CLI differ on {differ:?}"
+    );
 }
 
 /// Not engine-specific: with nothing on the socket, the CLI starts `berth
