@@ -1,7 +1,11 @@
 //! The `berth` command line: the OCI runtime CLI (`berth-runtime`, or
-//! `berth runtime ...`) and the image verbs over a local store. The engine's
-//! container verbs come with the daemon.
+//! `berth runtime ...`), the image verbs over a local store, and the container
+//! and system verbs, which are Engine API calls to the daemon.
 
 pub mod daemon;
 pub mod image_cli;
 pub mod runtime_cli;
+
+// The container and system verbs, over the Engine API.
+pub mod container_cli;
+pub mod engine_client;

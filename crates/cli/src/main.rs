@@ -23,6 +23,11 @@ struct Cli {
         default_value = "/var/lib/berth"
     )]
     data_root: PathBuf,
+    /// The engine's socket for the container verbs (unix:///path); else
+    /// BERTH_HOST, else unix:///run/berth/berth.sock. When nothing answers
+    /// there, `berth daemon` is started on it (not with BERTH_NO_AUTOSTART=1).
+    #[arg(short = 'H', long = "host")]
+    host: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -64,6 +69,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    #[command(flatten)]
+    Engine(berth_cli::container_cli::EngineCommand),
 }
 
 fn main() {
@@ -80,7 +87,7 @@ fn main() {
         rest.extend(args.into_iter().skip(2));
         std::process::exit(berth_cli::runtime_cli::main(rest));
     }
-    let cli = Cli::parse();
+    let cli: Cli = berth_cli::container_cli::parse();
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -99,6 +106,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Shim { bundle } => return Ok(berth_engine::shim::main(bundle)),
         _ => {}
     }
+    if let Command::Engine(c) = cli.command {
+        return Ok(berth_cli::container_cli::main(
+            c,
+            cli.host.as_deref(),
+            &cli.data_root,
+        ));
+    }
     let store = berth_image::images::ImageStore::open(&cli.data_root)?;
     let cmd = match cli.command {
         Command::Image(c) => c,
@@ -115,6 +129,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             unreachable!("handled above")
         }
         Command::Runtime { .. } => unreachable!("dispatched before parsing"),
+        Command::Engine(_) => unreachable!("dispatched above"),
     };
     image_cli::run(&store, &cmd)
 }

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod berthd;
+pub mod dockerd;
+pub mod engine;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
