@@ -175,6 +175,31 @@ async fn container_route(
         (Method::GET, "logs") => crate::logs::logs(engine, name, q).await,
         (Method::GET, "top") => top(&engine, name, first(q, "ps_args").unwrap_or("-ef")).await,
         (Method::GET, "stats") => crate::stats::stats(engine, name, q).await,
+        (Method::GET, "changes") => match engine.changes(name) {
+            Ok(list) => json(
+                200,
+                &Value::Array(
+                    list.into_iter()
+                        .map(|(p, k)| json!({"Path": p, "Kind": k}))
+                        .collect(),
+                ),
+            ),
+            Err(e) => engine_error(e),
+        },
+        (Method::POST, "update") => {
+            let body: Value = match read_json(req).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            match engine.update_container(name, &body) {
+                Ok(warnings) => json(200, &json!({"Warnings": warnings})),
+                Err(e) => engine_error(e),
+            }
+        }
+        (m @ (Method::GET | Method::HEAD | Method::PUT), "archive") => {
+            crate::archive::archive(engine, req, m, name, q).await
+        }
+        (Method::GET, "export") => crate::archive::export(&engine, name),
         (Method::POST, "exec") => {
             let body: berth_engine::exec::ExecConfig = match read_json(req).await {
                 Ok(b) => b,

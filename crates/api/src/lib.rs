@@ -5,6 +5,8 @@
 //! Start at [`route`]: one match over method and path. The image store's
 //! calls block on disk, so they run on tokio's blocking pool.
 
+mod archive;
+mod commit;
 mod containers;
 mod events;
 mod exec;
@@ -13,6 +15,7 @@ mod logs;
 mod routes;
 mod stats;
 mod stream;
+mod system;
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -45,6 +45,34 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> 
             let names = query.get("names").cloned().unwrap_or_default();
             save(state, names).await
         }
+        (Method::POST, "/images/prune") => {
+            let filters = first(&query, "filters").unwrap_or("{}").to_string();
+            blocking(state, move |s| {
+                let f: BTreeMap<String, serde_json::Value> = serde_json::from_str(&filters)
+                    .map_err(|e| ImageError::invalid("filters", e))?;
+                // dangling=false prunes every image no container uses.
+                let all = f.get("dangling").is_some_and(|v| {
+                    v.to_string().contains("false") || v.to_string().contains('0')
+                });
+                let in_use =
+                    |id: &berth_image::Digest| s.engine.image_in_use(&id.to_string()).is_some();
+                let removed = s.engine.images.prune(all, &in_use)?;
+                let items: Vec<serde_json::Value> = removed
+                    .iter()
+                    .map(|r| match r {
+                        Removed::Untagged(t) => serde_json::json!({"Untagged": t}),
+                        Removed::Deleted(d) => serde_json::json!({"Deleted": d.to_string()}),
+                    })
+                    .collect();
+                Ok(json(
+                    200,
+                    &serde_json::json!({"ImagesDeleted": items, "SpaceReclaimed": 0}),
+                ))
+            })
+            .await
+        }
+        (Method::GET, "/system/df") => crate::system::df(state.engine.clone()).await,
+        (Method::POST, "/commit") => crate::commit::commit(state.engine.clone(), req, &query).await,
         (Method::GET, "/events") => crate::events::events(state.engine.clone(), &query).await,
         (m, p) if p.starts_with("/containers/") => {
             let rest = p["/containers/".len()..].to_string();
@@ -150,9 +178,15 @@ fn version() -> serde_json::Value {
 
 fn info(s: &State) -> berth_image::Result<serde_json::Value> {
     let images = s.engine.images.list()?.len();
+    let all = s.engine.list();
+    let count =
+        |st: berth_engine::model::Status| all.iter().filter(|c| c.state.status == st).count();
+    let running = count(berth_engine::model::Status::Running);
+    let paused = count(berth_engine::model::Status::Paused);
     Ok(serde_json::json!({
         "ID": "berth",
-        "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0, "ContainersStopped": 0,
+        "Containers": all.len(), "ContainersRunning": running, "ContainersPaused": paused,
+        "ContainersStopped": all.len() - running - paused,
         "Images": images,
         "Driver": "overlay2",
         "DockerRootDir": s.engine.data_root(),
@@ -164,7 +198,7 @@ fn info(s: &State) -> berth_image::Result<serde_json::Value> {
         "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "Name": std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim(),
         "ServerVersion": env!("CARGO_PKG_VERSION"),
-        "SecurityOptions": ["name=seccomp,profile=default"],
+        "SecurityOptions": [],
         "Runtimes": {"berth": {"path": "berth-runtime"}},
         "DefaultRuntime": "berth",
     }))
@@ -254,7 +288,9 @@ async fn image_route(
         (Method::DELETE, "") => {
             let force = truthy(q, "force");
             blocking(state, move |s| {
-                let removed = s.engine.images.remove(&name, force, &|_| false)?;
+                let in_use =
+                    |id: &berth_image::Digest| s.engine.image_in_use(&id.to_string()).is_some();
+                let removed = s.engine.images.remove(&name, force, &in_use)?;
                 let items: Vec<serde_json::Value> = removed
                     .iter()
                     .map(|r| match r {

@@ -82,6 +82,14 @@ fn main() {
     if name.as_deref() == Some("berth-runtime") {
         std::process::exit(berth_cli::runtime_cli::main(args));
     }
+    if args.get(1).is_some_and(|a| a == "container-fs") {
+        // The engine's confined helper for cp and export (not for people).
+        let rest: Vec<String> = args[2..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        std::process::exit(berth_engine::archive::helper_main(&rest));
+    }
     if args.get(1).is_some_and(|a| a == "runtime") {
         let mut rest = vec![OsString::from("berth runtime")];
         rest.extend(args.into_iter().skip(2));

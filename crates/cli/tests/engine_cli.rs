@@ -58,16 +58,10 @@ fn engine_cli_private_dockerd() {
     run_scenarios(&engine);
 }
 
-/// The same scenarios against a private `berth daemon`. Until the daemon
-/// on this branch serves containers this runs only with
-/// `BERTH_ENGINE_CLI_BERTH=1` (and `BERTH_TEST_DAEMON_BIN=<a berth binary
-/// with the engine>` to use another build's daemon).
+/// The same scenarios against a private `berth daemon` (`BERTH_TEST_DAEMON_BIN`
+/// names another build's berth to use as the daemon).
 #[test]
 fn engine_cli_private_berth_daemon() {
-    if std::env::var_os("BERTH_ENGINE_CLI_BERTH").is_none() {
-        eprintln!("engine_cli_private_berth_daemon: set BERTH_ENGINE_CLI_BERTH=1 to run");
-        return;
-    }
     let Some(engine) = Engine::private_berth_daemon() else {
         return;
     };

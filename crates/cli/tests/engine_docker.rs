@@ -680,3 +680,144 @@ except docker.errors.NotFound:
         "hi\nrunning v True\n2 inside\nstarted\nTrue\n137\ngone\n"
     );
 }
+
+/// docker cp both ways (running and stopped), diff, export, commit, and
+/// rmi refused while a container uses the image.
+#[test]
+fn files_in_and_out_diff_export_and_commit() {
+    let s = Store::new();
+    let Some(d) = daemon(&s) else { return };
+    let name = unique_id("files");
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "bb:1",
+        "sh",
+        "-c",
+        "mkdir /work; echo made > /work/made.txt; rm /bin/vi; sleep 600",
+    ])
+    .assert_success();
+    wait_until("the container's files", Duration::from_secs(10), || {
+        d.docker(&["exec", &name, "test", "-f", "/work/made.txt"])
+            .status
+            .success()
+    });
+    let host_file = s.path("host.txt");
+    std::fs::write(&host_file, "from the host\n").unwrap();
+    d.docker(&["cp", &host_file, &format!("{name}:/work/")])
+        .assert_success();
+    let out = d.docker(&["exec", &name, "cat", "/work/host.txt"]);
+    assert_eq!(out.stdout_str(), "from the host\n");
+    let back = s.path("back");
+    d.docker(&["cp", &format!("{name}:/work"), &back])
+        .assert_success();
+    assert_eq!(
+        std::fs::read_to_string(format!("{back}/made.txt")).unwrap(),
+        "made\n"
+    );
+    // A path that is not there: docker's message, nothing written.
+    let out = d.docker(&["cp", &format!("{name}:/no/such"), &s.path("nothing")]);
+    assert!(!out.status.success());
+    assert!(
+        out.stderr_str().contains("Could not find the file"),
+        "{}",
+        out.stderr_str()
+    );
+    // A symlink inside the container cannot lead a copy out of it.
+    d.docker(&["exec", &name, "ln", "-s", "/", "/work/escape"])
+        .assert_success();
+    let out = d.docker(&["cp", &host_file, &format!("{name}:/work/escape/bin/")]);
+    out.assert_success();
+    assert!(
+        !std::path::Path::new("/bin/host.txt").exists()
+            || std::fs::read_to_string("/bin/host.txt").unwrap() != "from the host\n"
+    );
+    let out = d.docker(&["exec", &name, "cat", "/bin/host.txt"]);
+    assert_eq!(
+        out.stdout_str(),
+        "from the host\n",
+        "the copy landed inside the container"
+    );
+
+    let diff = d.docker(&["diff", &name]);
+    diff.assert_success();
+    let diff = diff.stdout_str();
+    for want in ["C /bin\n", "D /bin/vi\n", "A /work\n", "A /work/made.txt\n"] {
+        assert!(diff.contains(want), "{want:?} missing from:\n{diff}");
+    }
+    assert!(
+        !diff.contains("/proc"),
+        "mount points are not changes:\n{diff}"
+    );
+
+    d.docker(&["stop", "-t", "0", &name]).assert_success();
+    // A stopped container's files are reachable too.
+    d.docker(&["cp", &host_file, &format!("{name}:/work/second.txt")])
+        .assert_success();
+    let exported = d.docker(&["export", "-o", &s.path("export.tar"), &name]);
+    exported.assert_success();
+    let list = Command::new("tar")
+        .args(["-tf", &s.path("export.tar")])
+        .output()
+        .unwrap();
+    let list = list.stdout_str();
+    assert!(
+        list.lines()
+            .any(|l| l.trim_end_matches('/') == "work/second.txt"),
+        "{list}"
+    );
+    assert!(list.lines().any(|l| l == "bin/busybox"), "{list}");
+    assert!(!list.lines().any(|l| l == "bin/vi"), "{list}");
+
+    let committed = d.docker(&[
+        "commit",
+        "-m",
+        "a test",
+        "-c",
+        "CMD [\"cat\", \"/work/second.txt\"]",
+        &name,
+        "committed:1",
+    ]);
+    committed.assert_success();
+    assert!(
+        committed.stdout_str().starts_with("sha256:"),
+        "{}",
+        committed.stdout_str()
+    );
+    let out = d.docker(&["run", "--rm", "committed:1"]);
+    assert_eq!(out.stdout_str(), "from the host\n", "{}", out.stderr_str());
+    let hist = d.docker(&["history", "--format", "{{.Comment}}", "committed:1"]);
+    assert!(
+        hist.stdout_str().starts_with("a test\n"),
+        "{}",
+        hist.stdout_str()
+    );
+    // The image the container uses cannot go, unless forced.
+    let out = d.docker(&["rmi", "bb:1"]);
+    assert!(!out.status.success());
+    assert!(
+        out.stderr_str().contains("conflict"),
+        "{}",
+        out.stderr_str()
+    );
+    // update: resources and restart policy, recorded.
+    d.docker(&[
+        "update",
+        "--memory",
+        "64m",
+        "--restart",
+        "on-failure:3",
+        &name,
+    ])
+    .assert_success();
+    assert_eq!(
+        inspect(
+            &d,
+            &name,
+            "{{.HostConfig.Memory}} {{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}"
+        ),
+        "67108864 on-failure 3"
+    );
+}

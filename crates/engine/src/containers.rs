@@ -976,3 +976,64 @@ async fn shim_attach(socket: &Path, stdin: bool, stdout: bool, stderr: bool) -> 
     }
     Ok(stream)
 }
+
+/// The host config fields `docker update` may change.
+const UPDATABLE: &[&str] = &[
+    "Memory",
+    "MemoryReservation",
+    "MemorySwap",
+    "NanoCpus",
+    "CpuShares",
+    "CpuPeriod",
+    "CpuQuota",
+    "CpusetCpus",
+    "PidsLimit",
+    "RestartPolicy",
+];
+
+impl Engine {
+    /// `POST /containers/{id}/update`: resources (applied to the running
+    /// container's cgroup too) and the restart policy.
+    pub fn update_container(&self, name: &str, body: &serde_json::Value) -> Result<Vec<String>> {
+        let c = self.get(name)?;
+        let mut hc = serde_json::to_value(&c.host_config).expect("json serializes");
+        let Some(fields) = body.as_object() else {
+            return Err(Error::Invalid("the update must be a JSON object".into()));
+        };
+        for (k, v) in fields {
+            if UPDATABLE.contains(&k.as_str()) && !v.is_null() {
+                hc[k] = v.clone();
+            }
+        }
+        let mut hc: HostConfig = serde_json::from_value(hc)
+            .map_err(|e| Error::Invalid(format!("invalid update: {e}")))?;
+        validate_host_config(&mut hc)?;
+        let mut next = c.clone();
+        next.host_config = hc;
+        if next.is_running() {
+            let layers = self.layers(&next)?;
+            let files = spec::Files {
+                hosts: Path::new("/"),
+                hostname: Path::new("/"),
+                resolv: Path::new("/"),
+            };
+            let spec = spec::build(&next, &[], &layers, &files, &self.config.cgroup_parent)?;
+            let mut resources = spec["linux"]["resources"].clone();
+            // The device rules were set at create; an update leaves them.
+            if let Some(r) = resources.as_object_mut() {
+                r.remove("devices");
+            }
+            let resources: oci_spec::runtime::LinuxResources = serde_json::from_value(resources)
+                .map_err(|e| Error::Internal(format!("resources: {e}")))?;
+            berth_runtime::Runtime::new(self.runtime_root())
+                .update(&c.id, &resources)
+                .map_err(|e| Error::Internal(format!("updating {}: {e}", c.name)))?;
+        }
+        let updated = self.update(&c.id, |c| {
+            c.host_config = next.host_config.clone();
+            c.clone()
+        })?;
+        self.event("update", &updated, &[]);
+        Ok(Vec::new())
+    }
+}

@@ -11,6 +11,8 @@
 //! point reopens to a consistent set, and re-adopts running containers from
 //! their shims (or their exit files).
 
+pub mod archive;
+pub mod changes;
 pub mod containers;
 pub mod error;
 pub mod events;

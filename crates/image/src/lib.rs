@@ -6,6 +6,7 @@
 
 pub mod archive;
 pub mod bundle;
+pub mod commit;
 pub mod diff;
 pub mod digest;
 pub mod error;

@@ -64,6 +64,8 @@ pub enum ContainerVerb {
     Diff(DiffArgs),
     /// Export a container's filesystem as a tar archive.
     Export(ExportArgs),
+    /// Create a new image from a container's changes.
+    Commit(CommitArgs),
 }
 
 /// The engine verbs of `berth` itself.
@@ -138,6 +140,7 @@ const VERBS: &[&str] = &[
     "update",
     "diff",
     "export",
+    "commit",
     "ps",
     "inspect",
     "container",
@@ -296,5 +299,6 @@ async fn verb(e: &Engine, v: ContainerVerb) -> Result<i32> {
         ContainerVerb::Update(a) => verbs::update(e, &a).await,
         ContainerVerb::Diff(a) => verbs::diff(e, &a).await,
         ContainerVerb::Export(a) => verbs::export(e, &a).await,
+        ContainerVerb::Commit(a) => verbs::commit(e, &a).await,
     }
 }

@@ -270,6 +270,35 @@ pub async fn diff(e: &Engine, a: &DiffArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// `commit`: POST /commit; prints the new image's id.
+pub async fn commit(e: &Engine, a: &CommitArgs) -> Result<i32> {
+    use crate::engine_client::urlencode;
+    let mut q = format!("container={}&pause={}", urlencode(&a.container), a.pause);
+    if let Some(r) = &a.repository {
+        // A tag is what follows the last ':' unless that is part of a
+        // registry's host:port.
+        let (repo, tag) = match r.rsplit_once(':') {
+            Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+            _ => (r.as_str(), ""),
+        };
+        q.push_str(&format!("&repo={}&tag={}", urlencode(repo), urlencode(tag)));
+    }
+    if let Some(m) = &a.message {
+        q.push_str(&format!("&comment={}", urlencode(m)));
+    }
+    if let Some(au) = &a.author {
+        q.push_str(&format!("&author={}", urlencode(au)));
+    }
+    for c in &a.change {
+        q.push_str(&format!("&changes={}", urlencode(c)));
+    }
+    let v = e
+        .post_json(&format!("/commit?{q}"), &serde_json::json!({}))
+        .await?;
+    println!("{}", v["Id"].as_str().unwrap_or_default());
+    Ok(0)
+}
+
 pub async fn export(e: &Engine, a: &ExportArgs) -> Result<i32> {
     let mut out: Box<dyn Write> = match &a.output {
         Some(p) => Box::new(

@@ -1,0 +1,82 @@
+//! `GET /system/df`: what images and containers take on disk.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use berth_engine::Engine;
+use hyper::Response;
+use serde_json::json;
+
+use crate::{Body, error, json};
+
+fn du(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(path)
+        .map(|d| d.flatten().map(|e| du(&e.path())).sum())
+        .unwrap_or(0)
+}
+
+pub async fn df(engine: Arc<Engine>) -> Response<Body> {
+    let res = tokio::task::spawn_blocking(move || {
+        let containers = engine.list();
+        let images = engine.images.list().map_err(|e| e.to_string())?;
+        let mut layers = 0u64;
+        let mut image_rows = Vec::new();
+        for (rec, tags) in &images {
+            layers += rec.size;
+            let id = rec.id.to_string();
+            let used = containers.iter().filter(|c| c.image == id).count();
+            image_rows.push(json!({
+                "Id": id,
+                "ParentId": "",
+                "RepoTags": tags.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+                "RepoDigests": rec.repo_digests,
+                "Created": rec.created.as_deref().and_then(|c| humantime::parse_rfc3339_weak(c).ok())
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs()),
+                "Size": rec.size,
+                "SharedSize": -1,
+                "VirtualSize": rec.size,
+                "Labels": {},
+                "Containers": used,
+            }));
+        }
+        let container_rows: Vec<_> = containers
+            .iter()
+            .map(|c| {
+                let rw = du(&engine.container_dir(&c.id).join("upper"));
+                json!({
+                    "Id": c.id,
+                    "Names": [format!("/{}", c.name)],
+                    "Image": c.config.image,
+                    "ImageID": c.image,
+                    "Command": c.path,
+                    "Created": 0,
+                    "State": c.state.status.as_str(),
+                    "Status": c.state.status.as_str(),
+                    "SizeRw": rw,
+                    "SizeRootFs": rw,
+                    "Labels": c.config.labels.clone().unwrap_or_default(),
+                    "Mounts": [],
+                })
+            })
+            .collect();
+        Ok::<_, String>(json!({
+            "LayersSize": layers,
+            "Images": image_rows,
+            "Containers": container_rows,
+            "Volumes": [],
+            "BuildCache": [],
+        }))
+    })
+    .await;
+    match res {
+        Ok(Ok(v)) => json(200, &v),
+        Ok(Err(e)) => error(500, e),
+        Err(e) => error(500, e),
+    }
+}
