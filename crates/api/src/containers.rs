@@ -118,7 +118,7 @@ pub async fn route(
             }
         }
         (Method::GET, "json") => list(&engine, q),
-        (Method::POST, "prune") => prune(&engine).await,
+        (Method::POST, "prune") => prune(&engine, q).await,
         (m, rest) => {
             let (name, action) = rest.split_once('/').unwrap_or((rest, ""));
             let name = name.to_string();
@@ -324,9 +324,44 @@ async fn top(engine: &Engine, name: &str, ps_args: &str) -> Response<Body> {
     json(200, &json!({"Titles": header, "Processes": procs}))
 }
 
-async fn prune(engine: &Arc<Engine>) -> Response<Body> {
+/// `POST /containers/prune`: stopped containers, filtered by `label`,
+/// `label!` and `until` as dockerd filters them.
+async fn prune(engine: &Arc<Engine>, q: &Query) -> Response<Body> {
+    let filters = match parse_filters(q) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    for k in filters.keys() {
+        if !["label", "label!", "until"].contains(&k.as_str()) {
+            return error(400, format!("invalid filter '{k}'"));
+        }
+    }
+    let until = filters
+        .get("until")
+        .and_then(|v| v.first())
+        .map(|u| berth_engine::logs::parse_time(u).ok_or(u.clone()));
+    let until = match until {
+        Some(Err(u)) => return error(400, format!("invalid filter 'until={u}'")),
+        Some(Ok(t)) => Some(t),
+        None => None,
+    };
     let mut deleted = Vec::new();
     for c in engine.list() {
+        let labels = c.config.labels.clone().unwrap_or_default();
+        let label_ok = |v: &String| match v.split_once('=') {
+            Some((k, val)) => labels.get(k).is_some_and(|x| x == val),
+            None => labels.contains_key(v.as_str()),
+        };
+        let keep = filters
+            .get("label")
+            .is_some_and(|vals| !vals.iter().all(label_ok))
+            || filters
+                .get("label!")
+                .is_some_and(|vals| vals.iter().any(label_ok))
+            || until.is_some_and(|u| humantime::parse_rfc3339(&c.created).is_ok_and(|t| t > u));
+        if keep {
+            continue;
+        }
         if matches!(
             c.state.status,
             Status::Exited | Status::Created | Status::Dead
@@ -339,6 +374,28 @@ async fn prune(engine: &Arc<Engine>) -> Response<Body> {
         200,
         &json!({"ContainersDeleted": deleted, "SpaceReclaimed": 0}),
     )
+}
+
+/// The `filters` query parameter: `{"k": ["v"]}` or the old `{"k": {"v": true}}`.
+fn parse_filters(q: &Query) -> Result<BTreeMap<String, Vec<String>>, Box<Response<Body>>> {
+    let mut wanted = BTreeMap::new();
+    let Some(f) = first(q, "filters").filter(|f| !f.is_empty()) else {
+        return Ok(wanted);
+    };
+    let filters: BTreeMap<String, Value> = serde_json::from_str(f)
+        .map_err(|e| Box::new(error(400, format!("invalid filters: {e}"))))?;
+    for (k, v) in filters {
+        let vals = match v {
+            Value::Array(a) => a
+                .into_iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            Value::Object(o) => o.into_iter().map(|(k, _)| k).collect(),
+            _ => return Err(Box::new(error(400, format!("invalid filter {k:?}")))),
+        };
+        wanted.insert(k, vals);
+    }
+    Ok(wanted)
 }
 
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -508,30 +565,16 @@ fn unix_secs(t: &str) -> i64 {
 /// `GET /containers/json` with docker's filters.
 fn list(engine: &Engine, q: &Query) -> Response<Body> {
     let all = truthy(q, "all");
-    let filters: BTreeMap<String, Value> = match first(q, "filters").filter(|f| !f.is_empty()) {
-        None => BTreeMap::new(),
-        Some(f) => match serde_json::from_str(f) {
-            Ok(m) => m,
-            Err(e) => return error(400, format!("invalid filters: {e}")),
-        },
+    let wanted = match parse_filters(q) {
+        Ok(f) => f,
+        Err(r) => return *r,
     };
-    // Each filter's values: `{"k": ["v"]}` or the old `{"k": {"v": true}}`.
-    let mut wanted: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (k, v) in filters {
-        let vals = match v {
-            Value::Array(a) => a
-                .into_iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect(),
-            Value::Object(o) => o.into_iter().map(|(k, _)| k).collect(),
-            _ => return error(400, format!("invalid filter {k:?}")),
-        };
+    for k in wanted.keys() {
         match k.as_str() {
             "id" | "name" | "label" | "status" | "exited" | "ancestor" | "before" | "since"
             | "health" | "network" | "volume" | "is-task" | "publish" | "expose" => {}
             other => return error(400, format!("invalid filter '{other}'")),
         }
-        wanted.insert(k, vals);
     }
     for s in wanted.get("status").into_iter().flatten() {
         if ![

@@ -821,3 +821,109 @@ fn files_in_and_out_diff_export_and_commit() {
         "67108864 on-failure 3"
     );
 }
+
+/// Health checks run by the engine: starting, healthy, unhealthy, the log
+/// in inspect, the health= filter of ps, and --health-on-failure=restart.
+#[test]
+fn health_checks_are_run_by_the_engine() {
+    let s = Store::new();
+    let Some(d) = daemon(&s) else { return };
+    let name = unique_id("health");
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--health-cmd",
+        "cat /ok",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        "bb:1",
+        "sleep",
+        "600",
+    ])
+    .assert_success();
+    assert_eq!(inspect(&d, &name, "{{.State.Health.Status}}"), "starting");
+    wait_until("unhealthy", Duration::from_secs(10), || {
+        inspect(&d, &name, "{{.State.Health.Status}}") == "unhealthy"
+    });
+    let ps = d.docker(&[
+        "ps",
+        "--filter",
+        "health=unhealthy",
+        "--format",
+        "{{.Names}} {{.Status}}",
+    ]);
+    assert!(
+        ps.stdout_str().starts_with(&format!("{name} Up")),
+        "{}",
+        ps.stdout_str()
+    );
+    assert!(
+        ps.stdout_str().contains("(unhealthy)"),
+        "{}",
+        ps.stdout_str()
+    );
+    d.docker(&["exec", &name, "sh", "-c", "echo fine > /ok"])
+        .assert_success();
+    wait_until("healthy", Duration::from_secs(10), || {
+        inspect(&d, &name, "{{.State.Health.Status}}") == "healthy"
+    });
+    let log = inspect(&d, &name, "{{json .State.Health.Log}}");
+    let log: serde_json::Value = serde_json::from_str(&log).unwrap();
+    let entries = log.as_array().unwrap();
+    assert!(entries.len() <= 5 && !entries.is_empty(), "{log}");
+    assert_eq!(entries.last().unwrap()["ExitCode"], 0, "{log}");
+    assert_eq!(entries.last().unwrap()["Output"], "fine\n", "{log}");
+
+    // berth's --health-on-failure=restart (a label the berth CLI sets).
+    let healer = unique_id("healer");
+    let out = d.store_berth(&[
+        "run",
+        "-d",
+        "--name",
+        &healer,
+        "--health-cmd",
+        "cat /ok",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "1",
+        "--stop-timeout",
+        "1",
+        "--health-on-failure",
+        "restart",
+        "bb:1",
+        "sleep",
+        "600",
+    ]);
+    out.assert_success();
+    // unhealthy -> the container is stopped (die) and started again.
+    let events = || {
+        let filter = format!("container={healer}");
+        let out = d.docker(&[
+            "events",
+            "--since",
+            "1m",
+            "--until",
+            "0s",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.Action}}",
+        ]);
+        out.stdout_str()
+    };
+    wait_until(
+        "a restart by the health check",
+        Duration::from_secs(20),
+        || {
+            let ev = events();
+            let after = ev.split("health_status: unhealthy\n").nth(1).unwrap_or("");
+            after.contains("die\n") && after.contains("start\n")
+        },
+    );
+    assert_eq!(inspect(&d, &healer, "{{.State.Running}}"), "true");
+}

@@ -388,6 +388,7 @@ impl Engine {
         })?;
         self.event("start", &started, &[]);
         self.monitor(started.id.clone());
+        crate::health::watch(self, &started);
         Ok(())
     }
 

@@ -115,6 +115,11 @@ impl Engine {
         }))
     }
 
+    /// Drops a finished (or abandoned) exec instance from the table.
+    pub fn exec_forget(&self, id: &str) {
+        self.execs.lock().expect("exec lock").remove(id);
+    }
+
     /// `POST /exec/{id}/resize`.
     pub fn exec_resize(&self, id: &str, height: u16, width: u16) -> Result<()> {
         let execs = self.execs.lock().expect("exec lock");

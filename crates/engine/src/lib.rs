@@ -17,6 +17,7 @@ pub mod containers;
 pub mod error;
 pub mod events;
 pub mod exec;
+pub mod health;
 pub mod logs;
 pub mod model;
 pub mod names;
@@ -114,7 +115,7 @@ impl Engine {
     }
 
     /// Applies `f` to the container and writes it through to the store.
-    fn update<T>(&self, id: &str, f: impl FnOnce(&mut Container) -> T) -> Result<T> {
+    pub(crate) fn update<T>(&self, id: &str, f: impl FnOnce(&mut Container) -> T) -> Result<T> {
         let mut map = self.containers.lock().expect("containers lock");
         let c = map
             .get_mut(id)

@@ -228,6 +228,10 @@ impl Container {
         &self.id[..12]
     }
 
+    pub fn labels_get(&self, key: &str) -> Option<&str> {
+        self.config.labels.as_ref()?.get(key).map(String::as_str)
+    }
+
     pub fn is_running(&self) -> bool {
         matches!(
             self.state.status,

@@ -157,6 +157,17 @@ impl Berthd {
         self.raw(&head, body.as_bytes())
     }
 
+    /// The berth CLI against this daemon.
+    pub fn store_berth(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_berth"));
+        c.env("BERTH_NO_AUTOSTART", "1")
+            .arg("-H")
+            .arg(self.host())
+            .args(args)
+            .stdin(Stdio::null());
+        run_with_timeout(c, Duration::from_secs(60))
+    }
+
     pub fn data_root(&self) -> &Path {
         &self.root
     }
