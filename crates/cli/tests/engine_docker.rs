@@ -67,6 +67,33 @@ fn run_prints_output_and_returns_docker_exit_codes() {
     assert_eq!(out.status.code(), Some(125), "{}", out.stderr_str());
     let out = d.docker(&["run", "--rm", "--memory", "1k", "bb:1", "true"]);
     assert_eq!(out.status.code(), Some(125), "{}", out.stderr_str());
+    // --network none: its own namespace with loopback up; host: the host's.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "bb:1",
+        "sh",
+        "-c",
+        "ip -o link | cut -d: -f2; ping -c1 -W2 127.0.0.1 >/dev/null && echo lo-ok",
+    ]);
+    assert_eq!(out.stdout_str(), " lo\nlo-ok\n", "{}", out.stderr_str());
+    let host_links = std::fs::read_dir("/sys/class/net").unwrap().count();
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "bb:1",
+        "sh",
+        "-c",
+        "ls /sys/class/net | wc -l",
+    ]);
+    assert_eq!(
+        out.stdout_str().trim(),
+        host_links.to_string(),
+        "{}",
+        out.stderr_str()
+    );
     // --rm left nothing behind, failed starts included.
     let ps = d.docker(&["ps", "-aq"]);
     assert_eq!(ps.stdout_str(), "", "{}", ps.stderr_str());
@@ -926,4 +953,76 @@ fn health_checks_are_run_by_the_engine() {
         },
     );
     assert_eq!(inspect(&d, &healer, "{{.State.Running}}"), "true");
+}
+
+/// docker-compose (1.29, Python) brings a stack up and down on berth.
+/// Networks are the next issue's: the services use network_mode none.
+#[test]
+fn docker_compose_up_ps_logs_down() {
+    let s = Store::new();
+    let Some(d) = daemon(&s) else { return };
+    let Some(compose) = require_tool("docker-compose") else {
+        return;
+    };
+    let dir = s.path("stack");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        format!("{dir}/docker-compose.yml"),
+        r#"version: "3"
+services:
+  web:
+    image: bb:1
+    network_mode: none
+    command: sh -c "echo web up; trap 'exit 0' TERM; while true; do sleep 0.1; done"
+    labels:
+      tier: front
+  worker:
+    image: bb:1
+    network_mode: none
+    command: sh -c "echo worker done"
+"#,
+    )
+    .unwrap();
+    let project = unique_id("stack").replace('-', "");
+    let run = |args: &[&str]| {
+        let mut c = Command::new(&compose);
+        c.current_dir(&dir)
+            .env("DOCKER_HOST", d.host())
+            .env("DOCKER_CONFIG", s.path("docker-config"))
+            .args(["-p", &project])
+            .args(args);
+        run_with_timeout(c, Duration::from_secs(120))
+    };
+    run(&["up", "-d"]).assert_success();
+    wait_until("the worker to finish", Duration::from_secs(20), || {
+        run(&["ps"]).stdout_str().contains("Exit 0")
+    });
+    let ps = run(&["ps"]);
+    assert!(
+        ps.stdout_str().contains(&format!("{project}_web_1")),
+        "{}",
+        ps.stdout_str()
+    );
+    let web = format!("{project}_web_1");
+    assert_eq!(
+        inspect(
+            &d,
+            &web,
+            "{{.State.Running}} {{index .Config.Labels \"tier\"}}"
+        ),
+        "true front"
+    );
+    let logs = run(&["logs", "--no-color"]);
+    assert!(
+        logs.stdout_str().contains("web up"),
+        "{}",
+        logs.stdout_str()
+    );
+    assert!(
+        logs.stdout_str().contains("worker done"),
+        "{}",
+        logs.stdout_str()
+    );
+    run(&["down"]).assert_success();
+    assert_eq!(d.docker(&["ps", "-aq"]).stdout_str(), "");
 }
