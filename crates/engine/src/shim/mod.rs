@@ -121,6 +121,9 @@ fn shim(bundle: &Path, config: &ShimConfig, mut report_pipe: File) -> i32 {
         },
     );
     drop(report_pipe);
+    // Set-up (spec parsing, seccomp compilation) is done: keep the shim's
+    // resident memory to what its loop needs.
+    sys::release_free_memory();
     shim.serve();
     0
 }
