@@ -1026,3 +1026,108 @@ services:
     run(&["down"]).assert_success();
     assert_eq!(d.docker(&["ps", "-aq"]).stdout_str(), "");
 }
+
+/// Docker's security defaults and flags: a seccomp filter unless privileged
+/// or unconfined, capabilities added and dropped, read-only roots, users.
+#[test]
+fn security_defaults_and_flags() {
+    let s = Store::new();
+    let Some(d) = daemon(&s) else { return };
+    let status = |args: &[&str], field: &str| {
+        let mut all = vec!["run", "--rm"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["bb:1", "grep", field, "/proc/self/status"]);
+        let out = d.docker(&all);
+        out.assert_success();
+        out.stdout_str()
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(status(&[], "Seccomp:"), "2");
+    assert_eq!(
+        status(&["--security-opt", "seccomp=unconfined"], "Seccomp:"),
+        "0"
+    );
+    assert_eq!(status(&["--privileged"], "Seccomp:"), "0");
+    // Docker's default set is 0xa80425fb.
+    assert_eq!(status(&[], "CapEff:"), "00000000a80425fb");
+    assert_eq!(
+        status(&["--cap-drop", "ALL", "--cap-add", "CHOWN"], "CapEff:"),
+        "0000000000000001"
+    );
+    assert_eq!(
+        status(&["--security-opt", "no-new-privileges"], "NoNewPrivs:"),
+        "1"
+    );
+    // The default profile refuses mount and new user namespaces ...
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "bb:1",
+        "sh",
+        "-c",
+        "unshare -U true || echo refused",
+    ]);
+    assert!(out.stdout_str().contains("refused"), "{}", out.stdout_str());
+    // ... and CAP_SYS_ADMIN opens mount again, as in Docker's profile.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "SYS_ADMIN",
+        "bb:1",
+        "sh",
+        "-c",
+        "mkdir /m && mount -t tmpfs x /m && echo mounted",
+    ]);
+    assert_eq!(out.stdout_str(), "mounted\n", "{}", out.stderr_str());
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "bb:1",
+        "sh",
+        "-c",
+        "touch /x || echo ro",
+    ]);
+    assert!(out.stdout_str().contains("ro"), "{}", out.stdout_str());
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "--tmpfs",
+        "/scratch",
+        "bb:1",
+        "sh",
+        "-c",
+        "touch /scratch/x && echo ok",
+    ]);
+    assert_eq!(out.stdout_str(), "ok\n", "{}", out.stderr_str());
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--ulimit",
+        "nofile=256:256",
+        "bb:1",
+        "sh",
+        "-c",
+        "ulimit -n",
+    ]);
+    assert_eq!(out.stdout_str(), "256\n", "{}", out.stderr_str());
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=/no/such/profile.json",
+        "bb:1",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        out.stderr_str().contains("seccomp profile"),
+        "{}",
+        out.stderr_str()
+    );
+}

@@ -21,6 +21,7 @@ pub mod health;
 pub mod logs;
 pub mod model;
 pub mod names;
+pub mod seccomp;
 pub mod shim;
 pub mod spec;
 pub mod store;

@@ -12,7 +12,7 @@ use crate::model::Container;
 
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Every capability a privileged container gets.
+/// Every capability, by number (the index is the capability's bit).
 const ALL_CAPS: &[&str] = &[
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
@@ -79,8 +79,24 @@ const READONLY_PATHS: &[&str] = &[
     "/proc/sysrq-trigger",
 ];
 
+/// Every capability the engine itself holds (its bounding set): what
+/// `--privileged` and `--cap-add ALL` give. A host may withhold some (these
+/// machines withhold CAP_SYS_RESOURCE), and a container cannot get more.
 pub fn all_caps() -> Vec<String> {
-    ALL_CAPS.iter().map(|s| s.to_string()).collect()
+    let bounding = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX);
+    ALL_CAPS
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| bounding & (1u64 << bit) != 0)
+        .map(|(_, s)| s.to_string())
+        .collect()
 }
 
 /// The capability set: Docker's defaults, then --cap-add and --cap-drop
@@ -116,7 +132,7 @@ pub fn capabilities(c: &Container) -> Result<Vec<String>> {
         .map(|s| norm(s))
         .collect::<Result<_>>()?;
     let mut caps: Vec<String> = if adds.iter().any(|a| a == "CAP_ALL") {
-        ALL_CAPS.iter().map(|s| s.to_string()).collect()
+        all_caps()
     } else {
         berth_image::bundle::DEFAULT_CAPS
             .iter()
@@ -295,11 +311,15 @@ pub fn build(
         c.config.tty,
     );
     let mut no_new_privs = false;
+    let mut seccomp_opt: Option<String> = None;
     for opt in hc.security_opt.iter().flatten() {
         let (k, v) = opt.split_once(['=', ':']).unwrap_or((opt, "true"));
         match k {
             "no-new-privileges" => no_new_privs = v != "false",
-            "seccomp" | "apparmor" | "label" => {}
+            "seccomp" => seccomp_opt = Some(v.to_string()),
+            // No AppArmor or SELinux on these hosts: accepted, as dockerd
+            // accepts them where those are off.
+            "apparmor" | "label" => {}
             _ => {
                 return Err(Error::Invalid(format!("invalid --security-opt: {opt:?}")));
             }
@@ -416,6 +436,9 @@ pub fn build(
     if !hc.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
+        if let Some(profile) = crate::seccomp::from_option(seccomp_opt.as_deref(), &caps)? {
+            linux["seccomp"] = profile;
+        }
     }
     let mut process = json!({
         "terminal": c.config.tty,
