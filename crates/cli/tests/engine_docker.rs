@@ -94,6 +94,22 @@ fn run_prints_output_and_returns_docker_exit_codes() {
         "{}",
         out.stderr_str()
     );
+    // --init: Docker's docker-init (tini) is pid 1 and runs the command.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--init",
+        "bb:1",
+        "sh",
+        "-c",
+        "cat /proc/1/cmdline | tr '\\0' ' '",
+    ]);
+    assert_eq!(
+        out.stdout_str(),
+        "/sbin/docker-init -- sh -c cat /proc/1/cmdline | tr '\\0' ' ' ",
+        "{}",
+        out.stderr_str()
+    );
     // --rm left nothing behind, failed starts included.
     let ps = d.docker(&["ps", "-aq"]);
     assert_eq!(ps.stdout_str(), "", "{}", ps.stderr_str());

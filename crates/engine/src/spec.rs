@@ -304,6 +304,13 @@ pub fn build(
     let caps = capabilities(c)?;
     let mut args = vec![c.path.clone()];
     args.extend(c.args.iter().cloned());
+    let init = if hc.init == Some(true) {
+        let bin = init_binary()?;
+        args.splice(0..0, [INIT_PATH.to_string(), "--".to_string()]);
+        Some(bin)
+    } else {
+        None
+    };
     let env = environment(
         image_env,
         c.config.env.as_deref().unwrap_or_default(),
@@ -368,6 +375,9 @@ pub fn build(
     }
     for bind in hc.binds.iter().flatten() {
         mounts.push(bind_mount(bind)?);
+    }
+    if let Some(bin) = init {
+        mounts.push(json!({"destination": INIT_PATH, "type": "bind", "source": bin, "options": ["bind", "ro", "nosuid", "nodev"]}));
     }
 
     let mut namespaces = vec![
@@ -461,6 +471,28 @@ pub fn build(
         "mounts": mounts,
         "linux": linux,
     }))
+}
+
+/// Where `--init` puts the init, as Docker does.
+const INIT_PATH: &str = "/sbin/docker-init";
+
+/// The init `--init` runs as pid 1 (reaping zombies, passing signals on):
+/// a static tini, bind-mounted read-only as Docker mounts its docker-init.
+fn init_binary() -> Result<PathBuf> {
+    [
+        "/usr/bin/docker-init",
+        "/usr/libexec/docker/docker-init",
+        "/usr/bin/tini-static",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file())
+    .ok_or_else(|| {
+        Error::Invalid(
+            "--init: no init binary on this host (install Debian's tini: /usr/bin/tini-static)"
+                .into(),
+        )
+    })
 }
 
 /// `-v /host:/ctr[:ro|rw]`: a bind mount of a host path. Named volumes are
