@@ -1147,3 +1147,56 @@ fn security_defaults_and_flags() {
         out.stderr_str()
     );
 }
+
+/// The json-file log rotates by --log-opt max-size/max-file, and logs reads
+/// across the rotated files.
+#[test]
+fn json_file_logs_rotate() {
+    let s = Store::new();
+    let Some(d) = daemon(&s) else { return };
+    let name = unique_id("rotate");
+    d.docker(&[
+        "run",
+        "--name",
+        &name,
+        "--log-opt",
+        "max-size=2k",
+        "--log-opt",
+        "max-file=3",
+        "bb:1",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done",
+    ])
+    .assert_success();
+    let id = inspect(&d, &name, "{{.Id}}");
+    let log = inspect(&d, &name, "{{.LogPath}}");
+    assert!(log.ends_with(&format!("{id}-json.log")), "{log}");
+    let dir = s.root().join("containers").join(&id);
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("-json.log"))
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            format!("{id}-json.log"),
+            format!("{id}-json.log.1"),
+            format!("{id}-json.log.2")
+        ]
+    );
+    for f in &files {
+        let size = std::fs::metadata(dir.join(f)).unwrap().len();
+        assert!(size <= 2048, "{f} is {size} bytes");
+    }
+    // What is kept reads back in order, ending with the last line.
+    let out = d.docker(&["logs", &name]).stdout_str();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.last(), Some(&"line-299"));
+    let first: usize = lines[0].trim_start_matches("line-").parse().unwrap();
+    assert!(first > 0, "the oldest lines were rotated away");
+    let expected: Vec<String> = (first..300).map(|i| format!("line-{i}")).collect();
+    assert_eq!(lines, expected);
+}
