@@ -96,6 +96,7 @@ pub fn run(data_root: &Path, d: &Daemon) -> anyhow::Result<i32> {
     let state = Arc::new(berth_api::State {
         engine: engine.clone(),
     });
+    berth_runtime::sys::limit_malloc_arenas(2);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -340,7 +340,6 @@ impl Engine {
             }
             Status::Created | Status::Exited => {}
         }
-        self.update(&c.id, |c| c.state.stopped_by_user = false)?;
         self.start_container(&c).await
     }
 
@@ -378,6 +377,7 @@ impl Engine {
         }
         let started = self.update(&c.id, |c| {
             c.state.status = Status::Running;
+            c.state.stopped_by_user = false;
             c.state.pid = ready.pid;
             c.state.shim_pid = ready.shim_pid;
             c.state.started_at = Some(now());
@@ -620,7 +620,6 @@ impl Engine {
             Err(e) => return Err(e),
         }
         let c = self.get(name)?;
-        self.update(&c.id, |c| c.state.stopped_by_user = false)?;
         self.start_container(&c).await?;
         self.event("restart", &c, &[]);
         Ok(())
@@ -714,8 +713,7 @@ impl Engine {
             .lock()
             .expect("attach lock")
             .remove(&c.id);
-        let dir = self.container_dir(&c.id);
-        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
+        self.discard_dir(&c.id);
         self.event("destroy", &c, &[]);
         Ok(())
     }

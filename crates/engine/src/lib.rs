@@ -69,6 +69,10 @@ impl Engine {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         }
+        let trash = config.data_root.join("trash");
+        if trash.exists() {
+            std::thread::spawn(move || std::fs::remove_dir_all(trash));
+        }
         Ok(Engine {
             config,
             images,
@@ -134,6 +138,20 @@ impl Engine {
         map.values()
             .find(|c| c.image == image_id)
             .map(|c| c.id.clone())
+    }
+
+    /// Moves a removed container's directory out of the way at once (one
+    /// rename) and deletes it in the background; what a crash leaves in the
+    /// trash goes at the next start.
+    pub(crate) fn discard_dir(&self, id: &str) {
+        let trash = self.config.data_root.join("trash");
+        let _ = std::fs::create_dir_all(&trash);
+        let target = trash.join(id);
+        let dir = match std::fs::rename(self.container_dir(id), &target) {
+            Ok(()) => target,
+            Err(_) => self.container_dir(id),
+        };
+        std::thread::spawn(move || std::fs::remove_dir_all(dir));
     }
 
     pub fn data_root(&self) -> &Path {

@@ -28,6 +28,8 @@ impl Kind {
     }
 }
 
+const CACHE_BYTES: usize = 4 << 20;
+
 pub struct Store {
     db: Database,
 }
@@ -42,13 +44,18 @@ impl Store {
         std::fs::create_dir_all(root)
             .map_err(|e| Error::Internal(format!("creating {}: {e}", root.display())))?;
         let path = root.join("berth.db");
-        let db = Database::create(&path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => Error::Internal(format!(
-                "{} is in use by another berth daemon",
-                path.display()
-            )),
-            e => Error::Internal(format!("opening the state store {}: {e}", path.display())),
-        })?;
+        // A small cache: the store holds a few KiB per container, and the
+        // daemon's resident memory is a figure we are measured on.
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => Error::Internal(format!(
+                    "{} is in use by another berth daemon",
+                    path.display()
+                )),
+                e => Error::Internal(format!("opening the state store {}: {e}", path.display())),
+            })?;
         // Make every table exist so that readers never meet a missing one.
         let tx = db.begin_write().map_err(store_err)?;
         tx.open_table(Kind::Containers.table()).map_err(store_err)?;

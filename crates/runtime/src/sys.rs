@@ -298,3 +298,13 @@ pub fn release_free_memory() {
         libc::malloc_trim(0);
     }
 }
+
+/// Caps glibc's malloc arenas for a multi-threaded daemon: by default each
+/// thread may get its own arena, each keeping freed memory resident.
+pub fn limit_malloc_arenas(n: i32) {
+    // SAFETY: mallopt only sets an allocator parameter; called before the
+    // daemon starts its threads.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, n);
+    }
+}
