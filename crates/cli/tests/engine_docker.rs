@@ -845,6 +845,14 @@ fn files_in_and_out_diff_export_and_commit() {
         "{}",
         out.stderr_str()
     );
+    // The local image verbs know it too, daemon or not.
+    let out = s.berth(&["rmi", "bb:1"]);
+    assert!(!out.status.success(), "{}", out.stdout_str());
+    assert!(
+        out.stderr_str().contains("a container is using it"),
+        "{}",
+        out.stderr_str()
+    );
     // update: resources and restart policy, recorded.
     d.docker(&[
         "update",

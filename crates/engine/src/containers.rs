@@ -205,6 +205,7 @@ impl Engine {
         };
         let dir = self.container_dir(&id);
         std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(dir.join("image"), &c.image))
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         if let Err(e) = self.store.put(crate::store::Kind::Containers, &id, &c) {
             let _ = std::fs::remove_dir_all(&dir);

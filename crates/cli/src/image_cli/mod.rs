@@ -208,12 +208,12 @@ pub struct Prune {
 }
 
 /// No containers exist without the engine yet: nothing is in use.
-fn unused(_: &Digest) -> bool {
-    false
-}
 
 pub fn run(store: &ImageStore, cmd: &ImageCommand) -> anyhow::Result<i32> {
     let mut out = std::io::stdout().lock();
+    // Images containers use are kept by rmi and prune, daemon running or not.
+    let used = berth_engine::images_in_use(store.root());
+    let in_use = |d: &Digest| used.contains(&d.to_string());
     match cmd {
         ImageCommand::Ls(c) => images(store, c, &mut out)?,
         ImageCommand::Load(c) => {
@@ -300,7 +300,7 @@ pub fn run(store: &ImageStore, cmd: &ImageCommand) -> anyhow::Result<i32> {
         ImageCommand::Rm(c) => {
             let mut failed = false;
             for name in &c.images {
-                match store.remove(name, c.force, &unused) {
+                match store.remove(name, c.force, &in_use) {
                     Ok(removed) => print_removed(&mut out, &removed)?,
                     Err(e) => {
                         eprintln!("Error response from daemon: {e}");
@@ -381,7 +381,7 @@ pub fn run(store: &ImageStore, cmd: &ImageCommand) -> anyhow::Result<i32> {
                 }
             }
             let before = store_size(store);
-            let removed = store.prune(c.all, &unused)?;
+            let removed = store.prune(c.all, &in_use)?;
             if !removed.is_empty() {
                 writeln!(out, "Deleted Images:")?;
                 print_removed(&mut out, &removed)?;
