@@ -207,8 +207,6 @@ pub struct Prune {
     pub force: bool,
 }
 
-/// No containers exist without the engine yet: nothing is in use.
-
 pub fn run(store: &ImageStore, cmd: &ImageCommand) -> anyhow::Result<i32> {
     let mut out = std::io::stdout().lock();
     // Images containers use are kept by rmi and prune, daemon running or not.
