@@ -33,6 +33,9 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> 
             .await
         }
         (Method::POST, "/images/load") => load(state, req).await,
+        (Method::POST, "/images/create") if first(&query, "fromSrc").is_some() => {
+            import(state, req, &query).await
+        }
         (Method::POST, "/images/create") => {
             let auth = req
                 .headers()
@@ -315,10 +318,7 @@ async fn create(
     auth: Option<String>,
 ) -> Response<Body> {
     let Some(from) = first(q, "fromImage").map(str::to_string) else {
-        return error(
-            400,
-            "fromImage is required (importing by fromSrc is not supported yet)",
-        );
+        return error(400, "fromImage or fromSrc is required");
     };
     let reference = match first(q, "tag").filter(|t| !t.is_empty()) {
         Some(t) if t.starts_with("sha256:") => format!("{from}@{t}"),
@@ -418,29 +418,94 @@ fn registry_auth(header: &str) -> Option<berth_image::registry::Credentials> {
 
 /// `POST /images/load`: the archive is spooled to a file under the data root
 /// (it may be large), loaded, and answered as a JSON message stream.
-async fn load(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+/// The request body written to a file under the data root (removed when the
+/// returned guard drops, however the request ends).
+async fn spool_body(state: &State, req: Request<Incoming>) -> Result<Spool, Box<Response<Body>>> {
     let spool = Spool(state.engine.data_root().join(format!(
         ".load-{}",
         std::process::id() as u64 * 1_000_000 + rand_suffix()
     )));
     let mut body = req.into_body();
-    let mut file = match tokio::fs::File::create(&spool.0).await {
-        Ok(f) => f,
-        Err(e) => return error(500, format!("spooling the archive: {e}")),
-    };
+    let mut file = tokio::fs::File::create(&spool.0)
+        .await
+        .map_err(|e| Box::new(error(500, format!("spooling the archive: {e}"))))?;
     use tokio::io::AsyncWriteExt;
     while let Some(frame) = body.frame().await {
-        let frame = match frame {
-            Ok(f) => f,
-            Err(e) => return error(400, format!("reading the archive: {e}")),
-        };
-        if let Some(data) = frame.data_ref()
-            && let Err(e) = file.write_all(data).await
-        {
-            return error(500, format!("spooling the archive: {e}"));
+        let frame = frame.map_err(|e| Box::new(error(400, format!("reading the archive: {e}"))))?;
+        if let Some(data) = frame.data_ref() {
+            file.write_all(data)
+                .await
+                .map_err(|e| Box::new(error(500, format!("spooling the archive: {e}"))))?;
         }
     }
-    drop(file);
+    Ok(spool)
+}
+
+/// `POST /images/create?fromSrc=-`: `docker import` of the request body.
+async fn import(
+    state: Arc<State>,
+    req: Request<Incoming>,
+    q: &BTreeMap<String, Vec<String>>,
+) -> Response<Body> {
+    if first(q, "fromSrc") != Some("-") {
+        return error(
+            400,
+            "fromSrc: only \"-\" (the request body) is supported; berth fetches no URLs",
+        );
+    }
+    let tag = match first(q, "repo").filter(|r| !r.is_empty()) {
+        None => None,
+        Some(repo) => {
+            let full = match first(q, "tag").filter(|t| !t.is_empty()) {
+                Some(t) => format!("{repo}:{t}"),
+                None => repo.to_string(),
+            };
+            match ImageRef::parse(&full) {
+                Ok(r) => Some(r),
+                Err(e) => return image_error(e),
+            }
+        }
+    };
+    let opts = berth_image::import::ImportOptions {
+        changes: q.get("changes").cloned().unwrap_or_default(),
+        message: first(q, "message")
+            .filter(|m| !m.is_empty())
+            .map(str::to_string),
+        tag,
+        platform: None,
+    };
+    let spool = match spool_body(&state, req).await {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let path = spool.0.clone();
+    let resp = blocking(state, move |s| {
+        let file = std::fs::File::open(&path)
+            .map_err(|e| ImageError::io("reading the spooled tarball", e))?;
+        let rec = berth_image::import::import(&s.engine.images, file, &opts)?;
+        let mut out =
+            serde_json::to_vec(&serde_json::json!({"status": rec.id.to_string()})).expect("json");
+        out.push(b'\n');
+        Ok(json_stream(out))
+    })
+    .await;
+    drop(spool);
+    resp
+}
+
+fn json_stream(body: Vec<u8>) -> Response<Body> {
+    Response::builder()
+        .status(200)
+        .header("Content-Type", "application/json")
+        .body(full(body))
+        .expect("a valid response")
+}
+
+async fn load(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    let spool = match spool_body(&state, req).await {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
     let path = spool.0.clone();
     let resp = blocking(state, move |s| {
         let loaded = archive::load(&s.engine.images, std::fs::File::open(&path).map_err(|e| ImageError::io("reading the spooled archive", e))?)?;

@@ -29,6 +29,35 @@ fn docker_cli_manages_berth_images() {
     let images = d.docker(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
     images.assert_success();
     assert_eq!(images.stdout_str(), format!("bb:1 {}\n", &id[7..19]));
+    // docker import through the API (POST /images/create?fromSrc=-).
+    let tar = s.path("rootfs.tar");
+    let imported = d.docker(&[
+        "import",
+        "-c",
+        "CMD [\"sh\"]",
+        "-m",
+        "via the API",
+        &tar,
+        "imported:1",
+    ]);
+    imported.assert_success();
+    assert!(
+        imported.stdout_str().starts_with("sha256:"),
+        "{}",
+        imported.stdout_str()
+    );
+    let hist = d.docker(&["history", "--format", "{{.Comment}}", "imported:1"]);
+    assert_eq!(hist.stdout_str(), "via the API\n");
+    let garbage = s.path("garbage.tar");
+    std::fs::write(&garbage, "not a tar").unwrap();
+    let out = d.docker(&["import", &garbage, "bad:1"]);
+    assert!(!out.status.success());
+    assert!(
+        out.stderr_str().contains("not a tar archive"),
+        "{}",
+        out.stderr_str()
+    );
+    d.docker(&["rmi", "imported:1"]).assert_success();
     let cmd = d.docker(&[
         "image",
         "inspect",
