@@ -82,9 +82,15 @@ case "$(file -L "$BUSYBOX" 2>/dev/null || true)" in
 esac
 
 if [ -z "${BERTH:-}" ]; then
-    log "building berth (cargo build --release -p berth-cli --bin berth)"
-    (cd "$WORKSPACE" && cargo build --release -p berth-cli --bin berth) >&2
-    BERTH=${CARGO_TARGET_DIR:-$WORKSPACE/target}/release/berth
+    # Static and non-PIE, as scripts/build-runtime builds the runtime: no
+    # dynamic loader per exec, and no relocated data per shim (half the PSS).
+    log "building berth (release, static, non-PIE) into target/bench-static"
+    libdir=$(pkg-config --variable=libdir libseccomp 2>/dev/null || echo "/usr/lib/$(gcc -print-multiarch)")
+    (cd "$WORKSPACE" && LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH="$libdir" \
+        CARGO_TARGET_DIR="$WORKSPACE/target/bench-static" \
+        cargo rustc --release -p berth-cli --bin berth -- \
+        -C target-feature=+crt-static -C relocation-model=static) >&2
+    BERTH=$WORKSPACE/target/bench-static/release/berth
 fi
 [ -x "$BERTH" ] || die "berth not found at $BERTH"
 BERTH=$(readlink -f "$BERTH")
