@@ -1208,3 +1208,37 @@ fn json_file_logs_rotate() {
     let expected: Vec<String> = (first..300).map(|i| format!("line-{i}")).collect();
     assert_eq!(lines, expected);
 }
+
+/// A shim killed with SIGKILL: the daemon records the exit (255), kills
+/// what is left of the container and removes its cgroup.
+#[test]
+fn a_killed_shim_leaves_nothing_running() {
+    let s = Store::new();
+    let Some(d) = daemon(&s) else { return };
+    let name = unique_id("orphan");
+    d.docker(&["run", "-d", "--name", &name, "bb:1", "sleep", "600"])
+        .assert_success();
+    let pid: i32 = inspect(&d, &name, "{{.State.Pid}}").parse().unwrap();
+    let id = inspect(&d, &name, "{{.Id}}");
+    let (shim, _) = berth_testkit::stat_of(pid).unwrap();
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    unsafe { libc::kill(shim, libc::SIGKILL) };
+    wait_until("the exit to be recorded", Duration::from_secs(10), || {
+        inspect(&d, &name, "{{.State.Status}} {{.State.ExitCode}}") == "exited 255"
+    });
+    wait_until(
+        "the container's process to die",
+        Duration::from_secs(10),
+        || berth_testkit::stat_of(pid).is_none_or(|(_, state)| state == 'Z'),
+    );
+    let leftovers: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .map(|c| c.path().join("berth").join(&id))
+        .filter(|p| p.exists())
+        .collect();
+    assert!(leftovers.is_empty(), "cgroups left: {leftovers:?}");
+    // It can start again.
+    d.docker(&["start", &name]).assert_success();
+    assert_eq!(inspect(&d, &name, "{{.State.Running}}"), "true");
+}

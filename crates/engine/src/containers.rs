@@ -458,22 +458,33 @@ impl Engine {
             let socket = engine.shim_socket(&id);
             let exit = match shim_wait(&socket).await {
                 Some(exit) => exit,
-                None => engine.read_exit_file(&id),
+                None => match engine.exit_file(&id) {
+                    Some(exit) => exit,
+                    None => engine.shim_lost(&id).await,
+                },
             };
             engine.exited(&id, exit).await;
         });
     }
 
-    fn read_exit_file(&self, id: &str) -> Exit {
+    fn exit_file(&self, id: &str) -> Option<Exit> {
         std::fs::read(self.container_dir(id).join("exit.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or(Exit {
-                // The shim is gone without a word: it was killed.
-                exit_code: 255,
-                finished_at: now(),
-                oom_killed: false,
-            })
+    }
+
+    /// The shim is gone without a word (killed): nobody holds the
+    /// container's stdio or reaps it any more, so its processes are killed
+    /// and its runtime state and cgroup removed; the exit reads 255.
+    async fn shim_lost(&self, id: &str) -> Exit {
+        let rt = berth_runtime::Runtime::new(self.runtime_root());
+        let id_owned = id.to_string();
+        let _ = tokio::task::spawn_blocking(move || rt.delete(&id_owned, true)).await;
+        Exit {
+            exit_code: 255,
+            finished_at: now(),
+            oom_killed: false,
+        }
     }
 
     /// Records an exit, then removes or restarts as the host config says.
