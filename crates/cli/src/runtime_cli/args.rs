@@ -443,16 +443,7 @@ pub struct List {
 
 /// A signal by number or name, with or without SIG, any case.
 pub fn parse_signal(s: &str) -> anyhow::Result<Signal> {
-    if let Ok(n) = s.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| anyhow::anyhow!("invalid signal {s:?}"));
-    }
-    let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    };
-    Signal::from_str(&name).map_err(|_| anyhow::anyhow!("invalid signal {s:?}"))
+    berth_runtime::signal::parse(s).ok_or_else(|| anyhow::anyhow!("invalid signal {s:?}"))
 }
 
 #[cfg(test)]
