@@ -177,7 +177,7 @@ impl Engine {
         };
         // Building the spec now turns bad flags into errors at create, as
         // dockerd reports them, rather than at start.
-        let layers = self.layers(&c)?;
+        let layers = self.layers_of(&image)?;
         let files = spec::Files {
             hosts: Path::new("/"),
             hostname: Path::new("/"),
@@ -222,6 +222,11 @@ impl Engine {
             Error::Internal(format!("container {}: bad image id {}", c.id, c.image))
         })?;
         let rec = self.images.resolve(&digest.to_string())?;
+        self.layers_of(&rec)
+    }
+
+    /// An image's snapshot directories, topmost first.
+    fn layers_of(&self, rec: &berth_image::images::ImageRecord) -> Result<Vec<std::path::PathBuf>> {
         match &rec.top {
             Some(top) => Ok(self.images.snapshots.lower_dirs(top)?),
             None => Ok(Vec::new()),
@@ -291,13 +296,7 @@ impl Engine {
         for d in [&upper, &work, &dir.join("rootfs")] {
             std::fs::create_dir_all(d).map_err(|e| io("creating the rootfs dirs", e))?;
         }
-        let lower: Vec<String> = layers.iter().map(|p| p.display().to_string()).collect();
-        let overlay = format!(
-            "lowerdir={},upperdir={},workdir={}",
-            lower.join(":"),
-            upper.display(),
-            work.display()
-        );
+        let overlay = berth_image::bundle::overlay_options_for(&layers, &upper, &work);
         let lc = &hc.log_config.config;
         let shim = ShimConfig {
             id: c.id.clone(),
@@ -400,13 +399,7 @@ impl Engine {
         // Attachments waiting for this start end with it.
         self.pending_attach.lock().expect("attach lock").remove(id);
         let msg = e.to_string();
-        let code = if msg.contains("not found") || msg.contains("no such file") {
-            127
-        } else if msg.contains("permission denied") || msg.contains("not executable") {
-            126
-        } else {
-            128
-        };
+        let code = exec_failure_code(&msg).unwrap_or(128);
         let _ = self.update(id, |c| {
             c.state.status = if c.state.started_at.is_some() {
                 Status::Exited
@@ -555,13 +548,14 @@ impl Engine {
     /// `POST /containers/{id}/kill`.
     pub async fn kill(&self, name: &str, signal: Option<&str>) -> Result<()> {
         let c = self.get(name)?;
+        // A bad signal is the request's fault whatever the container's state.
+        let sig = parse_signal(signal.unwrap_or("KILL"))?;
         if !c.is_running() {
             return Err(Error::Conflict(format!(
                 "Cannot kill container: {name}: Container {} is not running",
                 c.id
             )));
         }
-        let sig = parse_signal(signal.unwrap_or("KILL"))?;
         self.update(&c.id, |c| c.state.stopped_by_user = true)?;
         self.signal(&c, sig).await?;
         self.event("kill", &c, &[("signal", sig.to_string())]);
@@ -588,6 +582,10 @@ impl Engine {
         signal: Option<&str>,
     ) -> Result<()> {
         let c = self.get(name)?;
+        let sig = match signal.or(c.config.stop_signal.as_deref()) {
+            Some(s) => parse_signal(s)?,
+            None => 15,
+        };
         if !c.is_running() {
             return Err(Error::NotModified);
         }
@@ -596,10 +594,6 @@ impl Engine {
             self.update(&c.id, |c| c.state.status = Status::Exited)?;
             return Ok(());
         }
-        let sig = match signal.or(c.config.stop_signal.as_deref()) {
-            Some(s) => parse_signal(s)?,
-            None => 15,
-        };
         let timeout = timeout.or(c.config.stop_timeout).unwrap_or(10);
         let (_, mut rx) = self.events.subscribe();
         let _ = self.signal(&c, sig).await;
@@ -865,35 +859,34 @@ impl Engine {
 /// Turns the runtime's words into Docker's, which clients match on to pick
 /// the exit codes 126 and 127.
 fn start_error(err: &str) -> Error {
-    if err.contains("executable file not found") || err.contains("no such file or directory") {
-        Error::Invalid(format!(
+    match exec_failure_code(err) {
+        Some(127) => Error::Invalid(format!(
             "failed to create task for container: OCI runtime create failed: {err}: unknown"
-        ))
-    } else if err.contains("ermission denied") {
-        Error::Invalid(format!(
+        )),
+        Some(_) => Error::Invalid(format!(
             "failed to create task for container: OCI runtime create failed: {err}: permission denied"
-        ))
+        )),
+        None => Error::Internal(format!("failed to create task for container: {err}")),
+    }
+}
+
+/// Docker's exit code for a process the runtime could not start, from the
+/// runtime's (runc's) words: 127 not found, 126 not executable.
+pub(crate) fn exec_failure_code(runtime_message: &str) -> Option<i32> {
+    let m = runtime_message;
+    if m.contains("executable file not found") || m.contains("no such file or directory") {
+        Some(127)
+    } else if m.to_ascii_lowercase().contains("permission denied") {
+        Some(126)
     } else {
-        Error::Internal(format!("failed to create task for container: {err}"))
+        None
     }
 }
 
 pub fn parse_signal(s: &str) -> Result<i32> {
-    let s = s.trim();
-    if let Ok(n) = s.parse::<i32>()
-        && (1..=64).contains(&n)
-    {
-        return Ok(n);
-    }
-    let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    };
-    name.parse::<nix::sys::signal::Signal>()
-        .map(|s| s as i32)
-        .map_err(|_| Error::Invalid(format!("Invalid signal: {s}")))
+    berth_runtime::signal::parse(s)
+        .map(|sig| sig as i32)
+        .ok_or_else(|| Error::Invalid(format!("Invalid signal: {s}")))
 }
 
 /// Waits for a `die` (or `destroy`) of `id`; false on timeout.

@@ -73,9 +73,8 @@ impl Events {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        let legacy = !action.contains(':') || action.starts_with("health_status");
         let event = Event {
-            status: if legacy { action.into() } else { String::new() },
+            status: action.into(),
             id: id.into(),
             from: image.into(),
             kind: "container".into(),

@@ -367,10 +367,9 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
 /// The runtime's exec exits 255 when it cannot start the process; Docker
 /// reports 127 (not found) and 126 (not executable) instead.
 fn runtime_exit_code(code: i32, stderr_tail: &[u8]) -> i32 {
-    let tail = String::from_utf8_lossy(stderr_tail);
     match code {
-        255 if tail.contains("executable file not found") || tail.contains("no such file") => 127,
-        255 if tail.contains("permission denied") => 126,
+        255 => crate::containers::exec_failure_code(&String::from_utf8_lossy(stderr_tail))
+            .unwrap_or(255),
         c => c,
     }
 }

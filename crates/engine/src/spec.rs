@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 use crate::model::Container;
 
-pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+use berth_image::bundle::DEFAULT_PATH;
 
 /// Every capability, by number (the index is the capability's bit).
 const ALL_CAPS: &[&str] = &[

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use crate::error::{Context, Error, Result};
 use crate::images::{ImageRecord, ImageStore};
 
-const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The PATH a process gets when its image sets none (Docker's).
+pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The mount options of an overlay whose lower layers are the image's and
 /// whose upper and work dirs are `upper` and `work`.
@@ -28,13 +29,18 @@ pub fn overlay_options(
             ));
         }
     };
+    Ok(overlay_options_for(&lower, upper, work))
+}
+
+/// The overlay mount options for lower dirs (topmost first), upper and work.
+pub fn overlay_options_for(lower: &[std::path::PathBuf], upper: &Path, work: &Path) -> String {
     let lower: Vec<String> = lower.iter().map(|p| p.display().to_string()).collect();
-    Ok(format!(
+    format!(
         "lowerdir={},upperdir={},workdir={}",
         lower.join(":"),
         upper.display(),
         work.display()
-    ))
+    )
 }
 
 /// The process part of a runtime spec from the image config and an optional

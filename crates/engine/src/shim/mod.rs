@@ -324,8 +324,8 @@ impl Shim {
                     .unwrap_or(PollTimeout::MAX),
                 None => PollTimeout::NONE,
             };
-            let ready = self.poll_once(timeout);
-            if self.exit.is_none() && ready.signal {
+            let signalled = self.poll_once(timeout);
+            if self.exit.is_none() && signalled {
                 self.reap();
                 if self.exit.is_some() {
                     drain_until = Some(Instant::now() + DRAIN);
@@ -335,8 +335,9 @@ impl Shim {
         self.finish();
     }
 
-    /// One poll over every descriptor, handling what is ready.
-    fn poll_once(&mut self, timeout: PollTimeout) -> Woke {
+    /// One poll over every descriptor, handling what is ready; true when
+    /// a SIGCHLD came.
+    fn poll_once(&mut self, timeout: PollTimeout) -> bool {
         let mut fds: Vec<PollFd> = Vec::new();
         let sig = self.signals.as_fd();
         fds.push(PollFd::new(sig, PollFlags::POLLIN));
@@ -365,7 +366,7 @@ impl Shim {
             if e != nix::errno::Errno::EINTR {
                 eprintln!("berth shim: poll: {e}");
             }
-            return Woke::default();
+            return false;
         }
         let revents: Vec<PollFlags> = fds
             .iter()
@@ -397,7 +398,7 @@ impl Shim {
                 self.drop_client(i);
             }
         }
-        Woke { signal }
+        signal
     }
 
     fn accept(&mut self) {
@@ -705,11 +706,6 @@ impl Shim {
     fn oom_killed(&self) -> bool {
         self.record.cgroup.oom_kills() > 0
     }
-}
-
-#[derive(Default)]
-struct Woke {
-    signal: bool,
 }
 
 fn send_exit(c: &mut Client, exit: &Exit) {
