@@ -1,6 +1,5 @@
 //! The container endpoints: `/containers/...` in moby's shapes.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use berth_engine::containers::CreateRequest;
@@ -12,6 +11,7 @@ use hyper::{Method, Request, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::filters;
 use crate::hijack;
 use crate::routes::{Query, first, truthy};
 use crate::{Body, State, error, json};
@@ -327,15 +327,10 @@ async fn top(engine: &Engine, name: &str, ps_args: &str) -> Response<Body> {
 /// `POST /containers/prune`: stopped containers, filtered by `label`,
 /// `label!` and `until` as dockerd filters them.
 async fn prune(engine: &Arc<Engine>, q: &Query) -> Response<Body> {
-    let filters = match parse_filters(q) {
+    let filters = match filters::parse(q, &["label", "label!", "until"]) {
         Ok(f) => f,
         Err(r) => return *r,
     };
-    for k in filters.keys() {
-        if !["label", "label!", "until"].contains(&k.as_str()) {
-            return error(400, format!("invalid filter '{k}'"));
-        }
-    }
     let until = filters
         .get("until")
         .and_then(|v| v.first())
@@ -347,11 +342,7 @@ async fn prune(engine: &Arc<Engine>, q: &Query) -> Response<Body> {
     };
     let mut deleted = Vec::new();
     for c in engine.list() {
-        let labels = c.config.labels.clone().unwrap_or_default();
-        let label_ok = |v: &String| match v.split_once('=') {
-            Some((k, val)) => labels.get(k).is_some_and(|x| x == val),
-            None => labels.contains_key(v.as_str()),
-        };
+        let label_ok = |v: &String| filters::label_matches(v, |k| c.labels_get(k));
         let keep = filters
             .get("label")
             .is_some_and(|vals| !vals.iter().all(label_ok))
@@ -374,28 +365,6 @@ async fn prune(engine: &Arc<Engine>, q: &Query) -> Response<Body> {
         200,
         &json!({"ContainersDeleted": deleted, "SpaceReclaimed": 0}),
     )
-}
-
-/// The `filters` query parameter: `{"k": ["v"]}` or the old `{"k": {"v": true}}`.
-fn parse_filters(q: &Query) -> Result<BTreeMap<String, Vec<String>>, Box<Response<Body>>> {
-    let mut wanted = BTreeMap::new();
-    let Some(f) = first(q, "filters").filter(|f| !f.is_empty()) else {
-        return Ok(wanted);
-    };
-    let filters: BTreeMap<String, Value> = serde_json::from_str(f)
-        .map_err(|e| Box::new(error(400, format!("invalid filters: {e}"))))?;
-    for (k, v) in filters {
-        let vals = match v {
-            Value::Array(a) => a
-                .into_iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect(),
-            Value::Object(o) => o.into_iter().map(|(k, _)| k).collect(),
-            _ => return Err(Box::new(error(400, format!("invalid filter {k:?}")))),
-        };
-        wanted.insert(k, vals);
-    }
-    Ok(wanted)
 }
 
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -565,17 +534,14 @@ fn unix_secs(t: &str) -> i64 {
 /// `GET /containers/json` with docker's filters.
 fn list(engine: &Engine, q: &Query) -> Response<Body> {
     let all = truthy(q, "all");
-    let wanted = match parse_filters(q) {
+    const ALLOWED: &[&str] = &[
+        "id", "name", "label", "status", "exited", "ancestor", "before", "since", "health",
+        "network", "volume", "is-task", "publish", "expose",
+    ];
+    let wanted = match filters::parse(q, ALLOWED) {
         Ok(f) => f,
         Err(r) => return *r,
     };
-    for k in wanted.keys() {
-        match k.as_str() {
-            "id" | "name" | "label" | "status" | "exited" | "ancestor" | "before" | "since"
-            | "health" | "network" | "volume" | "is-task" | "publish" | "expose" => {}
-            other => return error(400, format!("invalid filter '{other}'")),
-        }
-    }
     for s in wanted.get("status").into_iter().flatten() {
         if ![
             "created",
@@ -614,14 +580,24 @@ fn list(engine: &Engine, q: &Query) -> Response<Body> {
             continue;
         }
         let labels = c.config.labels.clone().unwrap_or_default();
+        let binds: Vec<&str> = c
+            .host_config
+            .binds
+            .iter()
+            .flatten()
+            .flat_map(|b| b.split(':').take(2))
+            .collect();
         let ok = any("id", &|v| c.id.starts_with(v))
             && any("name", &|v| c.name.contains(v.trim_start_matches('/')))
             && wanted.get("label").is_none_or(|vals| {
-                vals.iter().all(|v| match v.split_once('=') {
-                    Some((k, val)) => labels.get(k).is_some_and(|x| x == val),
-                    None => labels.contains_key(v.as_str()),
-                })
+                vals.iter().all(|v| filters::label_matches(v, |k| c.labels_get(k)))
             })
+            // No ports are published and no container is a swarm task yet;
+            // volumes are host binds.
+            && any("volume", &|v| binds.contains(&v))
+            && any("expose", &|v| c.config.exposed_ports.as_ref().is_some_and(|p| p.contains_key(v) || p.contains_key(&format!("{v}/tcp"))))
+            && any("publish", &|_| false)
+            && any("is-task", &|v| v == "false")
             && any("status", &|v| v == c.state.status.as_str())
             && any("exited", &|v| {
                 c.state.status == Status::Exited && v.parse() == Ok(c.state.exit_code)

@@ -1,19 +1,18 @@
 //! `GET /events`: the engine's events as a stream of JSON objects, with
 //! since/until and docker's filters (type, event, container, image, label).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use berth_engine::Engine;
 use berth_engine::events::Event;
 use bytes::Bytes;
 use hyper::Response;
-use serde_json::Value;
 
+use crate::Body;
+use crate::filters;
 use crate::routes::{Query, first};
-use crate::{Body, error};
 
-struct Filter(BTreeMap<String, Vec<String>>);
+struct Filter(filters::Filters);
 
 impl Filter {
     fn matches(&self, e: &Event) -> bool {
@@ -29,43 +28,47 @@ impl Filter {
                 e.kind == "container" && (e.actor.id.starts_with(v) || attr("name") == v)
             })
             && any("image", &|v| attr("image") == v || e.from == v)
+            && any("scope", &|v| v == e.scope)
+            // Only container events exist yet: a filter on another kind of
+            // object matches none of them.
+            && ["network", "volume", "daemon", "plugin", "node", "service", "secret", "config"]
+                .iter()
+                .all(|k| !self.0.contains_key(*k))
             && self.0.get("label").is_none_or(|vals| {
-                vals.iter().all(|v| match v.split_once('=') {
-                    Some((k, val)) => attr(k) == val,
-                    None => e.actor.attributes.contains_key(v.as_str()),
+                vals.iter().all(|v| {
+                    filters::label_matches(v, |k| e.actor.attributes.get(k).map(String::as_str))
                 })
             })
     }
 }
 
+/// `since`/`until` in nanoseconds since the epoch.
 fn time_of(s: Option<&str>) -> Option<i64> {
-    let s = s.filter(|s| !s.is_empty())?;
-    if let Ok(f) = s.parse::<f64>() {
-        return Some((f * 1e9) as i64);
-    }
-    let t = humantime::parse_rfc3339_weak(s).ok()?;
+    let t = berth_engine::logs::parse_time(s?)?;
     Some(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos() as i64)
 }
 
 pub async fn events(engine: Arc<Engine>, q: &Query) -> Response<Body> {
-    let mut filters = BTreeMap::new();
-    if let Some(f) = first(q, "filters").filter(|f| !f.is_empty()) {
-        let v: BTreeMap<String, Value> = match serde_json::from_str(f) {
-            Ok(v) => v,
-            Err(e) => return error(400, format!("invalid filters: {e}")),
-        };
-        for (k, v) in v {
-            let vals: Vec<String> = match v {
-                Value::Array(a) => a
-                    .into_iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect(),
-                Value::Object(o) => o.into_iter().map(|(k, _)| k).collect(),
-                _ => return error(400, format!("invalid filter {k:?}")),
-            };
-            filters.insert(k, vals);
-        }
-    }
+    const ALLOWED: &[&str] = &[
+        "type",
+        "event",
+        "container",
+        "image",
+        "label",
+        "scope",
+        "network",
+        "volume",
+        "daemon",
+        "plugin",
+        "node",
+        "service",
+        "secret",
+        "config",
+    ];
+    let filters = match filters::parse(q, ALLOWED) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
     let filter = Filter(filters);
     let since = time_of(first(q, "since"));
     let until = time_of(first(q, "until"));

@@ -15,12 +15,11 @@ use crate::hijack::{self, Conn};
 use crate::routes::{Query, first};
 use crate::{Body, error, json};
 
+/// What of the start body matters here: the terminal was chosen at create.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 struct StartBody {
     detach: bool,
-    #[allow(dead_code)]
-    tty: bool,
 }
 
 pub async fn route(

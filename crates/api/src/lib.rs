@@ -10,6 +10,7 @@ mod commit;
 mod containers;
 mod events;
 mod exec;
+mod filters;
 mod hijack;
 mod logs;
 mod routes;
