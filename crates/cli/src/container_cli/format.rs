@@ -282,9 +282,14 @@ pub fn to_text(v: &Value) -> String {
 /// Go's tabwriter as docker sets it up (minwidth 10, tabwidth 1, padding 3,
 /// spaces): cells end at tabs, the last cell of a line is not padded.
 pub fn tabwrite(lines: &[String]) -> String {
+    tabwrite_min(lines, 10)
+}
+
+/// [`tabwrite`] with another minimum cell width (`top` uses 20).
+pub fn tabwrite_min(lines: &[String], min: usize) -> String {
     let rows: Vec<Vec<&str>> = lines.iter().map(|l| l.split('\t').collect()).collect();
     let ncols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
-    let mut widths = vec![10usize; ncols];
+    let mut widths = vec![min; ncols];
     for r in &rows {
         for (i, c) in r.iter().enumerate().take(r.len().saturating_sub(1)) {
             widths[i] = widths[i].max(c.chars().count() + 3);

@@ -166,15 +166,21 @@ fn full_ref(image: &str) -> String {
     }
 }
 
+/// `repo[:tag]` split as the API wants it: the tag is what follows the last
+/// ':' unless that ':' belongs to a registry's host:port.
+pub(super) fn split_repo_tag(r: &str) -> (&str, &str) {
+    match r.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (r, ""),
+    }
+}
+
 async fn pull(e: &Engine, image: &str, quiet: bool) -> Result<()> {
     let full = full_ref(image);
-    let (name, tag) = match full.rsplit_once(':') {
-        Some((n, t)) if !t.contains('/') => (n.to_string(), t.to_string()),
-        _ => (full.clone(), String::new()),
-    };
+    let (name, tag) = split_repo_tag(&full);
     let o = CreateImageOptionsBuilder::new()
-        .from_image(&name)
-        .tag(&tag)
+        .from_image(name)
+        .tag(tag)
         .build();
     let mut s = e.docker.create_image(Some(o), None, None);
     while let Some(item) = s.next().await {

@@ -112,7 +112,7 @@ pub async fn pause(e: &Engine, a: &NamesArgs, pause: bool) -> Result<i32> {
 pub async fn rename(e: &Engine, a: &RenameArgs) -> Result<i32> {
     let name = a.new_name.trim_start_matches('/');
     if name.is_empty() {
-        bail!("Error: Neither old nor new names may be empty");
+        bail!("Neither old nor new names may be empty");
     }
     let o = qp::RenameContainerOptionsBuilder::new().name(name).build();
     e.docker
@@ -228,31 +228,8 @@ pub async fn top(e: &Engine, a: &TopArgs) -> Result<i32> {
     for p in r.processes.unwrap_or_default() {
         lines.push(p.join("\t"));
     }
-    print!("{}", tabwrite_min(&lines, 20));
+    print!("{}", format::tabwrite_min(&lines, 20));
     Ok(0)
-}
-
-/// A tabwriter with another minimum cell width (top uses 20).
-fn tabwrite_min(lines: &[String], min: usize) -> String {
-    let rows: Vec<Vec<&str>> = lines.iter().map(|l| l.split('\t').collect()).collect();
-    let ncols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
-    let mut widths = vec![min; ncols];
-    for r in &rows {
-        for (i, c) in r.iter().enumerate().take(r.len().saturating_sub(1)) {
-            widths[i] = widths[i].max(c.chars().count() + 3);
-        }
-    }
-    let mut out = String::new();
-    for r in &rows {
-        for (i, c) in r.iter().enumerate() {
-            out.push_str(c);
-            if i + 1 < r.len() {
-                out.push_str(&" ".repeat(widths[i] - c.chars().count()));
-            }
-        }
-        out.push('\n');
-    }
-    out
 }
 
 pub async fn diff(e: &Engine, a: &DiffArgs) -> Result<i32> {
@@ -275,12 +252,7 @@ pub async fn commit(e: &Engine, a: &CommitArgs) -> Result<i32> {
     use crate::engine_client::urlencode;
     let mut q = format!("container={}&pause={}", urlencode(&a.container), a.pause);
     if let Some(r) = &a.repository {
-        // A tag is what follows the last ':' unless that is part of a
-        // registry's host:port.
-        let (repo, tag) = match r.rsplit_once(':') {
-            Some((repo, tag)) if !tag.contains('/') => (repo, tag),
-            _ => (r.as_str(), ""),
-        };
+        let (repo, tag) = super::run::split_repo_tag(r);
         q.push_str(&format!("&repo={}&tag={}", urlencode(repo), urlencode(tag)));
     }
     if let Some(m) = &a.message {
