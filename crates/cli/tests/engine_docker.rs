@@ -634,6 +634,124 @@ fn bad_requests_get_docker_statuses_and_leave_nothing() {
     assert_eq!(status, 409, "{body}");
     let (status, body) = d.request("POST", "/containers/ok/wait?condition=sometime", "");
     assert_eq!(status, 400, "{body}");
+    // Every other verb's bad input: moby's status and a message naming it.
+    let (status, _) = d.request(
+        "POST",
+        "/containers/create?name=other",
+        "{\"Image\": \"bb:1\"}",
+    );
+    assert_eq!(status, 201);
+    let cases: &[(&str, &str, &str, u16, &str)] = &[
+        (
+            "GET",
+            "/containers/ok/logs",
+            "",
+            400,
+            "choose at least one stream",
+        ),
+        (
+            "POST",
+            "/containers/ok/exec",
+            "{\"Cmd\": [\"true\"]}",
+            409,
+            "is not running",
+        ),
+        (
+            "POST",
+            "/containers/ok/rename?name=other",
+            "",
+            409,
+            "already in use",
+        ),
+        (
+            "POST",
+            "/containers/ok/rename?name=bad%20name",
+            "",
+            400,
+            "Invalid container name",
+        ),
+        (
+            "POST",
+            "/containers/ok/stop?signal=NOPE",
+            "",
+            400,
+            "Invalid signal",
+        ),
+        (
+            "POST",
+            "/containers/ok/kill?signal=NOPE",
+            "",
+            400,
+            "Invalid signal",
+        ),
+        ("POST", "/containers/ok/stop", "", 304, ""),
+        ("GET", "/containers/ok/archive", "", 400, "path is required"),
+        (
+            "GET",
+            "/containers/ok/archive?path=/etc",
+            "",
+            409,
+            "never run",
+        ),
+        (
+            "POST",
+            "/containers/ok/update",
+            "{\"RestartPolicy\": {\"Name\": \"sometimes\"}}",
+            400,
+            "invalid restart policy",
+        ),
+        ("POST", "/containers/ok/update", "[1]", 400, "JSON object"),
+        (
+            "GET",
+            "/containers/json?filters=%7B%22color%22%3A%5B%22red%22%5D%7D",
+            "",
+            400,
+            "invalid filter 'color'",
+        ),
+        (
+            "GET",
+            "/containers/json?filters=nope",
+            "",
+            400,
+            "invalid filters",
+        ),
+        (
+            "GET",
+            "/events?filters=%7B%22color%22%3A%5B%22red%22%5D%7D",
+            "",
+            400,
+            "invalid filter 'color'",
+        ),
+        (
+            "POST",
+            "/containers/ok/attach?stream=1&stdout=1",
+            "",
+            400,
+            "Upgrade",
+        ),
+        (
+            "POST",
+            "/commit?container=nope",
+            "",
+            404,
+            "No such container",
+        ),
+        (
+            "POST",
+            "/exec/nope/start",
+            "{}",
+            404,
+            "No such exec instance",
+        ),
+        ("DELETE", "/containers/nope", "", 404, "No such container"),
+    ];
+    for (method, path, body, want, msg) in cases {
+        let (status, text) = d.request(method, path, body);
+        assert_eq!(status, *want, "{method} {path}: {text}");
+        assert!(text.contains(msg), "{method} {path}: {text}");
+    }
+    let (status, _) = d.request("DELETE", "/containers/other", "");
+    assert_eq!(status, 204);
     // An oversize body is refused without reading it all into memory.
     let big = format!(
         "{{\"Image\": \"bb:1\", \"Env\": [\"{}\"]}}",
@@ -917,7 +1035,7 @@ fn health_checks_are_run_by_the_engine() {
         "{}",
         ps.stdout_str()
     );
-    d.docker(&["exec", &name, "sh", "-c", "echo fine > /ok"])
+    d.docker(&["exec", &name, "sh", "-c", "echo fine > /ok.tmp && mv /ok.tmp /ok"])
         .assert_success();
     wait_until("healthy", Duration::from_secs(10), || {
         inspect(&d, &name, "{{.State.Health.Status}}") == "healthy"
@@ -927,6 +1045,7 @@ fn health_checks_are_run_by_the_engine() {
     let entries = log.as_array().unwrap();
     assert!(entries.len() <= 5 && !entries.is_empty(), "{log}");
     assert_eq!(entries.last().unwrap()["ExitCode"], 0, "{log}");
+    // Written whole (mv), so a probe never reads it half-made.
     assert_eq!(entries.last().unwrap()["Output"], "fine\n", "{log}");
 
     // berth's --health-on-failure=restart (a label the berth CLI sets).
