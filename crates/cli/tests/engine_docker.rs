@@ -1035,8 +1035,14 @@ fn health_checks_are_run_by_the_engine() {
         "{}",
         ps.stdout_str()
     );
-    d.docker(&["exec", &name, "sh", "-c", "echo fine > /ok.tmp && mv /ok.tmp /ok"])
-        .assert_success();
+    d.docker(&[
+        "exec",
+        &name,
+        "sh",
+        "-c",
+        "echo fine > /ok.tmp && mv /ok.tmp /ok",
+    ])
+    .assert_success();
     wait_until("healthy", Duration::from_secs(10), || {
         inspect(&d, &name, "{{.State.Health.Status}}") == "healthy"
     });
