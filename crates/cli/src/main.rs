@@ -90,6 +90,11 @@ fn main() {
             .collect();
         std::process::exit(berth_engine::archive::helper_main(&rest));
     }
+    if args.get(1).is_some_and(|a| a == "shim") && args.len() == 3 {
+        // The engine starts one per container: straight there, without
+        // building the whole command line's parser first.
+        std::process::exit(berth_engine::shim::main(Path::new(&args[2])));
+    }
     if args.get(1).is_some_and(|a| a == "runtime") {
         let mut rest = vec![OsString::from("berth runtime")];
         rest.extend(args.into_iter().skip(2));

@@ -127,7 +127,11 @@ impl Runtime {
     ) -> Result<Spawned> {
         let spec = &bundle.spec;
         let linux = spec.linux().clone().unwrap_or_default();
-        let filter = linux.seccomp().as_ref().map(seccomp::compile).transpose()?;
+        let filter = linux
+            .seccomp()
+            .as_ref()
+            .map(|s| seccomp::compile(s, Some(&self.root.join("seccomp"))))
+            .transpose()?;
         let process = spec
             .process()
             .clone()
@@ -246,8 +250,10 @@ impl Runtime {
 
         if new_userns {
             write_id_maps(pid, &linux)?;
+            // The child, root only in its own user namespace, cannot
+            // write the host's cgroup files; otherwise it joins itself.
+            cgroup.add(pid)?;
         }
-        cgroup.add(pid)?;
         parent_ch.send(&Msg::Go)?;
         let mut master = None;
         loop {
@@ -522,7 +528,11 @@ impl Runtime {
             ));
         }
         let linux = record.spec.linux().clone().unwrap_or_default();
-        let filter = linux.seccomp().as_ref().map(seccomp::compile).transpose()?;
+        let filter = linux
+            .seccomp()
+            .as_ref()
+            .map(|s| seccomp::compile(s, Some(&self.root.join("seccomp"))))
+            .transpose()?;
         let terminal = process.terminal().unwrap_or(false);
         let console = match (&opts.console_socket, terminal) {
             (Some(p), true) => ConsoleTarget::Socket(
@@ -576,6 +586,7 @@ impl Runtime {
             drop(parent_ch);
             let r = exec_child(
                 &child_ch,
+                &record.cgroup,
                 &joins,
                 process,
                 filter.as_ref(),
@@ -595,7 +606,7 @@ impl Runtime {
             let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
             e
         };
-        record.cgroup.add(pid).map_err(fail)?;
+        // The child joins the cgroup itself (`join_self`), before any setns.
         parent_ch.send(&Msg::Go).map_err(fail)?;
         let mut master = None;
         loop {
@@ -618,11 +629,13 @@ impl Runtime {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn exec_child(
     ch: &Channel,
+    cgroup: &CgroupPaths,
     joins: &[(LinuxNamespaceType, OwnedFd)],
     process: &Process,
-    filter: Option<&libseccomp::ScmpFilterContext>,
+    filter: Option<&seccomp::Filter>,
     in_userns: bool,
     console: &ConsoleTarget,
     preserve_fds: u32,
@@ -635,6 +648,8 @@ fn exec_child(
         Some(Msg::Go) => {}
         _ => bail!("runtime went away"),
     }
+    // Before any setns: still in the host's user namespace.
+    cgroup.join_self()?;
     // User first (it grants the rights to join the rest), mount last.
     let order = [
         LinuxNamespaceType::User,

@@ -5,7 +5,6 @@
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
-use libseccomp::ScmpFilterContext;
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxNamespaceType, Process};
 
@@ -35,7 +34,7 @@ pub struct InitArgs<'a> {
     pub exec_fifo: &'a OwnedFd,
     pub no_pivot: bool,
     pub preserve_fds: u32,
-    pub seccomp: Option<&'a ScmpFilterContext>,
+    pub seccomp: Option<&'a seccomp::Filter>,
     pub join_user: Option<OwnedFd>,
     pub join_mount: Option<OwnedFd>,
 }
@@ -103,6 +102,12 @@ fn setup(a: &InitArgs) -> Result<Program> {
     nix::sys::prctl::set_dumpable(false).ctx(|| "PR_SET_DUMPABLE")?;
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "PR_SET_PDEATHSIG")?;
     wait_go(a.channel)?;
+    if !a.new_userns {
+        // Still privileged on the host: join the cgroup ourselves, the
+        // cheap way (see `join_self`). In a new user namespace the runtime
+        // has moved us already.
+        a.cgroup.join_self()?;
+    }
     if let Some(fd) = &a.join_user {
         nix::sched::setns(fd, CloneFlags::CLONE_NEWUSER).ctx(|| "joining the user namespace")?;
     }
@@ -205,7 +210,7 @@ fn send_console(a: &InitArgs, pty: Option<&console::Pty>) -> Result<()> {
 /// has its final identity and filters; only execve remains.
 pub fn prepare_process(
     process: &Process,
-    filter: Option<&ScmpFilterContext>,
+    filter: Option<&seccomp::Filter>,
     in_userns: bool,
     tty: Option<&OwnedFd>,
 ) -> Result<Program> {

@@ -78,6 +78,16 @@ pub fn dir(root: &Path, id: &str) -> PathBuf {
 }
 
 impl Record {
+    /// Drops the parts of the spec only set-up reads (process, mounts, the
+    /// linux section with its seccomp profile, most of the spec's size),
+    /// keeping what `delete` needs (hooks, annotations), for a monitor that
+    /// holds the record for the container's whole life.
+    pub fn keep_for_delete(&mut self) {
+        self.spec.set_process(None);
+        self.spec.set_mounts(None);
+        self.spec.set_linux(None);
+    }
+
     pub fn load(root: &Path, id: &str) -> Result<Record> {
         crate::spec::check_id(id)?;
         let path = dir(root, id).join(STATE_FILE);

@@ -308,3 +308,90 @@ pub fn limit_malloc_arenas(n: i32) {
         libc::mallopt(libc::M_ARENA_MAX, n);
     }
 }
+
+/// Drops this process's resident copies of pages it can get back unchanged
+/// from their files: the read-only, private, file-backed mappings (its code
+/// and constants) that hold no page of its own. For a long-lived process
+/// whose set-up ran far more code than its steady state does (the shim):
+/// what it touches again is faulted back in from the page cache, the rest
+/// stops counting against it.
+///
+/// A mapping qualifies only if smaps reports it `Anonymous: 0 kB`: no page
+/// was ever copied on write (relocations of a PIE binary's `.data.rel.ro`
+/// are), so every page is the file's and dropping it loses nothing.
+pub fn release_clean_file_pages() {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+        return;
+    };
+    let mut current: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
+        let mut fields = line.split_ascii_whitespace();
+        let first = fields.next().unwrap_or_default();
+        if let Some((start, end)) = first.split_once('-')
+            && let (Ok(start), Ok(end)) = (
+                usize::from_str_radix(start, 16),
+                usize::from_str_radix(end, 16),
+            )
+        {
+            let perms = fields.next().unwrap_or_default();
+            let path = fields.nth(3).unwrap_or_default();
+            let clean_candidate =
+                perms.starts_with('r') && !perms.contains('w') && perms.ends_with('p');
+            current = (clean_candidate && path.starts_with('/')).then_some((start, end));
+        } else if first == "Anonymous:"
+            && let Some((start, end)) = current.take()
+            && fields.next() == Some("0")
+        {
+            // SAFETY: [start, end) is a whole mapping of this process, read
+            // only, private and file-backed with no private pages: after
+            // MADV_DONTNEED each page reads again as the same file contents
+            // (the code running now included, faulted back on return).
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+            }
+        }
+    }
+}
+
+/// Frees the main thread's stack pages below the caller's frame (keeping a
+/// margin for the calls it makes next): set-up code ran deep, the loop that
+/// follows does not. Does nothing off the main thread.
+#[inline(never)]
+pub fn release_unused_stack() {
+    const MARGIN: usize = 32 << 10;
+    let marker = 0u8;
+    let here = std::hint::black_box(&marker) as *const u8 as usize;
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
+    let Some(start) = maps.lines().find_map(|l| {
+        let (range, _) = l.split_once(' ')?;
+        let (start, end) = range.split_once('-')?;
+        let (start, end) = (
+            usize::from_str_radix(start, 16).ok()?,
+            usize::from_str_radix(end, 16).ok()?,
+        );
+        (l.ends_with("[stack]") && start <= here && here < end).then_some(start)
+    }) else {
+        return;
+    };
+    let limit = here.saturating_sub(MARGIN) & !(page_size() - 1);
+    if limit > start {
+        // SAFETY: [start, limit) is the part of this thread's own stack
+        // mapping below its live frames (and their red zone, by a wide
+        // margin): nothing refers to it, and a later use gets zeroed pages.
+        unsafe {
+            libc::madvise(
+                start as *mut libc::c_void,
+                limit - start,
+                libc::MADV_DONTNEED,
+            );
+        }
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf only reads a system value.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 { n as usize } else { 4096 }
+}

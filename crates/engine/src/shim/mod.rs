@@ -37,6 +37,8 @@ use protocol::{Exit, Ready, Reply, Request, ShimConfig, frame};
 const MAX_PENDING: usize = 4 << 20;
 /// How long output may keep coming after the container's init has exited.
 const DRAIN: Duration = Duration::from_secs(2);
+/// Quiet for this long, the shim gives back the memory its work used.
+const IDLE: Duration = Duration::from_secs(1);
 
 /// Runs the shim for the bundle; returns the first process's exit code.
 pub fn main(bundle: &Path) -> i32 {
@@ -121,9 +123,6 @@ fn shim(bundle: &Path, config: &ShimConfig, mut report_pipe: File) -> i32 {
         },
     );
     drop(report_pipe);
-    // Set-up (spec parsing, seccomp compilation) is done: keep the shim's
-    // resident memory to what its loop needs.
-    sys::release_free_memory();
     shim.serve();
     0
 }
@@ -312,6 +311,9 @@ impl Shim {
 
     fn serve(&mut self) {
         let mut drain_until: Option<Instant> = None;
+        // Set-up (spec parsing, seccomp, the runtime's mounts) ran much more
+        // code and heap than the loop will: released at the first quiet.
+        let mut released = false;
         loop {
             if let Some(deadline) = drain_until {
                 let drained = self.out.is_none() && self.err.is_none();
@@ -319,12 +321,20 @@ impl Shim {
                     break;
                 }
             }
+            let ms = |d: Duration| PollTimeout::try_from(d).unwrap_or(PollTimeout::MAX);
             let timeout = match drain_until {
-                Some(d) => PollTimeout::try_from(d.saturating_duration_since(Instant::now()))
-                    .unwrap_or(PollTimeout::MAX),
+                Some(d) => ms(d.saturating_duration_since(Instant::now())),
+                None if !released => ms(IDLE),
                 None => PollTimeout::NONE,
             };
-            let signalled = self.poll_once(timeout);
+            let Some(signalled) = self.poll_once(timeout) else {
+                if drain_until.is_none() && !released {
+                    release_memory();
+                    released = true;
+                }
+                continue;
+            };
+            released = false;
             if self.exit.is_none() && signalled {
                 self.reap();
                 if self.exit.is_some() {
@@ -335,9 +345,9 @@ impl Shim {
         self.finish();
     }
 
-    /// One poll over every descriptor, handling what is ready; true when
-    /// a SIGCHLD came.
-    fn poll_once(&mut self, timeout: PollTimeout) -> bool {
+    /// One poll over every descriptor, handling what is ready: whether a
+    /// SIGCHLD came, None when the time ran out with nothing to do.
+    fn poll_once(&mut self, timeout: PollTimeout) -> Option<bool> {
         let mut fds: Vec<PollFd> = Vec::new();
         let sig = self.signals.as_fd();
         fds.push(PollFd::new(sig, PollFlags::POLLIN));
@@ -362,11 +372,15 @@ impl Shim {
             }
             fds.push(PollFd::new(c.stream.as_fd(), flags));
         }
-        if let Err(e) = poll(&mut fds, timeout) {
-            if e != nix::errno::Errno::EINTR {
-                eprintln!("berth shim: poll: {e}");
+        match poll(&mut fds, timeout) {
+            Ok(0) => return None,
+            Ok(_) => {}
+            Err(e) => {
+                if e != nix::errno::Errno::EINTR {
+                    eprintln!("berth shim: poll: {e}");
+                }
+                return Some(false);
             }
-            return false;
         }
         let revents: Vec<PollFlags> = fds
             .iter()
@@ -398,7 +412,7 @@ impl Shim {
                 self.drop_client(i);
             }
         }
-        signal
+        Some(signal)
     }
 
     fn accept(&mut self) {
@@ -555,6 +569,9 @@ impl Shim {
         match req {
             Request::Start => {
                 let res = self.runtime.start_record(&self.record);
+                if res.is_ok() {
+                    self.record.keep_for_delete();
+                }
                 self.reply(i, res.err().map(|e| e.to_string()));
             }
             Request::Kill { signal } => {
@@ -706,6 +723,16 @@ impl Shim {
     fn oom_killed(&self) -> bool {
         self.record.cgroup.oom_kills() > 0
     }
+}
+
+/// Gives back what the shim's work made resident and its loop does not
+/// need: freed heap, stack below the loop, and code pages (faulted back in
+/// from the page cache when next run). An idle shim so costs its
+/// descriptors and a few hundred KiB.
+fn release_memory() {
+    sys::release_free_memory();
+    sys::release_unused_stack();
+    sys::release_clean_file_pages();
 }
 
 fn send_exit(c: &mut Client, exit: &Exit) {
