@@ -433,6 +433,7 @@ fn state_json(c: &Container) -> Value {
 /// `GET /containers/{id}/json`.
 pub fn inspect(engine: &Engine, c: &Container, _size: bool) -> Value {
     let dir = engine.container_dir(&c.id);
+    let bundle = engine.bundle_dir(&c.id);
     let mut config = serde_json::to_value(&c.config).expect("json serializes");
     if config["Labels"].is_null() {
         config["Labels"] = json!({});
@@ -444,9 +445,9 @@ pub fn inspect(engine: &Engine, c: &Container, _size: bool) -> Value {
         "Args": c.args,
         "State": state_json(c),
         "Image": c.image,
-        "ResolvConfPath": dir.join("resolv.conf"),
-        "HostnamePath": dir.join("hostname"),
-        "HostsPath": dir.join("hosts"),
+        "ResolvConfPath": bundle.join("resolv.conf"),
+        "HostnamePath": bundle.join("hostname"),
+        "HostsPath": bundle.join("hosts"),
         "LogPath": engine.log_path(&c.id),
         "Name": format!("/{}", c.name),
         "RestartCount": c.restart_count,
@@ -459,7 +460,7 @@ pub fn inspect(engine: &Engine, c: &Container, _size: bool) -> Value {
         "HostConfig": c.host_config,
         "GraphDriver": {
             "Name": "overlay2",
-            "Data": {"UpperDir": dir.join("upper"), "WorkDir": dir.join("work"), "MergedDir": dir.join("rootfs")},
+            "Data": {"UpperDir": dir.join("upper"), "WorkDir": dir.join("work"), "MergedDir": bundle.join("rootfs")},
         },
         "Mounts": mounts(c),
         "Config": config,

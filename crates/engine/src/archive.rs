@@ -51,19 +51,10 @@ impl Engine {
         if matches!(c.state.status, Status::Running | Status::Paused) && c.state.pid > 0 {
             return Ok(Root::Pid(c.state.pid));
         }
-        let shim: crate::shim::protocol::ShimConfig =
-            std::fs::read(self.container_dir(&c.id).join("shim.json"))
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
-                .ok_or_else(|| {
-                    Error::Conflict(format!(
-                        "container {} has never run: its filesystem is not prepared",
-                        c.id
-                    ))
-                })?;
+        let layers = self.layers(&c)?;
         Ok(Root::Overlay {
-            options: shim.overlay.unwrap_or_default(),
-            target: self.container_dir(&c.id).join("rootfs"),
+            options: self.overlay_options(&c, &layers)?,
+            target: self.bundle_dir(&c.id).join("rootfs"),
         })
     }
 

@@ -217,6 +217,31 @@ impl Engine {
         Ok((c, Vec::new()))
     }
 
+    /// The mount options of the container's root filesystem: the init
+    /// layer (mount points the runtime would otherwise create in the upper
+    /// directory) over the image's layers, under the container's own upper.
+    pub(crate) fn overlay_options(
+        &self,
+        c: &Container,
+        layers: &[std::path::PathBuf],
+    ) -> Result<String> {
+        let dir = self.container_dir(&c.id);
+        let (upper, work) = (dir.join("upper"), dir.join("work"));
+        for d in [&upper, &work] {
+            std::fs::create_dir_all(d).map_err(|e| {
+                Error::io(
+                    format!("container {}: creating {}", c.short_id(), d.display()),
+                    e,
+                )
+            })?;
+        }
+        let mut lower = vec![self.init_layer.clone()];
+        lower.extend_from_slice(layers);
+        Ok(berth_image::bundle::overlay_options_for(
+            &lower, &upper, &work,
+        ))
+    }
+
     pub(crate) fn layers(&self, c: &Container) -> Result<Vec<std::path::PathBuf>> {
         let digest: berth_image::Digest = c.image.parse().map_err(|_| {
             Error::Internal(format!("container {}: bad image id {}", c.id, c.image))
@@ -251,7 +276,7 @@ impl Engine {
 
     /// Writes the bundle: config.json, the per-container files, shim.json.
     fn prepare_bundle(&self, c: &Container) -> Result<ShimConfig> {
-        let dir = self.container_dir(&c.id);
+        let dir = self.bundle_dir(&c.id);
         let io = |what: &str, e| Error::io(format!("container {}: {what}", c.short_id()), e);
         let layers = self.layers(c)?;
         if layers.is_empty() {
@@ -260,6 +285,7 @@ impl Engine {
                 c.config.image
             )));
         }
+        std::fs::create_dir_all(dir.join("rootfs")).map_err(|e| io("creating the bundle", e))?;
         let hostname = spec::hostname(c);
         let (hosts, hostname_file, resolv) = (
             dir.join("hosts"),
@@ -292,11 +318,7 @@ impl Engine {
             serde_json::to_vec_pretty(&spec).expect("json serializes"),
         )
         .map_err(|e| io("writing config.json", e))?;
-        let (upper, work) = (dir.join("upper"), dir.join("work"));
-        for d in [&upper, &work, &dir.join("rootfs")] {
-            std::fs::create_dir_all(d).map_err(|e| io("creating the rootfs dirs", e))?;
-        }
-        let overlay = berth_image::bundle::overlay_options_for(&layers, &upper, &work);
+        let overlay = self.overlay_options(c, &layers)?;
         let lc = &hc.log_config.config;
         let shim = ShimConfig {
             id: c.id.clone(),
@@ -417,7 +439,7 @@ impl Engine {
     }
 
     async fn spawn_shim(&self, id: &str) -> Result<Ready> {
-        let dir = self.container_dir(id);
+        let dir = self.bundle_dir(id);
         let out = tokio::process::Command::new(&self.config.exe)
             .arg("shim")
             .arg(&dir)
@@ -461,7 +483,7 @@ impl Engine {
     }
 
     fn exit_file(&self, id: &str) -> Option<Exit> {
-        std::fs::read(self.container_dir(id).join("exit.json"))
+        std::fs::read(self.bundle_dir(id).join("exit.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
     }

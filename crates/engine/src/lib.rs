@@ -18,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod exec;
 pub mod health;
+pub mod init_layer;
 pub mod logs;
 pub mod model;
 pub mod names;
@@ -53,6 +54,8 @@ pub struct Engine {
     /// Attach requests waiting for a container's next start.
     pending_attach: Mutex<HashMap<String, Vec<containers::PendingAttach>>>,
     execs: Mutex<HashMap<String, exec::ExecInstance>>,
+    /// The layer of mount points over every container's image (init_layer.rs).
+    init_layer: PathBuf,
 }
 
 impl Engine {
@@ -69,6 +72,7 @@ impl Engine {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         }
+        let init_layer = init_layer::ensure(&config.data_root)?;
         let trash = config.data_root.join("trash");
         if trash.exists() {
             std::thread::spawn(move || std::fs::remove_dir_all(trash));
@@ -81,11 +85,23 @@ impl Engine {
             containers: Mutex::new(containers),
             pending_attach: Mutex::new(HashMap::new()),
             execs: Mutex::new(HashMap::new()),
+            init_layer,
         })
     }
 
+    /// What a container keeps across starts and reboots: its overlay's
+    /// upper and work directories and its log.
     pub fn container_dir(&self, id: &str) -> PathBuf {
         self.config.data_root.join("containers").join(id)
+    }
+
+    /// The runtime bundle of a container's current run (config.json,
+    /// shim.json, hosts, hostname, resolv.conf, the rootfs mount point, the
+    /// shim's log and exit.json): volatile, so under the exec root, and
+    /// rewritten at each start. On most hosts that is a tmpfs (/run), where
+    /// a file costs no disk inode to make and delete.
+    pub fn bundle_dir(&self, id: &str) -> PathBuf {
+        self.config.exec_root.join("bundles").join(id)
     }
 
     pub fn runtime_root(&self) -> PathBuf {
@@ -151,7 +167,11 @@ impl Engine {
             Ok(()) => target,
             Err(_) => self.container_dir(id),
         };
-        std::thread::spawn(move || std::fs::remove_dir_all(dir));
+        let bundle = self.bundle_dir(id);
+        std::thread::spawn(move || {
+            let _ = std::fs::remove_dir_all(bundle);
+            std::fs::remove_dir_all(dir)
+        });
     }
 
     pub fn data_root(&self) -> &Path {
