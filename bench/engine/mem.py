@@ -2,8 +2,8 @@
 """Memory of a set of processes, from /proc/<pid>/smaps_rollup.
 
     mem.py pids PID...              the listed pids
-    mem.py shims KIND SCRATCH       the per-container processes of one engine
-                                    whose command line names SCRATCH:
+    mem.py shims KIND SCRATCH...    the per-container processes of one engine
+                                    whose command line names a SCRATCH:
                                       berth   `berth shim <container dir>`
                                       docker  containerd-shim-runc-v2
                                       podman  conmon
@@ -40,7 +40,7 @@ def cmdline(pid):
         return []
 
 
-def shim_pids(kind, scratch):
+def shim_pids(kind, scratches):
     me = os.getpid()
     for d in os.listdir("/proc"):
         if not d.isdigit() or int(d) == me:
@@ -50,9 +50,10 @@ def shim_pids(kind, scratch):
             continue
         base = os.path.basename(argv[0])
         joined = " ".join(argv)
-        if scratch not in joined:
+        if not any(s in joined for s in scratches):
             continue
-        if kind == "berth" and len(argv) >= 3 and argv[1] == "shim" and argv[2].startswith(scratch):
+        if kind == "berth" and len(argv) >= 3 and argv[1] == "shim" and \
+                any(argv[2].startswith(s) for s in scratches):
             yield int(d)
         elif kind == "docker" and base == "containerd-shim-runc-v2":
             yield int(d)
@@ -63,8 +64,8 @@ def shim_pids(kind, scratch):
 def main():
     if len(sys.argv) >= 2 and sys.argv[1] == "pids":
         pids = [int(p) for p in sys.argv[2:]]
-    elif len(sys.argv) == 4 and sys.argv[1] == "shims":
-        pids = sorted(shim_pids(sys.argv[2], sys.argv[3]))
+    elif len(sys.argv) >= 4 and sys.argv[1] == "shims":
+        pids = sorted(shim_pids(sys.argv[2], sys.argv[3:]))
     else:
         sys.exit(__doc__)
     rss = pss = n = 0

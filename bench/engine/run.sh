@@ -98,6 +98,11 @@ BERTH=$(readlink -f "$BERTH")
 # --- scratch directory, notes, clean-up ----------------------------------------
 # Short: the sockets live in it (sun_path is 108 bytes).
 TMP=$(mktemp -d /tmp/bbe.XXXXXX)
+# Each engine's volatile state (berth's and dockerd's --exec-root, podman's
+# --runroot) on a tmpfs, as /run is on a standard host; here /run is on the
+# root ext4, which has no journal, so every file made there costs a scan of
+# recently deleted inodes (about 0.5 ms).
+RUN=$(mktemp -d "${RUN_BASE:-/dev/shm}/bbr.XXXXXX")
 mkdir -p "$RESULTS_DIR"
 NOTES=$RESULTS_DIR/notes.txt
 : >"$NOTES"
@@ -184,7 +189,7 @@ cleanup() {
     stop_daemon "$DOCKERD_PID" 20
     stop_daemon "$CONTAINERD_PID" 10
     local left
-    left=$(procs_under "$TMP" | tr '\n' ' ')
+    left=$( (procs_under "$TMP"; procs_under "$RUN") | sort -u | tr '\n' ' ')
     if [ -n "$left" ]; then
         log "killing processes left under $TMP: $left"
         echo "$left" >>"$RESULTS_DIR/leftover-processes.txt"
@@ -193,6 +198,7 @@ cleanup() {
         sleep 0.5
     fi
     unmount_under "$TMP"
+    unmount_under "$RUN"
     find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d 2>/dev/null | sort >"$TMP/cgroups.after"
     # Only the parents that this run made (docker/, libpod_parent/, berth/ in
     # each hierarchy), and only when empty: never a cgroup below one that was
@@ -200,7 +206,7 @@ cleanup() {
     comm -13 "$TMP/cgroups.before" "$TMP/cgroups.after" | while read -r cg; do
         rmdir "$cg" 2>/dev/null
     done
-    rm -rf "$TMP"
+    rm -rf "$TMP" "$RUN"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -248,7 +254,7 @@ if has berth || has docker-berth; then
     mkdir -p "$BERTH_DIR"
     "$BERTH" --data-root "$BERTH_DIR/data" import -c 'CMD ["sh"]' "$ROOTFS_TAR" busybox:latest >/dev/null
     setsid "$BERTH" --data-root "$BERTH_DIR/data" daemon -H "unix://$BERTH_SOCK" \
-        --exec-root "$BERTH_DIR/exec" --pidfile "$BERTH_DIR/berth.pid" \
+        --exec-root "$RUN/berth" --pidfile "$BERTH_DIR/berth.pid" \
         </dev/null >"$BERTH_DIR/daemon.log" 2>&1 &
     BERTH_PID=$!
     BERTH_CLI=("$BERTH" -H "unix://$BERTH_SOCK")
@@ -269,7 +275,7 @@ if has docker; then
         log "docker: private dockerd on unix://$DOCKER_SOCK"
         mkdir -p "$DOCKER_DIR"
         echo '{}' >"$DOCKER_DIR/daemon.json"
-        env -u NOTIFY_SOCKET setsid "$DOCKERD" --data-root "$DOCKER_DIR/data" --exec-root "$DOCKER_DIR/exec" \
+        env -u NOTIFY_SOCKET setsid "$DOCKERD" --data-root "$DOCKER_DIR/data" --exec-root "$RUN/docker" \
             --pidfile "$DOCKER_DIR/dockerd.pid" --config-file "$DOCKER_DIR/daemon.json" \
             -H "unix://$DOCKER_SOCK" --iptables=false --ip-masq=false --bridge=none \
             </dev/null >"$DOCKER_DIR/dockerd.log" 2>&1 &
@@ -314,11 +320,11 @@ EOF
 [storage]
 driver = "overlay"
 graphroot = "$PODMAN_DIR/root"
-runroot = "$PODMAN_DIR/run"
+runroot = "$RUN/podman"
 EOF
         export CONTAINERS_CONF=$PODMAN_DIR/containers.conf
         export CONTAINERS_STORAGE_CONF=$PODMAN_DIR/storage.conf
-        PODMAN_CLI=("$PODMAN" --root "$PODMAN_DIR/root" --runroot "$PODMAN_DIR/run" --tmpdir "$PODMAN_DIR/tmp")
+        PODMAN_CLI=("$PODMAN" --root "$PODMAN_DIR/root" --runroot "$RUN/podman" --tmpdir "$PODMAN_DIR/tmp")
         if out=$("${PODMAN_CLI[@]}" import -q -c 'CMD ["sh"]' "$ROOTFS_TAR" busybox:latest 2>&1) &&
             out=$("${PODMAN_CLI[@]}" run --rm busybox true 2>&1); then
             info "podman: $("$PODMAN" --version), runtime runc ($(runc --version | head -n1)), conmon $(conmon --version 2>/dev/null | head -n1), storage $("${PODMAN_CLI[@]}" info --format '{{.Store.GraphDriverName}}' 2>/dev/null)"
@@ -396,7 +402,7 @@ mem_series() { # engine
         sh -c "$cli run -d busybox sleep 1000" >/dev/null
     done
     sleep 3
-    shims=$(mem shims "$e" "$TMP")
+    shims=$(mem shims "$e" "$TMP" "$RUN")
     after=$(mem pids $pids)
     log "memory $e: shims $shims; daemon after $after"
     python3 - "$MEM_OUT" "$e" "$MEM_N" "$idle" "$shims" "$after" <<'EOF'
@@ -490,7 +496,7 @@ EOF
 # Processes per engine still alive besides the daemons (a leak check).
 for e in berth docker podman; do
     has "$e" || continue
-    s=$(mem shims "$e" "$TMP")
+    s=$(mem shims "$e" "$TMP" "$RUN")
     case "$s" in *'"count": 0'*) ;; *) note "$e: per-container processes left after the benchmark: $s" ;; esac
 done
 
