@@ -37,6 +37,11 @@
 #   MEM_N=20                      series 4: sleeping containers
 #   PHASE_REPS=20                 API phase timing rounds
 #   ENGINES="berth docker podman podman-crun docker-berth"   which to run
+#   SERIES="mem run par phases"   which series (run = 1 and 2)
+#   SETTLE_MAX=60                 before each series, wait up to this many seconds
+#                                 for the machine to be quiet (PSI cpu some avg10
+#                                 under 5 %): what the previous series left
+#                                 (namespace teardown, deletions) is not timed
 #   BERTH=P                       the berth binary (default: cargo build --release
 #                                 -p berth-cli --bin berth, in this workspace)
 #   DOCKERD=P DOCKER=P PODMAN=P   (default: /usr/sbin/dockerd, /usr/bin/docker
@@ -61,6 +66,8 @@ PAR_REPS=${PAR_REPS:-3}
 MEM_N=${MEM_N:-20}
 PHASE_REPS=${PHASE_REPS:-20}
 ENGINES=${ENGINES:-"berth docker podman podman-crun docker-berth"}
+SERIES=${SERIES:-"mem run par phases"}
+SETTLE_MAX=${SETTLE_MAX:-60}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 DOCKERD=${DOCKERD:-$(command -v dockerd || true)}
 DOCKER=${DOCKER:-$([ -x /usr/bin/docker ] && echo /usr/bin/docker || command -v docker || true)}
@@ -70,6 +77,7 @@ RESULTS_DIR=${RESULTS_DIR:-$SCRIPT_DIR/results/$(date -u +%Y%m%dT%H%M%SZ)}
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
 has() { case " $ENGINES " in *" $1 "*) return 0 ;; esac; return 1; }
+series() { case " $SERIES " in *" $1 "*) return 0 ;; esac; return 1; }
 drop() { local e; for e in "$@"; do ENGINES=$(echo " $ENGINES " | sed "s/ $e / /; s/^ *//; s/ *$//"); done; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root"
@@ -369,6 +377,17 @@ daemon_pids() {
 # The daemons as started: one `ps -q`-like request answered (the readiness
 # check), no container created yet.
 MEM_OUT=$RESULTS_DIR/memory.json
+LOADS=$RESULTS_DIR/loads.txt
+: >"$LOADS"
+cpu_pressure() { awk '/^some/ { sub("avg10=", "", $2); print $2 }' /proc/pressure/cpu 2>/dev/null || echo 0; }
+settle() { # label: wait for a quiet machine (see SETTLE_MAX), and note the wait
+    local i
+    for ((i = 0; i < SETTLE_MAX; i++)); do
+        awk -v p="$(cpu_pressure)" 'BEGIN { exit !(p < 5) }' && break
+        sleep 1
+    done
+    echo "before $1: waited ${i} s to settle; cpu pressure avg10 $(cpu_pressure) %, load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$LOADS"
+}
 sleep 2
 python3 - "$MEM_OUT" "$(has berth && mem pids $(daemon_pids berth))" "$(has docker && mem pids $(daemon_pids docker))" <<'EOF'
 import json, sys
@@ -422,31 +441,35 @@ EOF
     eval "arr=($cli)"
     rm_all "$e" "${arr[@]}"
 }
-for e in berth docker podman; do
-    has "$e" && mem_series "$e"
-done
+if series mem; then
+    for e in berth docker podman; do
+        has "$e" || continue
+        settle "mem-$e"
+        mem_series "$e"
+    done
+fi
 
 # --- 1 and 2. hyperfine ------------------------------------------------------------
 HF_OPTS=(--warmup "$WARMUP" --runs "$RUNS" --style basic)
-LOADS=$RESULTS_DIR/loads.txt
-: >"$LOADS"
 hf() { # label command [extra hyperfine options...]
     local label=$1 cmd=$2
     shift 2
-    echo "load average before $label: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$LOADS"
+    settle "$label"
     log "timing $label: $cmd"
     hyperfine "${HF_OPTS[@]}" "$@" --export-json "$RESULTS_DIR/$label.json" -n "$label" "$cmd" ||
         note "$label: hyperfine failed (exit $?)"
 }
 for e in $ENGINES; do
+    series run || break
     cli=$(cli_of "$e")
     if [ "$e" = podman-crun ]; then
         # hyperfine itself inside the namespace: the unshare is paid once.
         ns_cli="$(printf '%q ' "${PODMAN_CLI[@]}") --runtime crun"
-        echo "load average before run-$e: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$LOADS"
+        settle "run-$e"
         log "timing run-$e and cycle-$e (in a private mount namespace)"
         "${IN_NS[@]}" hyperfine "${HF_OPTS[@]}" -N --export-json "$RESULTS_DIR/run-$e.json" -n "run-$e" \
             "$ns_cli run --rm busybox true" || note "run-$e: hyperfine failed"
+        settle "cycle-$e"
         "${IN_NS[@]}" hyperfine "${HF_OPTS[@]}" --export-json "$RESULTS_DIR/cycle-$e.json" -n "cycle-$e" \
             "id=\$($ns_cli run -d busybox sleep 1000) && $ns_cli stop -t 0 \$id >/dev/null && $ns_cli rm \$id >/dev/null" ||
             note "cycle-$e: hyperfine failed"
@@ -457,26 +480,29 @@ for e in $ENGINES; do
 done
 
 # --- API phases of one run --rm ----------------------------------------------------
-if has berth; then
+if series phases && has berth; then
+    settle phases-berth
     python3 "$SCRIPT_DIR/phases.py" berth "$BERTH_SOCK" "$PHASE_REPS" "$RESULTS_DIR/phases-berth.json" ||
         note "phases berth failed"
 fi
-if has docker; then
+if series phases && has docker; then
+    settle phases-docker
     python3 "$SCRIPT_DIR/phases.py" docker "$DOCKER_SOCK" "$PHASE_REPS" "$RESULTS_DIR/phases-docker.json" ||
         note "phases docker failed"
 fi
 # The CLI's floor: one round trip that does nothing (an empty `ps -q`).
 for e in berth docker docker-berth; do
-    has "$e" && hf "ps-$e" "$(cli_of "$e") ps -q" -N
+    series phases && has "$e" && hf "ps-$e" "$(cli_of "$e") ps -q" -N
 done
 
 # --- 3. parallel starts --------------------------------------------------------------
 for n in $PAR_NS; do
+    series par || break
     for e in berth docker podman; do
         has "$e" || continue
         cli=$(cli_of "$e")
         eval "arr=($cli)"
-        echo "load average before par-$e-$n: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$LOADS"
+        settle "par-$e-$n"
         log "parallel $e n=$n"
         python3 "$SCRIPT_DIR/parallel.py" "$e" "$n" "$PAR_REPS" "$RESULTS_DIR/par-$e-$n.json" -- "${arr[@]}" ||
             note "par-$e-$n FAILED (see above)"
