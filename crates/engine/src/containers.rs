@@ -504,7 +504,8 @@ impl Engine {
 
     /// Records an exit, then removes or restarts as the host config says.
     async fn exited(self: &Arc<Self>, id: &str, exit: Exit) {
-        let Ok(c) = self.update(id, |c| {
+        let auto_remove = self.get(id).is_ok_and(|c| c.host_config.auto_remove);
+        let record = |c: &mut Container| {
             c.state.status = Status::Exited;
             c.state.exit_code = exit.exit_code;
             c.state.finished_at = Some(exit.finished_at.clone());
@@ -515,7 +516,14 @@ impl Engine {
                 h.status = "unhealthy".into();
             }
             c.clone()
-        }) else {
+        };
+        // An --rm container is removed next: its exit need not reach the disk.
+        let recorded = if auto_remove {
+            self.update_unsaved(id, record)
+        } else {
+            self.update(id, record)
+        };
+        let Ok(c) = recorded else {
             return; // removed meanwhile
         };
         if exit.oom_killed {
@@ -611,11 +619,15 @@ impl Engine {
         if !c.is_running() {
             return Err(Error::NotModified);
         }
-        self.update(&c.id, |c| c.state.stopped_by_user = true)?;
         if c.state.status == Status::Restarting {
-            self.update(&c.id, |c| c.state.status = Status::Exited)?;
+            self.update(&c.id, |c| {
+                c.state.stopped_by_user = true;
+                c.state.status = Status::Exited;
+            })?;
             return Ok(());
         }
+        // Written with the exit that follows.
+        self.update_unsaved(&c.id, |c| c.state.stopped_by_user = true)?;
         let timeout = timeout.or(c.config.stop_timeout).unwrap_or(10);
         let (_, mut rx) = self.events.subscribe();
         let _ = self.signal(&c, sig).await;
@@ -725,7 +737,7 @@ impl Engine {
                 )));
             }
             let (_, mut rx) = self.events.subscribe();
-            self.update(&c.id, |c| c.state.stopped_by_user = true)?;
+            self.update_unsaved(&c.id, |c| c.state.stopped_by_user = true)?;
             if self.signal(&c, 9).await.is_ok() {
                 wait_for(&mut rx, &c.id, Some(Duration::from_secs(30))).await;
             }

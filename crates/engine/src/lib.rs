@@ -148,6 +148,23 @@ impl Engine {
         Ok(out)
     }
 
+    /// Applies `f` to the container in memory only, for a change whose
+    /// durable record follows at once (an `--rm` container's exit, before
+    /// its removal) or with the exit it leads to (`stopped_by_user`): one
+    /// synced commit fewer on the way. Lost in a crash, it is as if the
+    /// request had come a moment later.
+    pub(crate) fn update_unsaved<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Container) -> T,
+    ) -> Result<T> {
+        let mut map = self.containers.lock().expect("containers lock");
+        let c = map
+            .get_mut(id)
+            .ok_or_else(|| Error::no_such_container(id))?;
+        Ok(f(c))
+    }
+
     /// Images used by a container (for `rmi`'s in-use check).
     pub fn image_in_use(&self, image_id: &str) -> Option<String> {
         let map = self.containers.lock().expect("containers lock");
