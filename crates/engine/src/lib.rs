@@ -75,7 +75,10 @@ impl Engine {
         let init_layer = init_layer::ensure(&config.data_root)?;
         let trash = config.data_root.join("trash");
         if trash.exists() {
-            std::thread::spawn(move || std::fs::remove_dir_all(trash));
+            std::thread::spawn(move || {
+                berth_runtime::sys::become_idle_thread();
+                std::fs::remove_dir_all(trash)
+            });
         }
         Ok(Engine {
             config,
@@ -174,8 +177,8 @@ impl Engine {
     }
 
     /// Moves a removed container's directory out of the way at once (one
-    /// rename) and deletes it in the background; what a crash leaves in the
-    /// trash goes at the next start.
+    /// rename) and deletes it in the background, at idle priority; what a
+    /// crash leaves in the trash goes at the next start.
     pub(crate) fn discard_dir(&self, id: &str) {
         let trash = self.config.data_root.join("trash");
         let _ = std::fs::create_dir_all(&trash);
@@ -186,6 +189,7 @@ impl Engine {
         };
         let bundle = self.bundle_dir(id);
         std::thread::spawn(move || {
+            berth_runtime::sys::become_idle_thread();
             let _ = std::fs::remove_dir_all(bundle);
             std::fs::remove_dir_all(dir)
         });
