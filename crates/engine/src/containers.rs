@@ -483,7 +483,7 @@ impl Engine {
     }
 
     fn exit_file(&self, id: &str) -> Option<Exit> {
-        std::fs::read(self.bundle_dir(id).join("exit.json"))
+        std::fs::read(self.current_bundle(id).join("exit.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
     }
@@ -626,8 +626,14 @@ impl Engine {
             })?;
             return Ok(());
         }
-        // Written with the exit that follows.
-        self.update_unsaved(&c.id, |c| c.state.stopped_by_user = true)?;
+        // Written with the exit that follows, unless that exit came first.
+        let status = self.update_unsaved(&c.id, |c| {
+            c.state.stopped_by_user = true;
+            c.state.status
+        })?;
+        if status != Status::Running && status != Status::Paused {
+            self.update(&c.id, |_| ())?;
+        }
         let timeout = timeout.or(c.config.stop_timeout).unwrap_or(10);
         let (_, mut rx) = self.events.subscribe();
         let _ = self.signal(&c, sig).await;

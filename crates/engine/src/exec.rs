@@ -141,7 +141,7 @@ impl Engine {
     /// The runtime spec process for an exec: the container's, with the
     /// exec's command, environment, user, directory and terminal.
     fn exec_process(&self, container: &str, cfg: &ExecConfig) -> Result<serde_json::Value> {
-        let dir = self.bundle_dir(container);
+        let dir = self.current_bundle(container);
         let spec: serde_json::Value = std::fs::read(dir.join("config.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())

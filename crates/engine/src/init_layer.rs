@@ -25,14 +25,23 @@ pub fn ensure(data_root: &Path) -> Result<PathBuf> {
     let io = |what: &Path, e| Error::io(format!("making the init layer: {}", what.display()), e);
     let tmp = data_root.join(format!("init-layer.tmp{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
+    // Modes set outright, not left to the daemon's umask: as the topmost
+    // lower layer, these directories' modes are what every container sees.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).map_err(|e| io(p, e))
+    };
     for d in DIRS {
         let p = tmp.join(d);
         std::fs::create_dir_all(&p).map_err(|e| io(&p, e))?;
+        mode(&p, 0o755)?;
     }
     for f in FILES {
         let p = tmp.join(f);
         std::fs::write(&p, b"").map_err(|e| io(&p, e))?;
+        mode(&p, 0o644)?;
     }
+    mode(&tmp, 0o755)?;
     if let Err(e) = std::fs::rename(&tmp, &dir) {
         let _ = std::fs::remove_dir_all(&tmp);
         if !dir.is_dir() {
@@ -51,8 +60,11 @@ mod tests {
         for f in super::FILES {
             assert!(dir.join(f).is_file(), "{f}");
         }
+        use std::os::unix::fs::PermissionsExt;
         for d in super::DIRS {
             assert!(dir.join(d).is_dir(), "{d}");
+            let mode = std::fs::metadata(dir.join(d)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o7777, 0o755, "{d}");
         }
         // A second call finds it done and changes nothing.
         std::fs::write(dir.join("etc/hosts"), b"kept").unwrap();

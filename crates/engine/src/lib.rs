@@ -76,7 +76,7 @@ impl Engine {
         let trash = config.data_root.join("trash");
         if trash.exists() {
             std::thread::spawn(move || {
-                berth_runtime::sys::become_idle_thread();
+                berth_runtime::sys::become_background_thread();
                 std::fs::remove_dir_all(trash)
             });
         }
@@ -105,6 +105,19 @@ impl Engine {
     /// a file costs no disk inode to make and delete.
     pub fn bundle_dir(&self, id: &str) -> PathBuf {
         self.config.exec_root.join("bundles").join(id)
+    }
+
+    /// The bundle of the container's current run: [`Engine::bundle_dir`],
+    /// or the container directory for a run started by a berth from before
+    /// bundles moved to the exec root (its shim still writes there).
+    pub(crate) fn current_bundle(&self, id: &str) -> PathBuf {
+        let bundle = self.bundle_dir(id);
+        let legacy = self.container_dir(id);
+        if !bundle.join("shim.json").exists() && legacy.join("shim.json").exists() {
+            legacy
+        } else {
+            bundle
+        }
     }
 
     pub fn runtime_root(&self) -> PathBuf {
@@ -177,7 +190,7 @@ impl Engine {
     }
 
     /// Moves a removed container's directory out of the way at once (one
-    /// rename) and deletes it in the background, at idle priority; what a
+    /// rename) and deletes it in the background, at the lowest priority; what a
     /// crash leaves in the trash goes at the next start.
     pub(crate) fn discard_dir(&self, id: &str) {
         let trash = self.config.data_root.join("trash");
@@ -189,7 +202,7 @@ impl Engine {
         };
         let bundle = self.bundle_dir(id);
         std::thread::spawn(move || {
-            berth_runtime::sys::become_idle_thread();
+            berth_runtime::sys::become_background_thread();
             let _ = std::fs::remove_dir_all(bundle);
             std::fs::remove_dir_all(dir)
         });

@@ -47,9 +47,6 @@ impl ImageRef {
         if !valid_name(name) {
             return Err(bad("invalid reference format"));
         }
-        if name.len() > NAME_MAX {
-            return Err(bad("repository name must not be more than 255 characters"));
-        }
         if let Some(t) = tag
             && !valid_tag(t)
         {
@@ -60,6 +57,10 @@ impl ImageRef {
             d.parse::<Digest>().map_err(|e| bad(&e.to_string()))?;
         }
         let (registry, repository) = split_domain(name);
+        // Counted on the normalized name, as the docker CLI does.
+        if registry.len() + 1 + repository.len() > NAME_MAX {
+            return Err(bad("repository name must not be more than 255 characters"));
+        }
         if repository.chars().any(|c| c.is_ascii_uppercase()) {
             // The grammar lets an uppercase first component pass as a host name;
             // Docker refuses it unless it is one (has a dot or a port).
@@ -133,8 +134,12 @@ impl ImageRef {
     /// `familiar()` without tag or digest: `busybox`, `localhost:5000/x`.
     pub fn familiar_name(&self) -> String {
         if self.registry == DOCKER_HUB {
+            // `library/` goes only from an official image's one-part name.
             let r = &self.repository;
-            r.strip_prefix("library/").unwrap_or(r).to_string()
+            match r.strip_prefix("library/") {
+                Some(short) if !short.contains('/') => short.to_string(),
+                _ => r.clone(),
+            }
         } else {
             self.name()
         }

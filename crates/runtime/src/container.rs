@@ -25,6 +25,10 @@ use crate::state::{self, Record, StateOutput, Status};
 use crate::sync::{Channel, Msg};
 use crate::{hooks, seccomp, sys};
 
+/// Compiled seccomp programs, under the root: a name no container id can
+/// take (ids never start with a dot).
+const SECCOMP_CACHE: &str = ".seccomp-cache";
+
 /// The runtime: a state root holding one directory per container.
 #[derive(Debug, Clone)]
 pub struct Runtime {
@@ -130,7 +134,7 @@ impl Runtime {
         let filter = linux
             .seccomp()
             .as_ref()
-            .map(|s| seccomp::compile(s, Some(&self.root.join("seccomp"))))
+            .map(|s| seccomp::compile(s, Some(&self.root.join(SECCOMP_CACHE))))
             .transpose()?;
         let process = spec
             .process()
@@ -531,7 +535,7 @@ impl Runtime {
         let filter = linux
             .seccomp()
             .as_ref()
-            .map(|s| seccomp::compile(s, Some(&self.root.join("seccomp"))))
+            .map(|s| seccomp::compile(s, Some(&self.root.join(SECCOMP_CACHE))))
             .transpose()?;
         let terminal = process.terminal().unwrap_or(false);
         let console = match (&opts.console_socket, terminal) {

@@ -396,23 +396,24 @@ fn page_size() -> usize {
     if n > 0 { n as usize } else { 4096 }
 }
 
-/// Lowers the calling thread to the idle CPU and I/O classes, for work
-/// nobody waits on (deleting a removed container's files): it then takes
-/// only what starting and serving containers leave.
-pub fn become_idle_thread() {
-    const IOPRIO_CLASS_IDLE: libc::c_long = 3;
+/// Lowers the calling thread to the lowest CPU weight (nice 19) and the
+/// lowest best-effort I/O priority, for work nobody waits on (deleting a
+/// removed container's files). Not the idle classes: a thread starved
+/// there could hold a directory's lock (the parent of what it deletes)
+/// that a start or a removal then waits on.
+pub fn become_background_thread() {
+    const IOPRIO_CLASS_BE: libc::c_long = 2;
     const IOPRIO_CLASS_SHIFT: libc::c_long = 13;
     const IOPRIO_WHO_PROCESS: libc::c_long = 1;
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: both calls change only this thread's scheduling (pid/who 0
-    // is the caller) and read nothing but the parameter passed.
+    // SAFETY: both calls change only this thread's priorities (who 0 is
+    // the calling thread) and take plain integers.
     unsafe {
-        libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
+        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
         libc::syscall(
             libc::SYS_ioprio_set,
             IOPRIO_WHO_PROCESS,
             0 as libc::c_long,
-            IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT,
+            (IOPRIO_CLASS_BE << IOPRIO_CLASS_SHIFT) | 7,
         );
     }
 }

@@ -37,8 +37,12 @@ use protocol::{Exit, Ready, Reply, Request, ShimConfig, frame};
 const MAX_PENDING: usize = 4 << 20;
 /// How long output may keep coming after the container's init has exited.
 const DRAIN: Duration = Duration::from_secs(2);
-/// Quiet for this long, the shim gives back the memory its work used.
-const IDLE: Duration = Duration::from_secs(1);
+/// Quiet for this long, the shim gives back the memory its work used; the
+/// first time (after set-up) sooner, later less eagerly, so that a
+/// container that writes now and then does not make its shim release and
+/// fault the same pages back at every line.
+const IDLE_FIRST: Duration = Duration::from_secs(1);
+const IDLE_AGAIN: Duration = Duration::from_secs(30);
 
 /// Runs the shim for the bundle; returns the first process's exit code.
 pub fn main(bundle: &Path) -> i32 {
@@ -314,6 +318,7 @@ impl Shim {
         // Set-up (spec parsing, seccomp, the runtime's mounts) ran much more
         // code and heap than the loop will: released at the first quiet.
         let mut released = false;
+        let mut idle = IDLE_FIRST;
         loop {
             if let Some(deadline) = drain_until {
                 let drained = self.out.is_none() && self.err.is_none();
@@ -324,13 +329,14 @@ impl Shim {
             let ms = |d: Duration| PollTimeout::try_from(d).unwrap_or(PollTimeout::MAX);
             let timeout = match drain_until {
                 Some(d) => ms(d.saturating_duration_since(Instant::now())),
-                None if !released => ms(IDLE),
+                None if !released => ms(idle),
                 None => PollTimeout::NONE,
             };
             let Some(signalled) = self.poll_once(timeout) else {
                 if drain_until.is_none() && !released {
                     release_memory();
                     released = true;
+                    idle = IDLE_AGAIN;
                 }
                 continue;
             };
