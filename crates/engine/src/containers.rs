@@ -186,6 +186,33 @@ impl Engine {
         spec::build(&c, &[], &layers, &files, "berth")?;
         spec::hosts_file(c.host_config.extra_hosts.as_deref().unwrap_or_default())?;
 
+        // The directory before the lock: the id is fresh, and a disk inode
+        // can cost a while (parallel creates would queue on it).
+        let dir = self.container_dir(&id);
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(dir.join("image"), &c.image))
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let named = self.insert_new(&mut c, name);
+        let ticket = match named {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
+        if let Err(e) = self.durable(ticket) {
+            self.containers.lock().expect("containers lock").remove(&id);
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        self.event("create", &c, &[]);
+        Ok((c, Vec::new()))
+    }
+
+    /// Names the new container (the given name, or a generated one), puts
+    /// it in the map and queues its record, all under the map's lock.
+    fn insert_new(&self, c: &mut Container, name: Option<String>) -> Result<crate::store::Ticket> {
+        let id = c.id.clone();
         let mut map = self.containers.lock().expect("containers lock");
         c.name = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
@@ -203,18 +230,11 @@ impl Engine {
                 names::generate(|n| map.values().any(|o| o.name == n), seed)
             }
         };
-        let dir = self.container_dir(&id);
-        std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::write(dir.join("image"), &c.image))
-            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-        if let Err(e) = self.store.put(crate::store::Kind::Containers, &id, &c) {
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(e);
-        }
-        map.insert(id.clone(), c.clone());
-        drop(map);
-        self.event("create", &c, &[]);
-        Ok((c, Vec::new()))
+        let ticket = self
+            .store
+            .queue_put(crate::store::Kind::Containers, &id, &*c)?;
+        map.insert(id, c.clone());
+        Ok(ticket)
     }
 
     /// The mount options of the container's root filesystem: the init
@@ -748,13 +768,15 @@ impl Engine {
                 wait_for(&mut rx, &c.id, Some(Duration::from_secs(30))).await;
             }
         }
-        {
+        let ticket = {
             let mut map = self.containers.lock().expect("containers lock");
             if map.remove(&c.id).is_none() {
                 return Ok(()); // another remove won
             }
-            self.store.delete(crate::store::Kind::Containers, &c.id)?;
-        }
+            self.store
+                .queue_delete(crate::store::Kind::Containers, &c.id)
+        };
+        self.durable(ticket)?;
         self.pending_attach
             .lock()
             .expect("attach lock")

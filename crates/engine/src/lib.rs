@@ -151,17 +151,38 @@ impl Engine {
         all
     }
 
-    /// Applies `f` to the container and writes it through to the store.
+    /// Applies `f` to the container and writes it through to the store:
+    /// queued under the map's lock (so the store sees changes in the map's
+    /// order), waited for after it (so parallel writers share commits). A
+    /// commit that fails leaves the map ahead of the store until the
+    /// container's next write, which carries the whole record.
     pub(crate) fn update<T>(&self, id: &str, f: impl FnOnce(&mut Container) -> T) -> Result<T> {
-        let mut map = self.containers.lock().expect("containers lock");
-        let c = map
-            .get_mut(id)
-            .ok_or_else(|| Error::no_such_container(id))?;
-        let mut next = c.clone();
-        let out = f(&mut next);
-        self.store.put(store::Kind::Containers, id, &next)?;
-        *c = next;
+        let (out, ticket) = {
+            let mut map = self.containers.lock().expect("containers lock");
+            let c = map
+                .get_mut(id)
+                .ok_or_else(|| Error::no_such_container(id))?;
+            let mut next = c.clone();
+            let out = f(&mut next);
+            let ticket = self.store.queue_put(store::Kind::Containers, id, &next)?;
+            *c = next;
+            (out, ticket)
+        };
+        self.durable(ticket)?;
         Ok(out)
+    }
+
+    /// Waits for a queued store write. On the daemon's runtime the worker
+    /// hands its other tasks over first (the wait may be a commit's fsync):
+    /// with two workers, two waits would otherwise stall every connection.
+    pub(crate) fn durable(&self, ticket: store::Ticket) -> Result<()> {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        match Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| self.store.wait(ticket))
+            }
+            _ => self.store.wait(ticket),
+        }
     }
 
     /// Applies `f` to the container in memory only, for a change whose
