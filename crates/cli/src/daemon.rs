@@ -99,6 +99,9 @@ pub fn run(data_root: &Path, d: &Daemon) -> anyhow::Result<i32> {
     berth_runtime::sys::limit_malloc_arenas(2);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // Threads a burst of starts made (store waits hand their worker
+        // over) go soon after it, with their stacks.
+        .thread_keep_alive(std::time::Duration::from_secs(2))
         .enable_all()
         .build()?;
     rt.block_on(async {
@@ -121,6 +124,14 @@ pub fn run(data_root: &Path, d: &Daemon) -> anyhow::Result<i32> {
             path.display(),
             data_root.display()
         );
+        // After a burst the allocator keeps what it freed; every half
+        // minute the daemon gives that back (cheap when there is none).
+        tokio::spawn(async {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                berth_runtime::sys::release_free_memory();
+            }
+        });
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             r = berth_api::serve(listener, state) => r?,
