@@ -64,7 +64,8 @@ impl Engine {
         let images = berth_image::images::ImageStore::open(&config.data_root)?;
         let store = store::Store::open(&config.data_root)?;
         let all: Vec<Container> = store.all(store::Kind::Containers)?;
-        let containers = all.into_iter().map(|c| (c.id.clone(), c)).collect();
+        let containers: BTreeMap<String, Container> =
+            all.into_iter().map(|c| (c.id.clone(), c)).collect();
         for dir in [
             config.exec_root.join("shims"),
             config.exec_root.join("execs"),
@@ -73,13 +74,23 @@ impl Engine {
                 .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         }
         let init_layer = init_layer::ensure(&config.data_root)?;
-        let trash = config.data_root.join("trash");
-        if trash.exists() {
-            std::thread::spawn(move || {
-                berth_runtime::sys::become_background_thread();
-                std::fs::remove_dir_all(trash)
-            });
-        }
+        // What a crash left: the trash, and bundles of containers the store
+        // no longer has (removed, their files not yet deleted).
+        let mut leftovers = vec![config.data_root.join("trash")];
+        leftovers.extend(
+            std::fs::read_dir(config.exec_root.join("bundles"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| !containers.contains_key(&*e.file_name().to_string_lossy()))
+                .map(|e| e.path()),
+        );
+        std::thread::spawn(move || {
+            berth_runtime::sys::become_background_thread();
+            for dir in leftovers {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        });
         Ok(Engine {
             config,
             images,
@@ -269,4 +280,42 @@ fn find<'a>(map: &'a BTreeMap<String, Container>, name: &str) -> Result<&'a Cont
         }
     }
     Err(Error::no_such_container(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_sweeps_what_a_crash_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_root: dir.path().join("data"),
+            exec_root: dir.path().join("exec"),
+            exe: PathBuf::from("/bin/false"),
+            cgroup_parent: "berth-test".into(),
+        };
+        let orphan = config.exec_root.join("bundles/0123abcd");
+        let trashed = config.data_root.join("trash/4567ef");
+        for d in [&orphan, &trashed] {
+            std::fs::create_dir_all(d.join("rootfs")).unwrap();
+            std::fs::write(d.join("config.json"), b"{}").unwrap();
+        }
+        let engine = Engine::open(config).unwrap();
+        let gone = || !orphan.exists() && !trashed.exists();
+        for _ in 0..100 {
+            if gone() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(gone(), "the orphan bundle and the trash are deleted");
+        assert!(
+            engine
+                .config
+                .data_root
+                .join("init-layer/etc/hosts")
+                .is_file()
+        );
+    }
 }

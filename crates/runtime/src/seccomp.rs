@@ -312,13 +312,18 @@ pub fn load(f: &Filter) -> Result<()> {
             &prog as *const libc::sock_fprog,
         )
     };
-    if r != 0 {
-        return Err(Error::Other(format!(
+    match r {
+        0 => Ok(()),
+        // With TSYNC, a positive answer names the thread that could not
+        // take the filter.
+        tid if tid > 0 => Err(Error::Other(format!(
+            "loading the seccomp filter: thread {tid} could not be synchronized"
+        ))),
+        _ => Err(Error::Other(format!(
             "loading the seccomp filter: {}",
             std::io::Error::last_os_error()
-        )));
+        ))),
     }
-    Ok(())
 }
 
 #[cfg(test)]
