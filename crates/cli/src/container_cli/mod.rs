@@ -5,7 +5,7 @@
 
 mod args;
 mod create;
-mod format;
+pub(crate) mod format;
 mod ps;
 mod run;
 mod stream;

@@ -2,8 +2,6 @@
 //! same through the Engine API): images, load, save, import, tag, rmi,
 //! history, image inspect, image prune.
 
-mod format;
-
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -14,7 +12,7 @@ use berth_image::{Digest, ImageRef};
 use berth_image::{inspect, registry};
 use clap::{Args, Subcommand};
 
-use format::{Template, human_size, since};
+use crate::container_cli::format::{self as fmt, Template};
 
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
@@ -357,9 +355,9 @@ pub fn run(store: &ImageStore, cmd: &ImageCommand) -> anyhow::Result<i32> {
             }
             match &c.format {
                 Some(f) => {
-                    let t = Template::parse(f);
+                    let t = Template::parse(f)?;
                     for v in &all {
-                        writeln!(out, "{}", t.render(v))?;
+                        writeln!(out, "{}", t.render(v)?)?;
                     }
                 }
                 None => writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?,
@@ -388,7 +386,7 @@ pub fn run(store: &ImageStore, cmd: &ImageCommand) -> anyhow::Result<i32> {
             writeln!(
                 out,
                 "Total reclaimed space: {}",
-                human_size(before.saturating_sub(store_size(store)))
+                fmt::human_size(before.saturating_sub(store_size(store)) as f64)
             )?;
         }
     }
@@ -454,7 +452,7 @@ fn images(store: &ImageStore, c: &Images, out: &mut impl Write) -> anyhow::Resul
             }
             rows.push(serde_json::json!({
                 "Repository": repo, "Tag": tag, "ID": id, "Digest": digest,
-                "CreatedSince": since(&created), "CreatedAt": created, "Size": human_size(rec.size),
+                "CreatedSince": since(&created), "CreatedAt": created, "Size": image_size(rec.size),
             }));
         }
     }
@@ -473,17 +471,37 @@ fn images(store: &ImageStore, c: &Images, out: &mut impl Write) -> anyhow::Resul
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    let t = Template::parse(c.format.as_deref().unwrap_or(default));
-    t.print_table(
-        out,
-        &rows,
-        &[
-            ("ID", "IMAGE ID"),
-            ("CreatedSince", "CREATED"),
-            ("CreatedAt", "CREATED AT"),
-        ],
-    )?;
+    let t = Template::parse(c.format.as_deref().unwrap_or(default))?;
+    let mut lines = Vec::new();
+    if t.table {
+        lines.push(t.header(&|f| match f {
+            "ID" => Some("IMAGE ID"),
+            "CreatedSince" => Some("CREATED"),
+            "CreatedAt" => Some("CREATED AT"),
+            _ => None,
+        }));
+    }
+    for r in &rows {
+        lines.push(t.render(r)?);
+    }
+    write!(out, "{}", fmt::tabwrite(&lines))?;
     Ok(())
+}
+
+/// An image's size as `docker images` and `history` print it (go-units,
+/// three significant digits).
+fn image_size(bytes: u64) -> String {
+    fmt::human_size_prec(bytes as f64, 3)
+}
+
+/// "3 weeks ago" for an RFC 3339 time, "N/A" without one.
+fn since(rfc3339: &str) -> String {
+    if rfc3339.is_empty() {
+        return "N/A".into();
+    }
+    fmt::parse_timestamp(rfc3339)
+        .map(fmt::ago)
+        .unwrap_or_else(|_| "N/A".into())
 }
 
 fn history(store: &ImageStore, c: &History, out: &mut impl Write) -> anyhow::Result<()> {
@@ -597,4 +615,19 @@ fn prompt(label: &str) -> anyhow::Result<String> {
     let mut s = String::new();
     std::io::stdin().read_line(&mut s)?;
     Ok(s.trim().to_string())
+}
+
+#[cfg(test)]
+mod output_tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_ages_as_docker_prints_them() {
+        assert_eq!(image_size(4_261_000), "4.26MB");
+        assert_eq!(image_size(999), "999B");
+        assert_eq!(image_size(1_500_000_000), "1.5GB");
+        assert_eq!(since(""), "N/A");
+        assert_eq!(since("not a time"), "N/A");
+        assert!(since("2020-01-01T00:00:00.123456789Z").ends_with("years ago"));
+    }
 }
