@@ -102,26 +102,12 @@ pub fn load(store: &ImageStore, reader: impl Read) -> Result<Vec<Loaded>> {
                     Compression::Zstd => manifest::OCI_LAYER_ZSTD,
                     Compression::None => "application/vnd.docker.image.rootfs.diff.tar",
                 };
-                layers.push(Descriptor {
-                    media_type: media_type.into(),
-                    digest,
-                    size,
-                    urls: None,
-                    annotations: None,
-                    platform: None,
-                });
+                layers.push(Descriptor::new(media_type, digest, size));
             }
             let m = Manifest {
                 schema_version: 2,
                 media_type: Some(manifest::DOCKER_MANIFEST.into()),
-                config: Descriptor {
-                    media_type: manifest::DOCKER_CONFIG.into(),
-                    digest: config,
-                    size: config_size,
-                    urls: None,
-                    annotations: None,
-                    platform: None,
-                },
+                config: Descriptor::new(manifest::DOCKER_CONFIG, config, config_size),
                 layers,
                 annotations: None,
             };

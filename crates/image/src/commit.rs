@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::diff;
 use crate::error::Result;
 use crate::images::{ImageRecord, ImageStore};
-use crate::manifest::{self, Descriptor, Manifest};
+use crate::manifest::{self, Descriptor};
 use crate::reference::ImageRef;
 use crate::store::Expected;
 
@@ -71,34 +71,12 @@ pub fn commit(
         Some(h) => h.push(entry),
         None => config["history"] = json!([entry]),
     }
-    let config_bytes = serde_json::to_vec(&config).expect("config serializes");
-    let config_digest = store.content.put(&config_bytes)?;
     let mut layers = parent_manifest.layers.clone();
-    layers.push(Descriptor {
-        media_type: manifest::OCI_LAYER.into(),
-        digest: layer_digest,
-        size: layer_size,
-        urls: None,
-        annotations: None,
-        platform: None,
-    });
-    let m = Manifest {
-        schema_version: 2,
-        media_type: Some(manifest::OCI_MANIFEST.into()),
-        config: Descriptor {
-            media_type: manifest::OCI_CONFIG.into(),
-            digest: config_digest,
-            size: config_bytes.len() as u64,
-            urls: None,
-            annotations: None,
-            platform: None,
-        },
-        layers,
-        annotations: None,
-    };
-    let mdigest = store
-        .content
-        .put(&serde_json::to_vec(&m).expect("manifest serializes"))?;
+    layers.push(Descriptor::new(
+        manifest::OCI_LAYER,
+        layer_digest,
+        layer_size,
+    ));
     let tags: Vec<ImageRef> = opts.tag.iter().cloned().collect();
-    store.add(&mdigest, &tags)
+    store.add_oci(&config, layers, &tags)
 }

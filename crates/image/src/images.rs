@@ -109,6 +109,34 @@ impl ImageStore {
     /// Reads the manifest at `manifest_digest` (its config and layers already
     /// in the content store), unpacks the layers into snapshots, checks them
     /// against the config's diff_ids, and records the image under `tags`.
+    /// Stores an image made here (import, commit): its config, an OCI
+    /// manifest over `layers` (blobs already in the content store), and
+    /// the record with `tags`.
+    pub fn add_oci(
+        &self,
+        config: &serde_json::Value,
+        layers: Vec<manifest::Descriptor>,
+        tags: &[ImageRef],
+    ) -> Result<ImageRecord> {
+        let config_bytes = serde_json::to_vec(config).expect("config serializes");
+        let config_digest = self.content.put(&config_bytes)?;
+        let m = manifest::Manifest {
+            schema_version: 2,
+            media_type: Some(manifest::OCI_MANIFEST.into()),
+            config: manifest::Descriptor::new(
+                manifest::OCI_CONFIG,
+                config_digest,
+                config_bytes.len() as u64,
+            ),
+            layers,
+            annotations: None,
+        };
+        let digest = self
+            .content
+            .put(&serde_json::to_vec(&m).expect("manifest serializes"))?;
+        self.add(&digest, tags)
+    }
+
     pub fn add(&self, manifest_digest: &Digest, tags: &[ImageRef]) -> Result<ImageRecord> {
         let bytes = self.content.read(manifest_digest)?;
         let m = match manifest::parse(&bytes, None)? {

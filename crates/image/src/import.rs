@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::error::{Context, Error, Result};
 use crate::images::{ImageRecord, ImageStore};
 use crate::layer;
-use crate::manifest::{self, Descriptor, Manifest, Platform};
+use crate::manifest::{self, Descriptor, Platform};
 use crate::reference::ImageRef;
 use crate::store::Expected;
 
@@ -54,34 +54,9 @@ pub fn import(store: &ImageStore, reader: impl Read, opts: &ImportOptions) -> Re
     if let Some(v) = &platform.variant {
         config["variant"] = json!(v);
     }
-    let config_bytes = serde_json::to_vec(&config).expect("config serializes");
-    let config_digest = store.content.put(&config_bytes)?;
-    let m = Manifest {
-        schema_version: 2,
-        media_type: Some(manifest::OCI_MANIFEST.into()),
-        config: Descriptor {
-            media_type: manifest::OCI_CONFIG.into(),
-            digest: config_digest,
-            size: config_bytes.len() as u64,
-            urls: None,
-            annotations: None,
-            platform: None,
-        },
-        layers: vec![Descriptor {
-            media_type: manifest::OCI_LAYER.into(),
-            digest: layer_digest,
-            size: layer_size,
-            urls: None,
-            annotations: None,
-            platform: None,
-        }],
-        annotations: None,
-    };
-    let mdigest = store
-        .content
-        .put(&serde_json::to_vec(&m).expect("manifest serializes"))?;
+    let layer = Descriptor::new(manifest::OCI_LAYER, layer_digest, layer_size);
     let tags: Vec<ImageRef> = opts.tag.iter().cloned().collect();
-    store.add(&mdigest, &tags)
+    store.add_oci(&config, vec![layer], &tags)
 }
 
 /// Applies one Dockerfile instruction to an image config's `config` object.

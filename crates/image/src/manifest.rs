@@ -38,6 +38,20 @@ pub struct Descriptor {
     pub platform: Option<Platform>,
 }
 
+impl Descriptor {
+    /// A plain descriptor: no URLs, annotations or platform.
+    pub fn new(media_type: &str, digest: Digest, size: u64) -> Descriptor {
+        Descriptor {
+            media_type: media_type.into(),
+            digest,
+            size,
+            urls: None,
+            annotations: None,
+            platform: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Manifest {
