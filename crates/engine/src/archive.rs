@@ -134,22 +134,7 @@ fn confine(root: &Root) -> io::Result<()> {
     let dir = match root {
         Root::Pid(pid) => PathBuf::from(format!("/proc/{pid}/root")),
         Root::Overlay { options, target } => {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
-            nix::mount::mount(
-                None::<&str>,
-                "/",
-                None::<&str>,
-                nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
-                None::<&str>,
-            )?;
-            fs::create_dir_all(target)?;
-            nix::mount::mount(
-                Some("overlay"),
-                target,
-                Some("overlay"),
-                nix::mount::MsFlags::empty(),
-                Some(options.as_str()),
-            )?;
+            crate::rootfs::mount_in_own_namespace(target, options)?;
             target.clone()
         }
     };

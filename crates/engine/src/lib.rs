@@ -22,6 +22,7 @@ pub mod init_layer;
 pub mod logs;
 pub mod model;
 pub mod names;
+pub mod rootfs;
 pub mod seccomp;
 pub mod shim;
 pub mod spec;

@@ -190,30 +190,9 @@ struct Shim {
 
 impl Shim {
     fn setup(bundle: &Path, config: &ShimConfig) -> Result<Shim, String> {
-        // A mount namespace of our own: the rootfs overlay is visible to the
-        // container and to us, and goes away with us, whatever kills us.
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-            .map_err(|e| format!("unshare(CLONE_NEWNS): {e}"))?;
-        nix::mount::mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_SLAVE,
-            None::<&str>,
-        )
-        .map_err(|e| format!("making / a slave mount: {e}"))?;
-        let rootfs = bundle.join("rootfs");
         if let Some(opts) = &config.overlay {
-            std::fs::create_dir_all(&rootfs)
-                .map_err(|e| format!("creating {}: {e}", rootfs.display()))?;
-            nix::mount::mount(
-                Some("overlay"),
-                &rootfs,
-                Some("overlay"),
-                nix::mount::MsFlags::empty(),
-                Some(opts.as_str()),
-            )
-            .map_err(|e| format!("mounting the container's root filesystem: {e}"))?;
+            crate::rootfs::mount_in_own_namespace(&bundle.join("rootfs"), opts)
+                .map_err(|e| e.to_string())?;
         }
 
         let mut mask = SigSet::empty();
