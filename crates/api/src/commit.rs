@@ -15,18 +15,9 @@ pub async fn commit(engine: Arc<Engine>, req: Request<Incoming>, q: &Query) -> R
     let Some(container) = first(q, "container").map(str::to_string) else {
         return error(400, "container is required");
     };
-    let tag = match first(q, "repo").filter(|r| !r.is_empty()) {
-        None => None,
-        Some(repo) => {
-            let full = match first(q, "tag").filter(|t| !t.is_empty()) {
-                Some(t) => format!("{repo}:{t}"),
-                None => repo.to_string(),
-            };
-            match berth_image::ImageRef::parse(&full) {
-                Ok(r) => Some(r),
-                Err(e) => return error(400, e),
-            }
-        }
+    let tag = match crate::routes::repo_tag(q) {
+        Ok(t) => t,
+        Err(e) => return error(400, e),
     };
     let comment = first(q, "comment").unwrap_or("").to_string();
     let author = first(q, "author").unwrap_or("").to_string();

@@ -60,13 +60,7 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> 
                 let in_use =
                     |id: &berth_image::Digest| s.engine.image_in_use(&id.to_string()).is_some();
                 let removed = s.engine.images.prune(all, &in_use)?;
-                let items: Vec<serde_json::Value> = removed
-                    .iter()
-                    .map(|r| match r {
-                        Removed::Untagged(t) => serde_json::json!({"Untagged": t}),
-                        Removed::Deleted(d) => serde_json::json!({"Deleted": d.to_string()}),
-                    })
-                    .collect();
+                let items = removed_items(&removed);
                 Ok(json(
                     200,
                     &serde_json::json!({"ImagesDeleted": items, "SpaceReclaimed": 0}),
@@ -294,13 +288,7 @@ async fn image_route(
                 let in_use =
                     |id: &berth_image::Digest| s.engine.image_in_use(&id.to_string()).is_some();
                 let removed = s.engine.images.remove(&name, force, &in_use)?;
-                let items: Vec<serde_json::Value> = removed
-                    .iter()
-                    .map(|r| match r {
-                        Removed::Untagged(t) => serde_json::json!({"Untagged": t}),
-                        Removed::Deleted(d) => serde_json::json!({"Deleted": d.to_string()}),
-                    })
-                    .collect();
+                let items = removed_items(&removed);
                 Ok(json(200, &serde_json::json!(items)))
             })
             .await
@@ -442,6 +430,30 @@ async fn spool_body(state: &State, req: Request<Incoming>) -> Result<Spool, Box<
 }
 
 /// `POST /images/create?fromSrc=-`: `docker import` of the request body.
+/// The image a `repo` (and `tag`) query names, for import and commit;
+/// None without a repo.
+pub(crate) fn repo_tag(q: &BTreeMap<String, Vec<String>>) -> Result<Option<ImageRef>, ImageError> {
+    let Some(repo) = first(q, "repo").filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let full = match first(q, "tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{repo}:{t}"),
+        None => repo.to_string(),
+    };
+    ImageRef::parse(&full).map(Some)
+}
+
+/// What rmi and image prune removed, as moby's ImageDeleteResponseItem.
+fn removed_items(removed: &[Removed]) -> Vec<serde_json::Value> {
+    removed
+        .iter()
+        .map(|r| match r {
+            Removed::Untagged(t) => serde_json::json!({"Untagged": t}),
+            Removed::Deleted(d) => serde_json::json!({"Deleted": d.to_string()}),
+        })
+        .collect()
+}
+
 async fn import(
     state: Arc<State>,
     req: Request<Incoming>,
@@ -453,18 +465,9 @@ async fn import(
             "fromSrc: only \"-\" (the request body) is supported; berth fetches no URLs",
         );
     }
-    let tag = match first(q, "repo").filter(|r| !r.is_empty()) {
-        None => None,
-        Some(repo) => {
-            let full = match first(q, "tag").filter(|t| !t.is_empty()) {
-                Some(t) => format!("{repo}:{t}"),
-                None => repo.to_string(),
-            };
-            match ImageRef::parse(&full) {
-                Ok(r) => Some(r),
-                Err(e) => return image_error(e),
-            }
-        }
+    let tag = match repo_tag(q) {
+        Ok(t) => t,
+        Err(e) => return image_error(e),
     };
     let opts = berth_image::import::ImportOptions {
         changes: q.get("changes").cloned().unwrap_or_default(),

@@ -737,6 +737,21 @@ fn bad_requests_get_docker_statuses_and_leave_nothing() {
             404,
             "No such container",
         ),
+        // A repository name Docker refuses, for commit and import alike.
+        (
+            "POST",
+            "/commit?container=ok&repo=Upper/case",
+            "",
+            400,
+            "repository name must be lowercase",
+        ),
+        (
+            "POST",
+            "/images/create?fromSrc=-&repo=bad..name",
+            "",
+            400,
+            "invalid reference format",
+        ),
         (
             "POST",
             "/exec/nope/start",
