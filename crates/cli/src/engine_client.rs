@@ -219,16 +219,7 @@ impl Engine {
             let data = resp.body().await?;
             return Err(error_from_body(resp.status, &data));
         }
-        let mode = if resp
-            .header("transfer-encoding")
-            .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
-        {
-            BodyMode::Chunked(0)
-        } else if let Some(n) = resp.header("content-length").and_then(|n| n.parse().ok()) {
-            BodyMode::Length(n)
-        } else {
-            BodyMode::ToEof
-        };
+        let mode = BodyMode::of(&resp);
         Ok(BodyStream {
             resp,
             mode,
@@ -434,50 +425,73 @@ enum BodyMode {
 impl BodyStream {
     /// The next bytes of the body; None at its end.
     pub async fn next(&mut self) -> Result<Option<&[u8]>> {
-        let r = &mut self.resp.reader;
-        let want = match self.mode {
-            BodyMode::Done => return Ok(None),
+        let n = self.mode.read(&mut self.resp.reader, &mut self.buf).await?;
+        Ok((n > 0).then(|| &self.buf[..n]))
+    }
+}
+
+impl BodyMode {
+    /// How the response's body is framed.
+    fn of(resp: &RawResponse) -> BodyMode {
+        if resp
+            .header("transfer-encoding")
+            .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+        {
+            BodyMode::Chunked(0)
+        } else if let Some(n) = resp.header("content-length").and_then(|n| n.parse().ok()) {
+            BodyMode::Length(n)
+        } else if resp.status == 204 || resp.status == 304 {
+            BodyMode::Done
+        } else {
+            BodyMode::ToEof
+        }
+    }
+
+    /// Reads the body's next bytes into `buf`; 0 at its end.
+    async fn read(&mut self, r: &mut BufReader<OwnedReadHalf>, buf: &mut [u8]) -> Result<usize> {
+        let want = match *self {
+            BodyMode::Done => return Ok(0),
             BodyMode::Chunked(0) => {
                 let mut line = String::new();
                 if r.read_line(&mut line).await? == 0 {
-                    self.mode = BodyMode::Done;
-                    return Ok(None);
+                    *self = BodyMode::Done;
+                    return Ok(0);
                 }
                 let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
                     .map_err(|_| anyhow!("bad chunk size {line:?}"))?;
                 if size == 0 {
-                    self.mode = BodyMode::Done;
-                    return Ok(None);
+                    *self = BodyMode::Done;
+                    return Ok(0);
                 }
-                self.mode = BodyMode::Chunked(size);
+                *self = BodyMode::Chunked(size);
                 size
             }
             BodyMode::Chunked(n) | BodyMode::Length(n) => n,
-            BodyMode::ToEof => self.buf.len(),
+            BodyMode::ToEof => buf.len(),
         };
         if want == 0 {
-            self.mode = BodyMode::Done;
-            return Ok(None);
+            *self = BodyMode::Done;
+            return Ok(0);
         }
-        let cap = want.min(self.buf.len());
-        let n = r.read(&mut self.buf[..cap]).await?;
+        let cap = want.min(buf.len());
+        let n = r.read(&mut buf[..cap]).await?;
         if n == 0 {
-            self.mode = BodyMode::Done;
-            return Ok(None);
+            *self = BodyMode::Done;
+            return Ok(0);
         }
-        match self.mode {
+        match *self {
             BodyMode::Chunked(left) => {
                 let left = left - n;
                 if left == 0 {
                     let mut crlf = String::new();
                     r.read_line(&mut crlf).await?;
                 }
-                self.mode = BodyMode::Chunked(left);
+                *self = BodyMode::Chunked(left);
             }
-            BodyMode::Length(left) => self.mode = BodyMode::Length(left - n),
+            BodyMode::Length(left) => *self = BodyMode::Length(left - n),
             _ => {}
         }
-        Ok(Some(&self.buf[..n]))
+        Ok(n)
     }
 }
 
@@ -558,37 +572,17 @@ impl RawResponse {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The whole body: chunked, by Content-Length, or to EOF.
+    /// The whole body, however it is framed.
     async fn body(&mut self) -> Result<Vec<u8>> {
+        let mut mode = BodyMode::of(self);
         let mut out = Vec::new();
-        if self
-            .header("transfer-encoding")
-            .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
-        {
-            let mut line = String::new();
-            loop {
-                line.clear();
-                self.reader.read_line(&mut line).await?;
-                let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
-                    .map_err(|_| anyhow!("bad chunk size {line:?}"))?;
-                if size == 0 {
-                    break;
-                }
-                let start = out.len();
-                out.resize(start + size, 0);
-                self.reader.read_exact(&mut out[start..]).await?;
-                line.clear();
-                self.reader.read_line(&mut line).await?;
+        let mut buf = vec![0; 32 * 1024];
+        loop {
+            let n = mode.read(&mut self.reader, &mut buf).await?;
+            if n == 0 {
+                return Ok(out);
             }
-        } else if let Some(n) = self
-            .header("content-length")
-            .and_then(|n| n.parse::<usize>().ok())
-        {
-            out.resize(n, 0);
-            self.reader.read_exact(&mut out).await?;
-        } else if self.status != 204 && self.status != 304 {
-            self.reader.read_to_end(&mut out).await?;
+            out.extend_from_slice(&buf[..n]);
         }
-        Ok(out)
     }
 }
