@@ -352,63 +352,10 @@ pub fn kill(pid: i32, sig: i32) {
 /// SIGKILLs processes whose command line mentions `dir` (a containerd or
 /// shim that outlived dockerd), and their children (container processes).
 pub fn kill_strays(dir: &Path) {
-    let needle = dir.as_os_str().as_bytes();
-    let me = std::process::id() as i32;
-    let mut procs = Vec::new(); // (pid, ppid, mentions dir, live)
-    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let Some((ppid, state)) = stat_of(pid) else {
-            continue;
-        };
-        let mentions = cmdline.windows(needle.len()).any(|w| w == needle);
-        procs.push((pid, ppid, mentions, state != 'Z'));
+    let victims = berth_testkit::kill_strays(dir);
+    if !victims.is_empty() {
+        eprintln!("cleanup: killed leftover processes {victims:?}");
     }
-    let parents: Vec<i32> = procs
-        .iter()
-        .filter(|p| p.2 && p.0 != me)
-        .map(|p| p.0)
-        .collect();
-    let victims: Vec<i32> = procs
-        .iter()
-        .filter(|p| p.0 != me && p.3 && (parents.contains(&p.0) || parents.contains(&p.1)))
-        .map(|p| p.0)
-        .collect();
-    if victims.is_empty() {
-        return;
-    }
-    eprintln!("cleanup: killing leftover processes {victims:?}");
-    for &pid in &victims {
-        kill(pid, libc::SIGKILL);
-    }
-    // Give them a moment to die (zombies count as dead).
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline
-        && victims
-            .iter()
-            .any(|&p| stat_of(p).is_some_and(|(_, state)| state != 'Z'))
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// (ppid, state) from /proc/<pid>/stat.
-fn stat_of(pid: i32) -> Option<(i32, char)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: split after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split(' ');
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((ppid, state))
 }
 
 /// Lazily unmounts every mount at or under `dir`, deepest first.
