@@ -43,7 +43,7 @@
 #                                 under 5 %): what the previous series left
 #                                 (namespace teardown, deletions) is not timed
 #   BERTH=P                       the berth binary (default: cargo build --release
-#                                 -p berth-cli --bin berth, in this workspace)
+#                                 -p berth --bin berth, in this workspace)
 #   DOCKERD=P DOCKER=P PODMAN=P   (default: /usr/sbin/dockerd, /usr/bin/docker
 #                                 — the CLI of the same 20.10 release —, podman)
 #   BUSYBOX=P                     static busybox for the image (/bin/busybox)
@@ -96,7 +96,7 @@ if [ -z "${BERTH:-}" ]; then
     libdir=$(pkg-config --variable=libdir libseccomp 2>/dev/null || echo "/usr/lib/$(gcc -print-multiarch)")
     (cd "$WORKSPACE" && LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH="$libdir" \
         CARGO_TARGET_DIR="$WORKSPACE/target/bench-static" \
-        cargo rustc --release -p berth-cli --bin berth -- \
+        cargo rustc --release -p berth --bin berth -- \
         -C target-feature=+crt-static -C relocation-model=static) >&2
     BERTH=$WORKSPACE/target/bench-static/release/berth
 fi

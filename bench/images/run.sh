@@ -29,7 +29,7 @@
 #   WARMUP=N        warm-up runs per command (default 1)
 #   SIZE_MB=N       MiB of random data in the image (default 200)
 #   BERTH=P         use this berth binary instead of building
-#                   `cargo build --release -p berth-cli --bin berth`
+#                   `cargo build --release -p berth --bin berth`
 #   DOCKERD=P, DOCKER=P, PODMAN=P, SKOPEO=P, UMOCI=P, REGISTRY=P
 #                   the tools (default: from PATH; docker-registry for REGISTRY)
 #   BUSYBOX=P       the static busybox for the rootfs (default /bin/busybox)
@@ -75,8 +75,8 @@ case "$(file -L "$BUSYBOX" 2>/dev/null || true)" in
 esac
 
 if [ -z "${BERTH:-}" ]; then
-    log "building berth (cargo build --release -p berth-cli --bin berth)"
-    (cd "$WORKSPACE" && cargo build --release -p berth-cli --bin berth) >&2
+    log "building berth (cargo build --release -p berth --bin berth)"
+    (cd "$WORKSPACE" && cargo build --release -p berth --bin berth) >&2
     BERTH=$WORKSPACE/target/release/berth
 fi
 [ -x "$BERTH" ] || die "berth not found at $BERTH"

@@ -155,8 +155,8 @@ async fn container_route(
         (Method::POST, "stop") => done(engine.stop(name, timeout, signal).await),
         (Method::POST, "restart") => done(engine.restart(name, timeout, signal).await),
         (Method::POST, "kill") => done(engine.kill(name, signal).await),
-        (Method::POST, "pause") => done(engine.pause(name, true)),
-        (Method::POST, "unpause") => done(engine.pause(name, false)),
+        (Method::POST, "pause") => done(engine.pause(name, true).await),
+        (Method::POST, "unpause") => done(engine.pause(name, false).await),
         (Method::POST, "rename") => match first(q, "name") {
             Some(new) => done(engine.rename(name, new)),
             None => error(400, "rename: the new name is missing (?name=)"),
@@ -191,7 +191,7 @@ async fn container_route(
                 Ok(b) => b,
                 Err(r) => return r,
             };
-            match engine.update_container(name, &body) {
+            match engine.update_container(name, &body).await {
                 Ok(warnings) => json(200, &json!({"Warnings": warnings})),
                 Err(e) => engine_error(e),
             }
@@ -278,9 +278,10 @@ async fn top(engine: &Engine, name: &str, ps_args: &str) -> Response<Body> {
     if !c.is_running() {
         return error(409, format!("Container {} is not running", c.id));
     }
-    let pids = berth_runtime::Runtime::new(engine.runtime_root())
-        .pids(&c.id)
-        .unwrap_or_default();
+    let pids = match engine.pids(&c.id).await {
+        Ok(p) => p,
+        Err(e) => return engine_error(e),
+    };
     let out = tokio::process::Command::new("ps")
         .args(ps_args.split_whitespace())
         .output()

@@ -112,7 +112,7 @@ async fn relay(conn: Conn, mut s: ExecSession) {
         if s.tty {
             out = data;
         } else {
-            berth_engine::shim::protocol::frame(stream, &data, &mut out);
+            berth_engine::frame(stream, &data, &mut out);
         }
         if wr.write_all(&out).await.is_err() {
             break;

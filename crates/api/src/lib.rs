@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! The Docker Engine API over a unix socket (HTTP/1.1, hyper): what exists of
 //! the engine today, the images, answered in moby's swagger shapes, on the
 //! bare paths and the versioned ones (`/v1.45/...`).

@@ -24,7 +24,7 @@ fn encode(e: &Entry, tty: bool, timestamps: bool, out: &mut Vec<u8>) {
     if tty {
         out.extend_from_slice(&data);
     } else {
-        berth_engine::shim::protocol::frame(e.stream, &data, out);
+        berth_engine::frame(e.stream, &data, out);
     }
 }
 

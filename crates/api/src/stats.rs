@@ -40,10 +40,8 @@ fn memory_limit(limit: u64) -> u64 {
     if limit == 0 { total } else { limit.min(total) }
 }
 
-fn sample(engine: &Engine, id: &str, name: &str) -> Value {
-    let rt = berth_runtime::Runtime::new(engine.runtime_root());
-    let stats = rt.stats(id).ok();
-    let s = serde_json::to_value(&stats).unwrap_or(Value::Null);
+async fn sample(engine: &Engine, id: &str, name: &str) -> Value {
+    let s = engine.stats(id).await.ok().flatten().unwrap_or(Value::Null);
     let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
     let usage = &s["cpu"]["usage"];
     let mem = &s["memory"];
@@ -86,7 +84,7 @@ pub async fn stats(engine: Arc<Engine>, name: &str, q: &Query) -> Response<Body>
     tokio::spawn(async move {
         let mut pre: Option<Value> = None;
         loop {
-            let mut v = sample(&engine, &c.id, &c.name);
+            let mut v = sample(&engine, &c.id, &c.name).await;
             if let Some(p) = pre.take() {
                 v["precpu_stats"] = p["cpu_stats"].clone();
                 v["preread"] = p["read"].clone();
@@ -94,7 +92,7 @@ pub async fn stats(engine: Arc<Engine>, name: &str, q: &Query) -> Response<Body>
                 // Like dockerd, a single sample carries a second's delta.
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let first = v;
-                v = sample(&engine, &c.id, &c.name);
+                v = sample(&engine, &c.id, &c.name).await;
                 v["precpu_stats"] = first["cpu_stats"].clone();
                 v["preread"] = first["read"].clone();
             }

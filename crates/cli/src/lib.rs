@@ -1,11 +1,6 @@
-//! The `berth` command line: the OCI runtime CLI (`berth-runtime`, or
-//! `berth runtime ...`), the image verbs over a local store, and the container
-//! and system verbs, which are Engine API calls to the daemon.
+#![forbid(unsafe_code)]
+//! The `berth` command line's verbs: every one an Engine API call through
+//! berth-client, so the same verbs drive berth's daemon and a real dockerd.
 
-pub mod daemon;
-pub mod image_cli;
-pub mod runtime_cli;
-
-// The container and system verbs, over the Engine API.
 pub mod container_cli;
-pub mod engine_client;
+pub mod image_cli;

@@ -12,8 +12,8 @@ use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 use crate::model::{Config, Container, HostConfig, State, Status};
-use crate::shim::protocol::{Exit, Ready, Reply, Request, ShimConfig};
 use crate::{Engine, names, spec};
+use berth_shim::protocol::{Exit, Ready, Reply, Request, ShimConfig};
 
 /// An attach made before the container runs; fulfilled at its next start.
 pub struct PendingAttach {
@@ -211,7 +211,7 @@ impl Engine {
 
     /// Names the new container (the given name, or a generated one), puts
     /// it in the map and queues its record, all under the map's lock.
-    fn insert_new(&self, c: &mut Container, name: Option<String>) -> Result<crate::store::Ticket> {
+    fn insert_new(&self, c: &mut Container, name: Option<String>) -> Result<berth_store::Ticket> {
         let id = c.id.clone();
         let mut map = self.containers.lock().expect("containers lock");
         c.name = match name.filter(|n| !n.is_empty()) {
@@ -232,7 +232,7 @@ impl Engine {
         };
         let ticket = self
             .store
-            .queue_put(crate::store::Kind::Containers, &id, &*c)?;
+            .queue_put(berth_store::Kind::Containers, &id, &*c)?;
         map.insert(id, c.clone());
         Ok(ticket)
     }
@@ -618,7 +618,7 @@ impl Engine {
         }
         if c.state.status == Status::Paused && sig == 9 {
             // A frozen process would take SIGKILL only once thawed.
-            let _ = berth_runtime::Runtime::new(self.runtime_root()).resume(&c.id);
+            let _ = shim_query(&self.shim_socket(&c.id), &Request::Resume).await;
         }
         shim_call(&self.shim_socket(&c.id), &Request::Kill { signal: sig }).await
     }
@@ -774,7 +774,7 @@ impl Engine {
                 return Ok(()); // another remove won
             }
             self.store
-                .queue_delete(crate::store::Kind::Containers, &c.id)
+                .queue_delete(berth_store::Kind::Containers, &c.id)
         };
         self.durable(ticket)?;
         self.pending_attach
@@ -811,17 +811,43 @@ impl Engine {
         Ok(())
     }
 
-    /// `POST /containers/{id}/pause` and `/unpause`: the cgroup freezer.
-    pub fn pause(&self, name: &str, pause: bool) -> Result<()> {
+    /// The cgroup counters of a running container (the runtime's Stats as
+    /// JSON), from its shim; None when it is not running.
+    pub async fn stats(&self, name: &str) -> Result<Option<serde_json::Value>> {
         let c = self.get(name)?;
-        let rt = berth_runtime::Runtime::new(self.runtime_root());
+        if !c.is_running() {
+            return Ok(None);
+        }
+        shim_query(&self.shim_socket(&c.id), &Request::Stats).await
+    }
+
+    /// The host pids of a running container's processes, from its shim.
+    pub async fn pids(&self, name: &str) -> Result<Vec<i32>> {
+        let c = self.get(name)?;
+        if !c.is_running() {
+            return Err(Error::Conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        let v = shim_query(&self.shim_socket(&c.id), &Request::Pids).await?;
+        serde_json::from_value(v.unwrap_or_default())
+            .map_err(|e| Error::Internal(format!("the shim's pids: {e}")))
+    }
+
+    /// `POST /containers/{id}/pause` and `/unpause`: the cgroup freezer.
+    pub async fn pause(&self, name: &str, pause: bool) -> Result<()> {
+        let c = self.get(name)?;
+        let socket = self.shim_socket(&c.id);
         match (c.state.status, pause) {
-            (Status::Running, true) => rt
-                .pause(&c.id)
-                .map_err(|e| Error::Internal(format!("pausing {}: {e}", c.name)))?,
-            (Status::Paused, false) => rt
-                .resume(&c.id)
-                .map_err(|e| Error::Internal(format!("unpausing {}: {e}", c.name)))?,
+            (Status::Running, true) => shim_query(&socket, &Request::Pause)
+                .await
+                .map_err(|e| Error::Internal(format!("pausing {}: {e}", c.name)))
+                .map(drop)?,
+            (Status::Paused, false) => shim_query(&socket, &Request::Resume)
+                .await
+                .map_err(|e| Error::Internal(format!("unpausing {}: {e}", c.name)))
+                .map(drop)?,
             (Status::Paused, true) => {
                 return Err(Error::Conflict(format!(
                     "Container {} is already paused",
@@ -987,20 +1013,34 @@ async fn send_request(socket: &Path, req: &Request) -> Result<UnixStream> {
     Ok(stream)
 }
 
-/// One request, one reply line.
+/// One request, one reply line; a start's failure as the exit code docker
+/// gives it (126, 127).
 async fn shim_call(socket: &Path, req: &Request) -> Result<()> {
+    let reply = shim_reply(socket, req).await?;
+    match reply.error {
+        None => Ok(()),
+        Some(e) => Err(start_error(&e)),
+    }
+}
+
+/// One request, one reply line, and what it answers (stats, pids).
+pub(crate) async fn shim_query(socket: &Path, req: &Request) -> Result<Option<serde_json::Value>> {
+    let reply = shim_reply(socket, req).await?;
+    match reply.error {
+        None => Ok(reply.value),
+        Some(e) => Err(Error::Internal(e)),
+    }
+}
+
+async fn shim_reply(socket: &Path, req: &Request) -> Result<Reply> {
     let stream = send_request(socket, req).await?;
     let mut line = String::new();
     BufReader::new(stream)
         .read_line(&mut line)
         .await
         .map_err(|e| Error::io("reading the shim's reply", e))?;
-    let reply: Reply = serde_json::from_str(&line)
-        .map_err(|e| Error::Internal(format!("the shim's reply {line:?}: {e}")))?;
-    match reply.error {
-        None => Ok(()),
-        Some(e) => Err(start_error(&e)),
-    }
+    serde_json::from_str(&line)
+        .map_err(|e| Error::Internal(format!("the shim's reply {line:?}: {e}")))
 }
 
 /// Waits for the container's exit; None when the shim is not there.
@@ -1060,7 +1100,11 @@ const UPDATABLE: &[&str] = &[
 impl Engine {
     /// `POST /containers/{id}/update`: resources (applied to the running
     /// container's cgroup too) and the restart policy.
-    pub fn update_container(&self, name: &str, body: &serde_json::Value) -> Result<Vec<String>> {
+    pub async fn update_container(
+        &self,
+        name: &str,
+        body: &serde_json::Value,
+    ) -> Result<Vec<String>> {
         let c = self.get(name)?;
         let mut hc = serde_json::to_value(&c.host_config).expect("json serializes");
         let Some(fields) = body.as_object() else {
@@ -1089,10 +1133,8 @@ impl Engine {
             if let Some(r) = resources.as_object_mut() {
                 r.remove("devices");
             }
-            let resources: oci_spec::runtime::LinuxResources = serde_json::from_value(resources)
-                .map_err(|e| Error::Internal(format!("resources: {e}")))?;
-            berth_runtime::Runtime::new(self.runtime_root())
-                .update(&c.id, &resources)
+            shim_query(&self.shim_socket(&c.id), &Request::Update { resources })
+                .await
                 .map_err(|e| Error::Internal(format!("updating {}: {e}", c.name)))?;
         }
         let updated = self.update(&c.id, |c| {

@@ -61,3 +61,9 @@ impl From<berth_image::Error> for Error {
         }
     }
 }
+
+impl From<berth_store::Error> for Error {
+    fn from(e: berth_store::Error) -> Error {
+        Error::Internal(e.to_string())
+    }
+}

@@ -130,7 +130,7 @@ impl Engine {
             .master
             .as_ref()
             .ok_or_else(|| Error::Conflict(format!("exec {id} has no terminal")))?;
-        berth_runtime::sys::set_winsize(
+        berth_sys::set_winsize(
             std::os::fd::AsRawFd::as_raw_fd(master.as_ref()),
             height,
             width,

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! The engine's core, under the API: containers (create from an image,
 //! start through a shim, stop, remove, restart policies), the state store,
 //! the shim itself, logs and events.
@@ -22,16 +23,16 @@ pub mod init_layer;
 pub mod logs;
 pub mod model;
 pub mod names;
-pub mod rootfs;
 pub mod seccomp;
-pub mod shim;
 pub mod spec;
-pub mod store;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// Docker's multiplexed stdio framing: the shim writes attach streams in it,
+/// the API's logs and exec streams reuse it.
+pub use berth_shim::protocol::frame;
 pub use error::{Error, Result};
 pub use model::Container;
 
@@ -50,7 +51,7 @@ pub struct Engine {
     pub config: Config,
     pub images: berth_image::images::ImageStore,
     pub events: events::Events,
-    store: store::Store,
+    store: berth_store::Store,
     containers: Mutex<BTreeMap<String, Container>>,
     /// Attach requests waiting for a container's next start.
     pending_attach: Mutex<HashMap<String, Vec<containers::PendingAttach>>>,
@@ -63,8 +64,8 @@ impl Engine {
     /// Opens the stores; [`Engine::adopt`] then takes back running containers.
     pub fn open(config: Config) -> Result<Engine> {
         let images = berth_image::images::ImageStore::open(&config.data_root)?;
-        let store = store::Store::open(&config.data_root)?;
-        let all: Vec<Container> = store.all(store::Kind::Containers)?;
+        let store = berth_store::Store::open(&config.data_root)?;
+        let all: Vec<Container> = store.all(berth_store::Kind::Containers)?;
         let containers: BTreeMap<String, Container> =
             all.into_iter().map(|c| (c.id.clone(), c)).collect();
         for dir in [
@@ -87,7 +88,7 @@ impl Engine {
                 .map(|e| e.path()),
         );
         std::thread::spawn(move || {
-            berth_runtime::sys::become_background_thread();
+            berth_sys::become_background_thread();
             for dir in leftovers {
                 let _ = std::fs::remove_dir_all(dir);
             }
@@ -176,7 +177,9 @@ impl Engine {
                 .ok_or_else(|| Error::no_such_container(id))?;
             let mut next = c.clone();
             let out = f(&mut next);
-            let ticket = self.store.queue_put(store::Kind::Containers, id, &next)?;
+            let ticket = self
+                .store
+                .queue_put(berth_store::Kind::Containers, id, &next)?;
             *c = next;
             (out, ticket)
         };
@@ -187,7 +190,7 @@ impl Engine {
     /// Waits for a queued store write. On the daemon's runtime the worker
     /// hands its other tasks over first (the wait may be a commit's fsync):
     /// with two workers, two waits would otherwise stall every connection.
-    pub(crate) fn durable(&self, ticket: store::Ticket) -> Result<()> {
+    pub(crate) fn durable(&self, ticket: berth_store::Ticket) -> Result<()> {
         use tokio::runtime::{Handle, RuntimeFlavor};
         match Handle::try_current() {
             Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
@@ -195,6 +198,7 @@ impl Engine {
             }
             _ => self.store.wait(ticket),
         }
+        .map_err(Error::from)
     }
 
     /// Applies `f` to the container in memory only, for a change whose
@@ -235,7 +239,7 @@ impl Engine {
         };
         let bundle = self.bundle_dir(id);
         std::thread::spawn(move || {
-            berth_runtime::sys::become_background_thread();
+            berth_sys::become_background_thread();
             let _ = std::fs::remove_dir_all(bundle);
             std::fs::remove_dir_all(dir)
         });

@@ -76,7 +76,7 @@ pub fn parse_time(s: &str) -> Option<SystemTime> {
 /// continues from its end.
 pub fn read(path: &Path, opts: &LogOptions) -> (Vec<Entry>, Follower) {
     let mut out = Vec::new();
-    let files = crate::shim::log::files(path);
+    let files = berth_shim::log::files(path);
     let (rotated, current) = files.split_at(files.len() - 1);
     for f in rotated {
         if let Ok(file) = File::open(f) {

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! berth's images: a content-addressed blob store, references, manifests,
 //! layers applied into snapshots, archives (Docker's and OCI's), and the
 //! image records that tie names to them.

@@ -234,19 +234,7 @@ open("{}", "wb").write(gzip.compress(buf.getvalue()))
 }
 
 fn xattr(p: &Path, name: &str) -> Option<Vec<u8>> {
-    let path = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
-    let name = std::ffi::CString::new(name).unwrap();
-    let mut buf = vec![0u8; 256];
-    // SAFETY: valid C strings and a buffer of the given length.
-    let n = unsafe {
-        libc::lgetxattr(
-            path.as_ptr(),
-            name.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    (n >= 0).then(|| buf[..n as usize].to_vec())
+    xattr::get(p, name).ok().flatten()
 }
 
 /// Changes made through an overlay mount come back out of its upper

@@ -9,7 +9,7 @@
 //! memfd copy. Either way /proc/<pid>/exe leads to nothing writable.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
@@ -30,8 +30,7 @@ pub fn is_protected() -> bool {
     let Ok(f) = std::fs::File::open("/proc/self/exe") else {
         return false;
     };
-    // SAFETY: F_GET_SEALS only reads flags of a descriptor we hold.
-    let seals = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GET_SEALS) };
+    let seals = nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_GET_SEALS).unwrap_or(-1);
     seals >= 0 && seals & SEALS == SEALS
 }
 
@@ -63,7 +62,7 @@ fn read_only_self() -> Option<PathBuf> {
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).ok()?;
     // The bind must not propagate back to the host: make the mount holding
     // the binary a slave in our copy (only it, not the whole tree).
-    let parent = crate::sys::mount_point_of(&exe)?;
+    let parent = berth_sys::mount_point_of(&exe)?;
     mount(
         None::<&str>,
         &parent,
@@ -103,28 +102,18 @@ fn argv_envp() -> (Vec<CString>, Vec<CString>) {
 fn make_copy() -> Result<OwnedFd> {
     let name = c"berth-runtime";
     // MFD_EXEC (0x10) says so explicitly on kernels with vm.memfd_noexec.
-    let mut flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING | 0x10;
-    // SAFETY: memfd_create with a valid C string returns a new descriptor.
-    let mut fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };
-    if fd < 0 {
-        flags &= !0x10;
-        // SAFETY: as above.
-        fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };
-    }
-    if fd < 0 {
-        return Err(Error::io("memfd_create", std::io::Error::last_os_error()));
-    }
-    // SAFETY: fresh descriptor, owned by nobody else.
-    let memfd = unsafe { OwnedFd::from_raw_fd(fd) };
+    use nix::sys::memfd::{MFdFlags, memfd_create};
+    let flags = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
+    let memfd = memfd_create(name, flags | MFdFlags::from_bits_retain(0x10))
+        .or_else(|_| memfd_create(name, flags))
+        .map_err(|e| Error::io("memfd_create", std::io::Error::from(e)))?;
     let mut src = std::fs::File::open("/proc/self/exe").ctx(|| "opening /proc/self/exe")?;
     let mut dst = std::fs::File::from(memfd.try_clone().ctx(|| "dup")?);
     std::io::copy(&mut src, &mut dst).ctx(|| "copying the runtime binary")?;
-    // SAFETY: F_ADD_SEALS takes an int of seal flags.
-    if unsafe { libc::fcntl(memfd.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } < 0 {
-        return Err(Error::io(
-            "sealing the binary copy",
-            std::io::Error::last_os_error(),
-        ));
-    }
+    nix::fcntl::fcntl(
+        &memfd,
+        nix::fcntl::FcntlArg::F_ADD_SEALS(nix::fcntl::SealFlag::from_bits_retain(SEALS)),
+    )
+    .map_err(|e| Error::io("sealing the binary copy", std::io::Error::from(e)))?;
     Ok(memfd)
 }

@@ -2,7 +2,7 @@
 //! master side goes to the caller over the console socket (SCM_RIGHTS), as
 //! runc sends it and containerd's go-runc receives it.
 
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 use nix::fcntl::OFlag;
@@ -31,11 +31,10 @@ pub fn open_pty(size: Option<(u16, u16)>) -> Result<Pty> {
     )
     .ctx(|| format!("opening {name}"))?;
     if let Some((rows, cols)) = size {
-        crate::sys::set_winsize(slave.as_raw_fd(), rows, cols)
+        berth_sys::set_winsize(slave.as_raw_fd(), rows, cols)
             .ctx(|| "setting the terminal size")?;
     }
-    // SAFETY: posix_openpt returned a descriptor we own.
-    let master = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(master.into_raw_fd()) };
+    let master = OwnedFd::from(master);
     Ok(Pty {
         master,
         slave,
@@ -63,9 +62,9 @@ pub fn send_master(socket: RawFd, pty: &Pty) -> Result<()> {
 /// Makes the slave side the process's stdio and controlling terminal.
 pub fn attach_stdio(slave: &OwnedFd) -> Result<()> {
     nix::unistd::setsid().ctx(|| "setsid")?;
-    crate::sys::set_controlling_terminal(slave.as_raw_fd()).ctx(|| "TIOCSCTTY")?;
+    berth_sys::set_controlling_terminal(slave.as_raw_fd()).ctx(|| "TIOCSCTTY")?;
     for target in 0..3 {
-        crate::sys::dup_onto(slave.as_raw_fd(), target).ctx(|| "dup2 of the terminal")?;
+        berth_sys::dup_onto(slave.as_raw_fd(), target).ctx(|| "dup2 of the terminal")?;
     }
     Ok(())
 }
@@ -73,28 +72,10 @@ pub fn attach_stdio(slave: &OwnedFd) -> Result<()> {
 /// Receives the master side a runtime sent over a console socket (the
 /// other end of [`send_master`]).
 pub fn receive_fd(stream: &std::os::unix::net::UnixStream) -> std::io::Result<OwnedFd> {
-    use nix::sys::socket::{ControlMessageOwned, recvmsg};
-    use std::os::fd::FromRawFd;
+    use std::os::fd::AsFd;
     let mut buf = [0u8; 4096];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(
-        stream.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .map_err(std::io::Error::from)?;
-    for cmsg in msg.cmsgs().map_err(std::io::Error::from)? {
-        if let ControlMessageOwned::ScmRights(fds) = cmsg
-            && let Some(&fd) = fds.first()
-        {
-            // SAFETY: SCM_RIGHTS has just installed this descriptor in our
-            // table; nothing else owns it.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
-        }
-    }
-    Err(std::io::Error::other(
-        "the console socket carried no descriptor",
-    ))
+    let (_, fds) = berth_sys::recv_with_fds(stream.as_fd(), &mut buf)?;
+    fds.into_iter()
+        .next()
+        .ok_or_else(|| std::io::Error::other("the console socket carried no descriptor"))
 }

@@ -23,7 +23,8 @@ use crate::init::{self, ConsoleTarget, InitArgs};
 use crate::spec::{self, Bundle};
 use crate::state::{self, Record, StateOutput, Status};
 use crate::sync::{Channel, Msg};
-use crate::{hooks, seccomp, sys};
+use crate::{hooks, seccomp};
+use berth_sys as sys;
 
 /// Compiled seccomp programs, under the root: a name no container id can
 /// take (ids never start with a dot).
@@ -230,8 +231,7 @@ impl Runtime {
         }
 
         let (parent_ch, child_ch) = Channel::pair()?;
-        // SAFETY: we checked above that this process is single-threaded.
-        let pid = unsafe { sys::clone_process(flags.bits()) }.ctx(|| "clone")?;
+        let pid = sys::clone_checked(flags.bits()).ctx(|| "clone")?;
         if pid == 0 {
             drop(parent_ch);
             init::run(InitArgs {
@@ -584,8 +584,7 @@ impl Runtime {
         }
         let in_userns = joins.iter().any(|(t, _)| *t == LinuxNamespaceType::User);
         let (parent_ch, child_ch) = Channel::pair()?;
-        // SAFETY: checked single-threaded above.
-        let pid = unsafe { sys::clone_process(0) }.ctx(|| "fork")?;
+        let pid = sys::clone_checked(0).ctx(|| "fork")?;
         if pid == 0 {
             drop(parent_ch);
             let r = exec_child(
@@ -600,8 +599,7 @@ impl Runtime {
             );
             let e = r.unwrap_err();
             let _ = child_ch.send(&Msg::Failed(e.to_string()));
-            // SAFETY: leave the forked child without the parent's destructors.
-            unsafe { libc::_exit(255) };
+            sys::exit_child(255);
         }
         drop(child_ch);
         drop(console);

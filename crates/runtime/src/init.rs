@@ -13,7 +13,8 @@ use crate::error::{Context, Error, Result};
 use crate::process::{self, Program};
 use crate::spec::Bundle;
 use crate::sync::{Channel, Msg};
-use crate::{console, hooks, rootfs, seccomp, sys};
+use crate::{console, hooks, rootfs, seccomp};
+use berth_sys as sys;
 
 /// Where the master side of a terminal goes.
 pub enum ConsoleTarget {
@@ -45,8 +46,7 @@ pub fn run(args: InitArgs) -> ! {
         Ok(p) => p,
         Err(e) => {
             let _ = args.channel.send(&Msg::Failed(e.to_string()));
-            // SAFETY: leaving the forked child without running the parent's destructors.
-            unsafe { libc::_exit(1) }
+            sys::exit_child(1)
         }
     };
     // Block until `start` opens the other end, then tell it we go on.
@@ -71,8 +71,7 @@ pub fn run(args: InitArgs) -> ! {
 
 fn die(msg: &str, code: i32) -> ! {
     eprintln!("berth-runtime: {msg}");
-    // SAFETY: as in `run`.
-    unsafe { libc::_exit(code) }
+    sys::exit_child(code)
 }
 
 fn wait_go(ch: &Channel) -> Result<()> {
@@ -281,15 +280,7 @@ fn start_hooks(bundle: &Bundle) -> Result<()> {
 }
 
 fn set_domainname(name: &str) -> Result<()> {
-    // SAFETY: setdomainname reads `len` bytes of a buffer that outlives the call.
-    let r = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
-    if r < 0 {
-        return Err(Error::io(
-            format!("setting domainname {name:?}"),
-            std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
+    sys::set_domainname(name).map_err(|e| Error::io(format!("setting domainname {name:?}"), e))
 }
 
 pub fn path_exists(p: &Path) -> bool {

@@ -1,10 +1,11 @@
+#![forbid(unsafe_code)]
 //! berth's OCI runtime: turns a runtime-spec bundle (config.json and a root
 //! filesystem) into a process in real isolation.
 //!
 //! Start reading at [`container::Runtime`]: each lifecycle operation is a method
 //! there. The container's own first process runs [`init`]; what it applies comes
 //! from [`rootfs`], [`process`], [`seccomp`] and [`cgroups`]. Raw system calls
-//! live in [`sys`]; resolving paths inside the rootfs is berth-safefs's job.
+//! live in berth-sys; resolving paths inside the rootfs is berth-safefs's job.
 
 pub mod cgroups;
 pub mod cloned_exe;
@@ -20,7 +21,6 @@ pub mod signal;
 pub mod spec;
 pub mod state;
 pub mod sync;
-pub mod sys;
 
 pub use container::{ConsoleMode, CreateOptions, ExecOptions, Runtime, Spawned};
 pub use error::{Error, Result};

@@ -11,7 +11,7 @@ use caps::{CapSet, Capability as Cap};
 use oci_spec::runtime::{Capabilities, LinuxCapabilities, PosixRlimitType, Process};
 
 use crate::error::{Context, Error, Result};
-use crate::sys;
+use berth_sys as sys;
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

@@ -185,7 +185,7 @@ fn source_name(m: &Mount) -> String {
 
 /// pivot_root needs the new root's parent mount not to be shared.
 fn make_parent_private(rootfs: &Path) -> Result<()> {
-    let parent = crate::sys::mount_point_of(rootfs)
+    let parent = berth_sys::mount_point_of(rootfs)
         .ok_or_else(|| Error::Other(format!("finding the mount of {}", rootfs.display())))?;
     mount(
         None::<&str>,

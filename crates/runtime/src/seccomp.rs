@@ -212,16 +212,9 @@ fn to_program(bytes: &[u8]) -> Option<Vec<libc::sock_filter>> {
 fn export(ctx: &ScmpFilterContext) -> Result<Vec<u8>> {
     use std::io::{Read, Seek};
     // libseccomp 2.5 exports only to a descriptor: an anonymous file.
-    // SAFETY: memfd_create takes a NUL-terminated name and flags.
-    let fd = unsafe { libc::memfd_create(c"seccomp-bpf".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(Error::Other(format!(
-            "seccomp: memfd_create: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    // SAFETY: fd is a new descriptor that nothing else owns.
-    let mut file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let fd = nix::sys::memfd::memfd_create(c"seccomp-bpf", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+        .map_err(|e| Error::Other(format!("seccomp: memfd_create: {e}")))?;
+    let mut file = std::fs::File::from(fd);
     ctx.export_bpf(&file)
         .map_err(|e| Error::Other(format!("seccomp: generating the program: {e}")))?;
     let mut bytes = Vec::new();
@@ -298,31 +291,12 @@ fn same_arg_twice(args: &[oci_spec::runtime::LinuxSeccompArg]) -> bool {
 
 /// Installs the filter on the calling thread (all threads with TSYNC).
 pub fn load(f: &Filter) -> Result<()> {
-    let prog = libc::sock_fprog {
-        len: f.program.len() as u16,
-        filter: f.program.as_ptr() as *mut libc::sock_filter,
-    };
-    // SAFETY: `prog` points to `f.program`, alive and unchanged for the
-    // call; the kernel copies the program before returning.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            f.flags,
-            &prog as *const libc::sock_fprog,
-        )
-    };
-    match r {
-        0 => Ok(()),
-        // With TSYNC, a positive answer names the thread that could not
-        // take the filter.
-        tid if tid > 0 => Err(Error::Other(format!(
+    match berth_sys::load_seccomp_program(&f.program, f.flags) {
+        Ok(0) => Ok(()),
+        Ok(tid) => Err(Error::Other(format!(
             "loading the seccomp filter: thread {tid} could not be synchronized"
         ))),
-        _ => Err(Error::Other(format!(
-            "loading the seccomp filter: {}",
-            std::io::Error::last_os_error()
-        ))),
+        Err(e) => Err(Error::Other(format!("loading the seccomp filter: {e}"))),
     }
 }
 

@@ -6,8 +6,7 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use nix::sys::socket::{
-    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
-    sendmsg, socketpair,
+    AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, sendmsg, socketpair,
 };
 
 use crate::error::{Context, Error, Result};
@@ -88,32 +87,13 @@ impl Channel {
     /// One datagram and the descriptor that came with it, if any.
     pub fn recv_raw(&self) -> Result<(Vec<u8>, Option<OwnedFd>)> {
         let mut buf = vec![0u8; 64 * 1024];
-        let mut cmsg = nix::cmsg_space!([RawFd; 1]);
         loop {
-            let mut iov = [io::IoSliceMut::new(&mut buf)];
-            match recvmsg::<()>(
-                self.0.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
-                Ok(msg) => {
-                    let mut fd = None;
-                    for c in msg.cmsgs().ctx(|| "reading the sync socket")? {
-                        if let ControlMessageOwned::ScmRights(fds) = c {
-                            for f in fds {
-                                // SAFETY: the kernel installed this descriptor for us.
-                                let owned =
-                                    unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(f) };
-                                fd.get_or_insert(owned);
-                            }
-                        }
-                    }
-                    let n = msg.bytes;
+            match berth_sys::recv_with_fds(std::os::fd::AsFd::as_fd(&self.0), &mut buf) {
+                Ok((n, fds)) => {
                     buf.truncate(n);
-                    return Ok((buf, fd));
+                    return Ok((buf, fds.into_iter().next()));
                 }
-                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::io("reading the sync socket", e)),
             }
         }

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Paths inside a root directory (a container's root filesystem, a layer
 //! being unpacked), resolved by the kernel as if that
 //! directory were `/` (openat2 with RESOLVE_IN_ROOT): a symlink in the rootfs,

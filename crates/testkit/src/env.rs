@@ -34,9 +34,8 @@ fn skip(reason: &str) {
 /// Otherwise prints a skip message to stderr and returns false — or, when
 /// [`in_ci`], panics.
 pub fn require_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    if euid == 0 {
+    let euid = nix::unistd::geteuid();
+    if euid.is_root() {
         return true;
     }
     skip(&format!("test needs root (euid is {euid})"));

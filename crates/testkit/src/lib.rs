@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Test harness shared by berth's integration tests.
 //!
 //! * [`require_root`] / [`require_tool`]: skip a test when the machine can't run

@@ -50,8 +50,10 @@ pub fn kill_strays(dir: &Path) -> Vec<i32> {
         .map(|p| p.0)
         .collect();
     for &pid in &victims {
-        // SAFETY: kill(2) has no memory-safety preconditions; ESRCH is fine.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline

@@ -60,9 +60,9 @@ impl std::fmt::Display for RuntimeKind {
 /// 3. `$CARGO_TARGET_DIR` or `<workspace>/target`, in `debug/` then `release/`
 ///    (the newer of the two if both exist).
 ///
-/// `berth-runtime` is a binary of the `berth-cli` package, so cargo builds it
-/// for `cargo test -p berth-cli` but not for other packages' tests: build it
-/// first (`cargo build -p berth-cli --bin berth-runtime`) or set `BERTH_RUNTIME`.
+/// `berth-runtime` is the binary of the `berth-runtime-cli` package, which
+/// cargo does not build for other packages' tests: build it first
+/// (`cargo build --workspace`, as scripts/test does) or set `BERTH_RUNTIME`.
 pub fn berth_runtime_path() -> Option<PathBuf> {
     const NAME: &str = "berth-runtime";
     if let Some(p) = std::env::var_os("BERTH_RUNTIME") {
@@ -140,7 +140,7 @@ impl Runtime {
             Some(p) if p.is_file() => Runtime::new(RuntimeKind::Berth, p),
             found => panic!(
                 "berth-testkit: berth-runtime binary not found ({found:?}); build it with \
-                 `cargo build -p berth-cli --bin berth-runtime` or set BERTH_RUNTIME"
+                 `cargo build -p berth-runtime-cli` or set BERTH_RUNTIME"
             ),
         }
     }
@@ -363,8 +363,10 @@ impl Runtime {
                 Some(status) => break status,
                 None if Instant::now() >= deadline => {
                     timed_out = true;
-                    // SAFETY: plain kill(2) on the child's own process group.
-                    unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+                    let _ = nix::sys::signal::killpg(
+                        nix::unistd::Pid::from_raw(child.id() as i32),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
                     break child.wait().expect("berth-testkit: wait failed");
                 }
                 None => std::thread::sleep(Duration::from_millis(5)),

@@ -1,5 +1,5 @@
 //! The container and system verbs: every one is a Docker Engine API call to the
-//! engine found by [`crate::engine_client`], so the same CLI drives berth's
+//! engine found by [`berth_client`], so the same CLI drives berth's
 //! daemon and a real dockerd. Flags, defaults, output and exit codes follow
 //! docker's CLI.
 
@@ -19,7 +19,7 @@ use clap::Subcommand;
 
 pub use args::*;
 
-use crate::engine_client::{Engine, HostSpec};
+use berth_client::{Engine, HostSpec};
 
 /// The verbs shared by `berth <verb>` and `berth container <verb>`.
 #[derive(Subcommand, Debug)]

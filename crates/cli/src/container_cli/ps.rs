@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::PsArgs;
 use super::format::{self, Template};
-use crate::engine_client::{Engine, urlencode};
+use berth_client::{Engine, urlencode};
 
 const DEFAULT_TABLE: &str =
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";

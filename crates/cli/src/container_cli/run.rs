@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use super::create::{self, Attach};
 use super::stream::{self, Outcome, RawTerminal, ResizeTarget};
 use super::{AttachArgs, ExecArgs, RunArgs, StartArgs};
-use crate::engine_client::{ApiError, Engine, api_err, status_of, urlencode};
+use berth_client::{ApiError, Engine, api_err, status_of, urlencode};
 
 /// Docker's exit code for a failed start: 127 when the program is not found,
 /// 126 when it cannot be invoked, else 125.

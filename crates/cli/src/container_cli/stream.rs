@@ -3,14 +3,13 @@
 //! keys, and signals proxied to the container.
 
 use std::io::Write;
-use std::os::fd::BorrowedFd;
 
 use anyhow::{Result, bail};
 use nix::sys::termios::{self, SetArg, Termios};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
-use crate::engine_client::{Engine, Hijacked};
+use berth_client::{Engine, Hijacked};
 
 /// The local terminal in raw mode, restored on drop.
 pub struct RawTerminal {
@@ -21,40 +20,37 @@ impl RawTerminal {
     /// Puts stdin's terminal in raw mode; None when stdin is not a terminal.
     pub fn stdin() -> Option<RawTerminal> {
         let fd = stdin_fd();
-        let saved = termios::tcgetattr(fd).ok()?;
+        let saved = termios::tcgetattr(&fd).ok()?;
         let mut raw = saved.clone();
         termios::cfmakeraw(&mut raw);
-        termios::tcsetattr(fd, SetArg::TCSANOW, &raw).ok()?;
+        termios::tcsetattr(&fd, SetArg::TCSANOW, &raw).ok()?;
         Some(RawTerminal { saved })
     }
 }
 
 impl Drop for RawTerminal {
     fn drop(&mut self) {
-        let _ = termios::tcsetattr(stdin_fd(), SetArg::TCSANOW, &self.saved);
+        let _ = termios::tcsetattr(&stdin_fd(), SetArg::TCSANOW, &self.saved);
     }
 }
 
-fn stdin_fd() -> BorrowedFd<'static> {
-    // SAFETY: fd 0 stays open for the life of the process.
-    unsafe { BorrowedFd::borrow_raw(0) }
+fn stdin_fd() -> std::io::Stdin {
+    std::io::stdin()
 }
 
+/// Whether descriptor 0, 1 or 2 is a terminal.
 pub fn is_tty(fd: i32) -> bool {
-    // SAFETY: isatty only reads the descriptor's state.
-    unsafe { libc::isatty(fd) == 1 }
+    use std::io::IsTerminal;
+    match fd {
+        0 => std::io::stdin().is_terminal(),
+        1 => std::io::stdout().is_terminal(),
+        _ => std::io::stderr().is_terminal(),
+    }
 }
 
-/// (rows, columns) of the terminal on `fd` (stdout, else stdin).
+/// (rows, columns) of the terminal on stdout, else stdin.
 pub fn term_size() -> Option<(u16, u16)> {
-    for fd in [1, 0] {
-        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-        // SAFETY: TIOCGWINSZ writes a winsize into ws, which we own.
-        if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0 && ws.ws_row > 0 {
-            return Some((ws.ws_row, ws.ws_col));
-        }
-    }
-    None
+    berth_client::terminal_size()
 }
 
 /// What to resize: a container's tty or an exec's.

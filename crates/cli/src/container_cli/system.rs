@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::format::{self, Template};
 use super::*;
-use crate::engine_client::{Engine, status_of};
+use berth_client::{Engine, status_of};
 
 /// Asks `[y/N]` on stderr/stdin; true for y or yes.
 fn confirm(warning: &str) -> bool {
@@ -28,7 +28,7 @@ fn filters_query(list: &[String]) -> Result<String> {
         return Ok(String::new());
     }
     let json = serde_json::to_string(&f)?;
-    let enc: String = crate::engine_client::urlencode(&json);
+    let enc: String = berth_client::urlencode(&json);
     Ok(format!("?filters={enc}"))
 }
 
@@ -472,7 +472,7 @@ pub async fn events(e: &Engine, a: &EventsArgs) -> Result<i32> {
     if !f.is_empty() {
         q.push(format!(
             "filters={}",
-            crate::engine_client::urlencode(&serde_json::to_string(&f)?)
+            berth_client::urlencode(&serde_json::to_string(&f)?)
         ));
     }
     let template = match a.format.as_deref() {

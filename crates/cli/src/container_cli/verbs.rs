@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::format::{self, Template};
 use super::*;
-use crate::engine_client::{Engine, api_err, status_of};
+use berth_client::{Engine, api_err, status_of};
 
 /// Runs `f` for each name; docker's way: errors printed as they come, the
 /// names of the ones that worked printed, exit 1 if any failed.
@@ -189,7 +189,7 @@ pub async fn logs(e: &Engine, a: &LogsArgs) -> Result<i32> {
         a.follow as u8,
         a.timestamps as u8,
         a.details as u8,
-        crate::engine_client::urlencode(&a.tail)
+        berth_client::urlencode(&a.tail)
     );
     if let Some(s) = &a.since {
         q.push_str(&format!("&since={}", format::parse_timestamp(s)?));
@@ -249,7 +249,7 @@ pub async fn diff(e: &Engine, a: &DiffArgs) -> Result<i32> {
 
 /// `commit`: POST /commit; prints the new image's id.
 pub async fn commit(e: &Engine, a: &CommitArgs) -> Result<i32> {
-    use crate::engine_client::urlencode;
+    use berth_client::urlencode;
     let mut q = format!("container={}&pause={}", urlencode(&a.container), a.pause);
     if let Some(r) = &a.repository {
         let (repo, tag) = super::run::split_repo_tag(r);

@@ -238,8 +238,10 @@ fn remove_dir(dir: &Path) -> Result<()> {
                 // Busy: processes remain, or are still exiting.
                 if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
                     for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-                        // SAFETY: kill(2) has no memory effects.
-                        unsafe { libc::kill(pid, libc::SIGKILL) };
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(pid),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
                     }
                 }
                 std::thread::sleep(Duration::from_millis(5));

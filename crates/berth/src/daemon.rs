@@ -1,0 +1,149 @@
+//! `berth daemon`: the engine behind the Docker Engine API, with dockerd's
+//! flag names; and `berth shim`, the per-container process it starts.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+
+#[derive(clap::Args, Debug)]
+pub struct Daemon {
+    /// Where to listen, as dockerd's -H: unix:///path/to.sock.
+    #[arg(short = 'H', long = "host")]
+    pub host: Option<String>,
+    /// Group that may use the socket (mode 0660); root only when absent.
+    #[arg(short = 'G', long)]
+    pub group: Option<String>,
+    /// Write the daemon's pid here.
+    #[arg(short, long)]
+    pub pidfile: Option<PathBuf>,
+    /// Runtime state: shim sockets, the runtime's container states.
+    #[arg(long)]
+    pub exec_root: Option<PathBuf>,
+    /// debug, info, warn, error or fatal.
+    #[arg(short = 'l', long, default_value = "info")]
+    pub log_level: String,
+    /// A JSON file of settings, as dockerd's daemon.json: data-root,
+    /// exec-root, hosts, group, pidfile, log-level. Flags win over it.
+    #[arg(long)]
+    pub config_file: Option<PathBuf>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "kebab-case", default)]
+struct FileConfig {
+    data_root: Option<PathBuf>,
+    exec_root: Option<PathBuf>,
+    hosts: Vec<String>,
+    group: Option<String>,
+    pidfile: Option<PathBuf>,
+    log_level: Option<String>,
+}
+
+pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
+pub const DEFAULT_DATA_ROOT: &str = "/var/lib/berth";
+
+pub fn run(data_root: &Path, d: &Daemon) -> anyhow::Result<i32> {
+    let file: FileConfig = match &d.config_file {
+        Some(p) => {
+            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            serde_json::from_slice(&bytes)
+                .with_context(|| format!("{}: invalid daemon config", p.display()))?
+        }
+        None => FileConfig::default(),
+    };
+    if !["debug", "info", "warn", "error", "fatal"].contains(&d.log_level.as_str()) {
+        anyhow::bail!(
+            "--log-level {:?}: expected debug, info, warn, error or fatal",
+            d.log_level
+        );
+    }
+    let data_root = match (&file.data_root, data_root == Path::new(DEFAULT_DATA_ROOT)) {
+        (Some(f), true) => f.clone(),
+        _ => data_root.to_path_buf(),
+    };
+    let exec_root = d
+        .exec_root
+        .clone()
+        .or(file.exec_root.clone())
+        .unwrap_or_else(|| PathBuf::from("/run/berth"));
+    let host = d
+        .host
+        .clone()
+        .or_else(|| file.hosts.first().cloned())
+        .unwrap_or_else(|| DEFAULT_HOST.to_string());
+    let group = d.group.clone().or(file.group.clone());
+    let pidfile = d.pidfile.clone().or(file.pidfile.clone());
+    let path = host
+        .strip_prefix("unix://")
+        .ok_or_else(|| anyhow::anyhow!("-H {host}: only unix:// sockets are supported"))?;
+    let path = PathBuf::from(path);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+        anyhow::bail!("{} is in use by another daemon", path.display());
+    }
+    let _ = std::fs::remove_file(&path);
+    let exe = std::env::current_exe().context("finding the berth executable")?;
+    let engine = berth_engine::Engine::open(berth_engine::Config {
+        data_root: data_root.clone(),
+        exec_root,
+        exe,
+        cgroup_parent: "berth".into(),
+    })?;
+    let engine = Arc::new(engine);
+    let state = Arc::new(berth_api::State {
+        engine: engine.clone(),
+    });
+    berth_sys::limit_malloc_arenas(2);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        // Threads a burst of starts made (store waits hand their worker
+        // over) go soon after it, with their stacks.
+        .thread_keep_alive(std::time::Duration::from_secs(2))
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        engine.adopt();
+        let listener = tokio::net::UnixListener::bind(&path)
+            .with_context(|| format!("listening on {}", path.display()))?;
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o660))?;
+        if let Some(g) = &group {
+            let gid = nix::unistd::Group::from_name(g)?
+                .ok_or_else(|| anyhow::anyhow!("-G {g}: no such group"))?
+                .gid;
+            nix::unistd::chown(&path, None, Some(gid))?;
+        }
+        if let Some(p) = &pidfile {
+            std::fs::write(p, std::process::id().to_string())?;
+        }
+        eprintln!(
+            "berth daemon: API {} listening on {} (data root {})",
+            berth_api::API_VERSION,
+            path.display(),
+            data_root.display()
+        );
+        // After a burst the allocator keeps what it freed; every half
+        // minute the daemon gives that back (cheap when there is none).
+        tokio::spawn(async {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                berth_sys::release_free_memory();
+            }
+        });
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = berth_api::serve(listener, state) => r?,
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        // Containers keep running: their shims outlive the daemon.
+        let _ = std::fs::remove_file(&path);
+        if let Some(p) = &pidfile {
+            let _ = std::fs::remove_file(p);
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(0)
+}

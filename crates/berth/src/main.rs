@@ -1,0 +1,153 @@
+#![forbid(unsafe_code)]
+//! `berth`: the composition root. One binary, dispatched on its name (a
+//! `berth-runtime` link to it is the OCI runtime) and then on its first
+//! argument: the hidden `shim` and `container-fs` (started by the daemon,
+//! straight there without building the command line's parser), `runtime`
+//! (runc's command line), `daemon`, and every user verb (berth-cli).
+
+mod daemon;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use berth_cli::image_cli::{self, ImageCommand};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "berth",
+    version,
+    about = "berth: containers, faster; Docker's workflow and clients"
+)]
+struct Cli {
+    /// Where images, containers and volumes are kept.
+    #[arg(
+        long,
+        global = true,
+        env = "BERTH_DATA_ROOT",
+        default_value = "/var/lib/berth"
+    )]
+    data_root: PathBuf,
+    /// The engine's socket for the container verbs (unix:///path); else
+    /// BERTH_HOST, else unix:///run/berth/berth.sock. When nothing answers
+    /// there, `berth daemon` is started on it (not with BERTH_NO_AUTOSTART=1).
+    #[arg(short = 'H', long = "host")]
+    host: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Manage images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// List images.
+    Images(image_cli::Images),
+    /// Load images from an archive.
+    Load(image_cli::Load),
+    /// Save images to an archive.
+    Save(image_cli::Save),
+    /// Make an image from a root filesystem tarball.
+    Import(image_cli::Import),
+    /// Give an image another name.
+    Tag(image_cli::Tag),
+    /// Remove images.
+    Rmi(image_cli::Rmi),
+    /// Show the history of an image.
+    History(image_cli::History),
+    /// Download an image from a registry.
+    Pull(image_cli::Pull),
+    /// Upload an image to a registry.
+    Push(image_cli::Push),
+    /// Log in to a registry.
+    Login(image_cli::Login),
+    /// Log out of a registry.
+    Logout(image_cli::Logout),
+    /// Run the engine: serve the Docker Engine API (images today) on a unix socket.
+    Daemon(daemon::Daemon),
+    /// The per-container process the daemon starts (not for people).
+    #[command(hide = true)]
+    Shim { bundle: PathBuf },
+    /// The OCI runtime (runc's command line): `berth runtime --help`.
+    Runtime {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+    #[command(flatten)]
+    Engine(berth_cli::container_cli::EngineCommand),
+}
+
+fn main() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let name = args
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned());
+    if name.as_deref() == Some("berth-runtime") {
+        std::process::exit(berth_runtime_cli::main(args));
+    }
+    if args.get(1).is_some_and(|a| a == "container-fs") {
+        // The engine's confined helper for cp and export (not for people).
+        let rest: Vec<String> = args[2..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        std::process::exit(berth_shim::container_fs::helper_main(&rest));
+    }
+    if args.get(1).is_some_and(|a| a == "shim") && args.len() == 3 {
+        // The engine starts one per container: straight there, without
+        // building the whole command line's parser first.
+        std::process::exit(berth_shim::main(Path::new(&args[2])));
+    }
+    if args.get(1).is_some_and(|a| a == "runtime") {
+        let mut rest = vec![OsString::from("berth runtime")];
+        rest.extend(args.into_iter().skip(2));
+        std::process::exit(berth_runtime_cli::main(rest));
+    }
+    let cli: Cli = berth_cli::container_cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    match &cli.command {
+        Command::Login(c) => return image_cli::login(c),
+        Command::Logout(c) => return image_cli::logout(c),
+        Command::Daemon(d) => return daemon::run(&cli.data_root, d),
+        Command::Shim { bundle } => return Ok(berth_shim::main(bundle)),
+        _ => {}
+    }
+    if let Command::Engine(c) = cli.command {
+        return Ok(berth_cli::container_cli::main(
+            c,
+            cli.host.as_deref(),
+            &cli.data_root,
+        ));
+    }
+    let store = berth_image::images::ImageStore::open(&cli.data_root)?;
+    let cmd = match cli.command {
+        Command::Image(c) => c,
+        Command::Images(c) => ImageCommand::Ls(c),
+        Command::Load(c) => ImageCommand::Load(c),
+        Command::Save(c) => ImageCommand::Save(c),
+        Command::Import(c) => ImageCommand::Import(c),
+        Command::Tag(c) => ImageCommand::Tag(c),
+        Command::Rmi(c) => ImageCommand::Rm(c),
+        Command::History(c) => ImageCommand::History(c),
+        Command::Pull(c) => ImageCommand::Pull(c),
+        Command::Push(c) => ImageCommand::Push(c),
+        Command::Login(_) | Command::Logout(_) | Command::Daemon(_) | Command::Shim { .. } => {
+            unreachable!("handled above")
+        }
+        Command::Runtime { .. } => unreachable!("dispatched before parsing"),
+        Command::Engine(_) => unreachable!("dispatched above"),
+    };
+    image_cli::run(&store, &cmd)
+}

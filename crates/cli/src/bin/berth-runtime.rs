@@ -1,5 +1,0 @@
-//! `berth-runtime`: the OCI runtime command-line tool (runc's verbs and flags).
-
-fn main() {
-    std::process::exit(berth_cli::runtime_cli::main(std::env::args_os().collect()));
-}

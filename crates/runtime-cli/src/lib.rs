@@ -1,0 +1,233 @@
+#![forbid(unsafe_code)]
+//! The OCI runtime CLI: the verbs and flags that containerd's runc shim and
+//! dockerd call (see ARCHITECTURE.md for the contract), over `berth_runtime`.
+
+mod args;
+mod features;
+mod foreground;
+mod log;
+mod spec_template;
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::path::PathBuf;
+
+use berth_runtime::{ConsoleMode, CreateOptions, ExecOptions, Runtime, Status};
+use clap::Parser;
+
+use args::{Cli, Command};
+
+/// Runs the CLI; returns the process exit code.
+pub fn main(argv: Vec<OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(&argv) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    // Where the container's init may still be this binary, run it from a
+    // sealed copy (CVE-2019-5736).
+    if matches!(
+        cli.command,
+        Command::Create(_) | Command::Run(_) | Command::Exec(_)
+    ) && let Err(e) = berth_runtime::cloned_exe::reexec_protected()
+    {
+        eprintln!("berth-runtime: {e}");
+        return 1;
+    }
+    let logger = log::Logger::open(cli.log.as_deref(), cli.log_format);
+    let fail_code = if matches!(cli.command, Command::Exec(_)) {
+        255
+    } else {
+        1
+    };
+    match run(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            logger.error(&e.to_string());
+            fail_code
+        }
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<i32> {
+    let rt = Runtime::new(&cli.root);
+    if cli.systemd_cgroup && matches!(cli.command, Command::Create(_) | Command::Run(_)) {
+        anyhow::bail!(
+            "--systemd-cgroup is not supported: berth drives cgroupfs itself (these hosts have no systemd)"
+        );
+    }
+    match &cli.command {
+        Command::Create(c) => {
+            rt.create(&c.id, &c.bundle, &create_options(&c.common))?;
+        }
+        Command::Start(c) => rt.start(&c.id)?,
+        Command::State(c) => println!("{}", serde_json::to_string_pretty(&rt.state(&c.id)?)?),
+        Command::Kill(c) => rt.kill(&c.id, args::parse_signal(&c.signal)?, c.all)?,
+        Command::Delete(c) => rt.delete(&c.id, c.force)?,
+        Command::Run(c) => return run_container(&rt, c),
+        Command::Exec(c) => return exec(&rt, c),
+        Command::Ps(c) => ps(&rt, c)?,
+        Command::Pause(c) => rt.pause(&c.id)?,
+        Command::Resume(c) => rt.resume(&c.id)?,
+        Command::Events(c) => events(&rt, c)?,
+        Command::Update(c) => {
+            let resources = c.resources()?;
+            rt.update(&c.id, &resources)?;
+        }
+        Command::Features => println!("{}", features::json()),
+        Command::Spec(c) => spec_template::write(&c.bundle, c.rootless)?,
+        Command::List(c) => list(&rt, c)?,
+        Command::Checkpoint(_) | Command::Restore(_) => {
+            anyhow::bail!("checkpoint and restore are not supported (no CRIU here)")
+        }
+    }
+    Ok(0)
+}
+
+fn create_options(c: &args::CreateCommon) -> CreateOptions {
+    CreateOptions {
+        pid_file: c.pid_file.clone(),
+        console_socket: c.console_socket.clone(),
+        no_pivot: c.no_pivot,
+        preserve_fds: c.preserve_fds,
+    }
+}
+
+/// create + start + wait + delete, with the terminal and signals relayed.
+fn run_container(rt: &Runtime, c: &args::Run) -> anyhow::Result<i32> {
+    let mode = if c.detach || c.common.console_socket.is_some() {
+        ConsoleMode::Socket
+    } else {
+        ConsoleMode::Keep
+    };
+    let spawned = rt.spawn(&c.id, &c.bundle, &create_options(&c.common), mode)?;
+    // The record from `spawn` serves start and delete: no rereading it.
+    if let Err(e) = rt.start_record(&spawned.record) {
+        let _ = rt.delete_record(&spawned.record, true);
+        return Err(e.into());
+    }
+    if c.detach {
+        return Ok(0);
+    }
+    let code = foreground::wait(spawned.record.pid, spawned.console);
+    if !c.keep {
+        rt.delete_record(&spawned.record, true)?;
+    }
+    Ok(code)
+}
+
+fn exec(rt: &Runtime, c: &args::Exec) -> anyhow::Result<i32> {
+    let record = rt.load(&c.id)?;
+    let process = c.process(&record.spec)?;
+    let opts = ExecOptions {
+        pid_file: c.pid_file.clone(),
+        console_socket: c.console_socket.clone(),
+        detach: c.detach,
+        preserve_fds: c.preserve_fds,
+        ignore_paused: c.ignore_paused,
+    };
+    let (pid, console) = rt.exec(&c.id, &process, &opts)?;
+    if c.detach {
+        return Ok(0);
+    }
+    Ok(foreground::wait(pid, console))
+}
+
+fn ps(rt: &Runtime, c: &args::Ps) -> anyhow::Result<()> {
+    let pids = rt.pids(&c.id)?;
+    if c.format == "json" {
+        println!(
+            "{}",
+            if pids.is_empty() {
+                "null".to_string()
+            } else {
+                serde_json::to_string(&pids)?
+            }
+        );
+        return Ok(());
+    }
+    // The table is the host's ps, cut to the container's processes, as runc does.
+    let ps_args = if c.ps_args.is_empty() {
+        vec!["-ef".to_string()]
+    } else {
+        c.ps_args.clone()
+    };
+    let out = std::process::Command::new("ps").args(&ps_args).output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return Ok(());
+    };
+    let col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .ok_or_else(|| anyhow::anyhow!("ps output has no PID column"))?;
+    println!("{header}");
+    for l in lines {
+        if l.split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse::<i32>().ok())
+            .is_some_and(|p| pids.contains(&p))
+        {
+            println!("{l}");
+        }
+    }
+    Ok(())
+}
+
+fn events(rt: &Runtime, c: &args::Events) -> anyhow::Result<()> {
+    loop {
+        let record = rt.load(&c.id)?;
+        if record.status(&rt.root) == Status::Stopped && !c.stats {
+            return Ok(());
+        }
+        let ev = serde_json::json!({"type": "stats", "id": c.id, "data": record.cgroup.stats()});
+        println!("{ev}");
+        if c.stats {
+            return Ok(());
+        }
+        std::thread::sleep(c.interval());
+    }
+}
+
+fn list(rt: &Runtime, c: &args::List) -> anyhow::Result<()> {
+    let all = rt.list()?;
+    if c.quiet {
+        for s in &all {
+            println!("{}", s.id);
+        }
+    } else if c.format == "json" {
+        println!("{}", serde_json::to_string(&all)?);
+    } else {
+        println!(
+            "{:<20} {:<8} {:<10} {:<40} {:<32} OWNER",
+            "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+        );
+        for s in &all {
+            println!(
+                "{:<20} {:<8} {:<10} {:<40} {:<32} root",
+                s.id,
+                s.pid,
+                s.status.to_string(),
+                s.bundle.display(),
+                s.created
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Reads a JSON document from a file, or from stdin for "-".
+pub(crate) fn read_json_arg(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin().read_to_end(&mut buf)?;
+    } else {
+        buf =
+            std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    }
+    Ok(buf)
+}
