@@ -18,16 +18,21 @@
 #   berth   `berth --data-root D daemon -H unix://S --exec-root E`, its CLI with
 #           BERTH_NO_AUTOSTART=1; also the docker CLI against the same socket
 #   docker  a private `dockerd --data-root --exec-root --pidfile -H unix://
-#           --iptables=false --ip-masq=false --bridge=none` (and the containerd it
-#           starts), the docker CLI with a private DOCKER_CONFIG
+#           --iptables=false --ip-masq=false --ip-forward=false --bridge=B` (and
+#           the containerd it starts), B a bridge of its own that this script
+#           makes and deletes (never --bridge=none: it deletes the host's
+#           docker0), the docker CLI with a private DOCKER_CONFIG
 #   podman  `podman --root --runroot --tmpdir` with a private containers.conf
 #           (CONTAINERS_CONF) and storage.conf: cgroupfs, file events, runc,
 #           netns none, nofile/nproc 4096 (see README.md for why)
 #   podman-crun  the same podman with crun, only for series 1 and 2, inside a
 #           private mount namespace where /sys/fs/cgroup/unified is unmounted
 #           (crun 1.8 refuses this host's hybrid cgroups otherwise)
-# No container has a network but loopback: berth has no bridge, dockerd runs
-# with --bridge=none, podman with netns "none".
+# Networks: berth has no bridge and podman runs with netns "none" (loopback
+# only); docker's containers get dockerd's default, a veth on its private
+# bridge B (dockerd cannot go without a bridge: --bridge=none deletes the
+# host's docker0), so docker's figures include that veth. Nothing touches the
+# host's docker0, firewall rules or forwarding sysctls.
 #
 # Usage (as root):
 #   bench/engine/run.sh
@@ -51,9 +56,10 @@
 #
 # Clean-up: a trap removes every container (each engine's rm -f), stops both
 # daemons (SIGTERM, then SIGKILL), kills any process left whose command line or
-# root directory is under the scratch directory, removes the parent cgroups
-# (docker/, libpod_parent/, berth/) that appeared during the run if empty, unmounts everything under the scratch
-# directory and deletes it — on success and failure alike.
+# root directory is under the scratch directory, deletes dockerd's bridge,
+# removes the parent cgroups (docker/, libpod_parent/, berth/) that appeared
+# during the run if empty, unmounts everything under the scratch directory and
+# deletes it — on success and failure alike.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -135,6 +141,67 @@ PODMAN_DIR=$TMP/podman
 
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 
+# --- dockerd's private bridge ----------------------------------------------------
+# Never `dockerd --bridge=none`: with it dockerd deletes the host's docker0, and
+# the machine's own Docker can no longer start containers ("could not find
+# bridge docker0"). dockerd gets a bridge of its own instead: a unique name
+# (bb + this shell's pid in hex, at most 15 bytes) and a 10.231.X.0/24 that no
+# address or route on the host overlaps, chosen under the lock that the test
+# harness (berth_testkit::TestBridge) takes too; the clean-up deletes it.
+BRIDGE_LOCK=/tmp/berth-bridge.lock
+BRIDGE=
+ip4_int() { # a.b.c.d -> integer
+    local IFS=.
+    # shellcheck disable=SC2086
+    set -- $1
+    echo $((($1 << 24) | ($2 << 16) | ($3 << 8) | $4))
+}
+subnet_free() { # X -> 0 if 10.231.X.0/24 overlaps no address and no route of the host
+    local want net len base mask
+    want=$(ip4_int "10.231.$1.0")
+    for net in $({
+        ip -o -4 addr show | awk '{ for (i = 1; i < NF; i++) if ($i == "inet") print $(i + 1) }'
+        ip -4 route show table all | awk '{ d = $1 } d ~ /^(unicast|local|broadcast|multicast|anycast|unreachable|blackhole|prohibit|throw|nat)$/ { d = $2 } d != "default" { print d }'
+    }); do
+        case $net in */*) len=${net#*/} ;; *) len=32 ;; esac
+        base=$(ip4_int "${net%/*}") || continue
+        ((len > 24)) && len=24 # equal on the shorter prefix: they overlap
+        mask=$(((0xffffffff << (32 - len)) & 0xffffffff))
+        ((len == 0)) && mask=0
+        (((base & mask) == (want & mask))) && return 1
+    done
+    return 0
+}
+make_bridge() { # -> sets BRIDGE (up, with 10.231.X.1/24), or returns 1
+    local name x i fd
+    name=bb$(printf %x $$)
+    command -v ip >/dev/null || { note "ip (iproute2) not found: no bridge for dockerd"; return 1; }
+    exec {fd}>>"$BRIDGE_LOCK"
+    command -v flock >/dev/null && flock "$fd"
+    if ! ip link add "$name" type bridge; then
+        exec {fd}>&-
+        return 1
+    fi
+    BRIDGE=$name
+    for ((i = 0; i < 256; i++)); do
+        x=$((($$ + i) % 256))
+        if subnet_free "$x"; then
+            ip addr add "10.231.$x.1/24" dev "$BRIDGE" && ip link set "$BRIDGE" up
+            local rc=$?
+            exec {fd}>&-
+            return $rc
+        fi
+    done
+    exec {fd}>&-
+    note "no free /24 in 10.231.0.0/16 for dockerd's bridge"
+    return 1
+}
+remove_bridge() {
+    [ -n "$BRIDGE" ] || return 0
+    ip link del "$BRIDGE" 2>/dev/null || true
+    BRIDGE=
+}
+
 wait_gone() { # pid seconds -> 0 once the pid is gone
     local i
     for ((i = 0; i < $2 * 10; i++)); do
@@ -205,6 +272,7 @@ cleanup() {
         kill -KILL $left 2>/dev/null
         sleep 0.5
     fi
+    remove_bridge
     unmount_under "$TMP"
     unmount_under "$RUN"
     find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d 2>/dev/null | sort >"$TMP/cgroups.after"
@@ -279,13 +347,17 @@ if has docker; then
     if [ -z "$DOCKERD" ] || [ -z "$DOCKER" ]; then
         note "docker: dockerd or docker not installed, skipped"
         drop docker
+    elif ! make_bridge; then
+        note "docker: cannot make a private bridge for dockerd, skipped"
+        remove_bridge
+        drop docker
     else
-        log "docker: private dockerd on unix://$DOCKER_SOCK"
+        log "docker: private dockerd on unix://$DOCKER_SOCK, bridge $BRIDGE ($(ip -o -4 addr show dev "$BRIDGE" | awk '{ print $4 }'))"
         mkdir -p "$DOCKER_DIR"
         echo '{}' >"$DOCKER_DIR/daemon.json"
         env -u NOTIFY_SOCKET setsid "$DOCKERD" --data-root "$DOCKER_DIR/data" --exec-root "$RUN/docker" \
             --pidfile "$DOCKER_DIR/dockerd.pid" --config-file "$DOCKER_DIR/daemon.json" \
-            -H "unix://$DOCKER_SOCK" --iptables=false --ip-masq=false --bridge=none \
+            -H "unix://$DOCKER_SOCK" --iptables=false --ip-masq=false --ip-forward=false --bridge="$BRIDGE" \
             </dev/null >"$DOCKER_DIR/dockerd.log" 2>&1 &
         DOCKERD_PID=$!
         DOCKER_CLI=("$DOCKER" -H "unix://$DOCKER_SOCK")

@@ -15,10 +15,7 @@ pub async fn commit(engine: Arc<Engine>, req: Request<Incoming>, q: &Query) -> R
     let Some(container) = first(q, "container").map(str::to_string) else {
         return error(400, "container is required");
     };
-    let tag = match crate::routes::repo_tag(q) {
-        Ok(t) => t,
-        Err(e) => return error(400, e),
-    };
+    let tag = crate::images::repo_tag(q);
     let comment = first(q, "comment").unwrap_or("").to_string();
     let author = first(q, "author").unwrap_or("").to_string();
     let changes: Vec<String> = q
@@ -37,7 +34,14 @@ pub async fn commit(engine: Arc<Engine>, req: Request<Incoming>, q: &Query) -> R
         .filter(|o| !o.is_empty())
         .map(|_| config.clone());
     let res = tokio::task::spawn_blocking(move || {
-        engine.commit(&container, tag, &comment, &author, &changes, config)
+        engine.commit(
+            &container,
+            tag.as_deref(),
+            &comment,
+            &author,
+            &changes,
+            config,
+        )
     })
     .await;
     match res {

@@ -13,6 +13,7 @@ mod events;
 mod exec;
 mod filters;
 mod hijack;
+mod images;
 mod logs;
 mod routes;
 mod stats;

@@ -24,27 +24,8 @@ fn du(path: &Path) -> u64 {
 pub async fn df(engine: Arc<Engine>) -> Response<Body> {
     let res = tokio::task::spawn_blocking(move || {
         let containers = engine.list();
-        let images = engine.images.list().map_err(|e| e.to_string())?;
-        let mut layers = 0u64;
-        let mut image_rows = Vec::new();
-        for (rec, tags) in &images {
-            layers += rec.size;
-            let id = rec.id.to_string();
-            let used = containers.iter().filter(|c| c.image == id).count();
-            image_rows.push(json!({
-                "Id": id,
-                "ParentId": "",
-                "RepoTags": tags.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
-                "RepoDigests": rec.repo_digests,
-                "Created": rec.created.as_deref().and_then(|c| humantime::parse_rfc3339_weak(c).ok())
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs()),
-                "Size": rec.size,
-                "SharedSize": -1,
-                "VirtualSize": rec.size,
-                "Labels": {},
-                "Containers": used,
-            }));
-        }
+        let images = engine.image_usage().map_err(|e| e.to_string())?;
+        let layers: u64 = images.iter().filter_map(|i| i["Size"].as_u64()).sum();
         let container_rows: Vec<_> = containers
             .iter()
             .map(|c| {
@@ -67,7 +48,7 @@ pub async fn df(engine: Arc<Engine>) -> Response<Body> {
             .collect();
         Ok::<_, String>(json!({
             "LayersSize": layers,
-            "Images": image_rows,
+            "Images": images,
             "Containers": container_rows,
             "Volumes": [],
             "BuildCache": [],

@@ -23,15 +23,21 @@ pub struct Daemon {
     /// debug, info, warn, error or fatal.
     #[arg(short = 'l', long, default_value = "info")]
     pub log_level: String,
+    /// A registry to speak plain HTTP to (loopback ones always are); repeat
+    /// for more.
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
     /// A JSON file of settings, as dockerd's daemon.json: data-root,
-    /// exec-root, hosts, group, pidfile, log-level. Flags win over it.
+    /// exec-root, hosts, group, pidfile, log-level, insecure-registries.
+    /// Flags win over it; an unknown key is an error, as with dockerd.
     #[arg(long)]
     pub config_file: Option<PathBuf>,
 }
 
 #[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "kebab-case", default)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
 struct FileConfig {
+    insecure_registries: Vec<String>,
     data_root: Option<PathBuf>,
     exec_root: Option<PathBuf>,
     hosts: Vec<String>,
@@ -91,6 +97,11 @@ pub fn run(data_root: &Path, d: &Daemon) -> anyhow::Result<i32> {
         exec_root,
         exe,
         cgroup_parent: "berth".into(),
+        insecure_registries: [
+            d.insecure_registries.clone(),
+            file.insecure_registries.clone(),
+        ]
+        .concat(),
     })?;
     let engine = Arc::new(engine);
     let state = Arc::new(berth_api::State {

@@ -10,7 +10,6 @@ mod daemon;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use berth_cli::image_cli::{self, ImageCommand};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -39,31 +38,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Manage images.
-    #[command(subcommand)]
-    Image(ImageCommand),
-    /// List images.
-    Images(image_cli::Images),
-    /// Load images from an archive.
-    Load(image_cli::Load),
-    /// Save images to an archive.
-    Save(image_cli::Save),
-    /// Make an image from a root filesystem tarball.
-    Import(image_cli::Import),
-    /// Give an image another name.
-    Tag(image_cli::Tag),
-    /// Remove images.
-    Rmi(image_cli::Rmi),
-    /// Show the history of an image.
-    History(image_cli::History),
-    /// Download an image from a registry.
-    Pull(image_cli::Pull),
-    /// Upload an image to a registry.
-    Push(image_cli::Push),
-    /// Log in to a registry.
-    Login(image_cli::Login),
     /// Log out of a registry.
-    Logout(image_cli::Logout),
+    Logout(berth_cli::image_cli::Logout),
     /// Run the engine: serve the Docker Engine API (images today) on a unix socket.
     Daemon(daemon::Daemon),
     /// The per-container process the daemon starts (not for people).
@@ -117,37 +93,15 @@ fn main() {
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
-    match &cli.command {
-        Command::Login(c) => return image_cli::login(c),
-        Command::Logout(c) => return image_cli::logout(c),
-        Command::Daemon(d) => return daemon::run(&cli.data_root, d),
-        Command::Shim { bundle } => return Ok(berth_shim::main(bundle)),
-        _ => {}
-    }
-    if let Command::Engine(c) = cli.command {
-        return Ok(berth_cli::container_cli::main(
+    match cli.command {
+        Command::Logout(c) => berth_cli::image_cli::logout(&c),
+        Command::Daemon(d) => daemon::run(&cli.data_root, &d),
+        Command::Shim { bundle } => Ok(berth_shim::main(&bundle)),
+        Command::Runtime { .. } => unreachable!("dispatched before parsing"),
+        Command::Engine(c) => Ok(berth_cli::container_cli::main(
             c,
             cli.host.as_deref(),
             &cli.data_root,
-        ));
+        )),
     }
-    let store = berth_image::images::ImageStore::open(&cli.data_root)?;
-    let cmd = match cli.command {
-        Command::Image(c) => c,
-        Command::Images(c) => ImageCommand::Ls(c),
-        Command::Load(c) => ImageCommand::Load(c),
-        Command::Save(c) => ImageCommand::Save(c),
-        Command::Import(c) => ImageCommand::Import(c),
-        Command::Tag(c) => ImageCommand::Tag(c),
-        Command::Rmi(c) => ImageCommand::Rm(c),
-        Command::History(c) => ImageCommand::History(c),
-        Command::Pull(c) => ImageCommand::Pull(c),
-        Command::Push(c) => ImageCommand::Push(c),
-        Command::Login(_) | Command::Logout(_) | Command::Daemon(_) | Command::Shim { .. } => {
-            unreachable!("handled above")
-        }
-        Command::Runtime { .. } => unreachable!("dispatched before parsing"),
-        Command::Engine(_) => unreachable!("dispatched above"),
-    };
-    image_cli::run(&store, &cmd)
 }

@@ -16,6 +16,8 @@
 //! registered, which `run` must know before it starts the container; and inspect,
 //! whose JSON is printed as the daemon sent it.
 
+pub mod credentials;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -228,6 +230,31 @@ impl Engine {
         })
     }
 
+    /// A request with headers and a body of its choosing, whose answer is
+    /// read as it comes (pull and push progress, load, save); non-2xx become
+    /// [`ApiError`].
+    pub async fn stream_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: RequestBody,
+    ) -> Result<BodyStream> {
+        let mut resp =
+            RawResponse::send_with(&self.socket, method, &self.url(path), headers, body, false)
+                .await?;
+        if !(200..300).contains(&resp.status) {
+            let data = resp.body().await?;
+            return Err(error_from_body(resp.status, &data));
+        }
+        let mode = BodyMode::of(&resp);
+        Ok(BodyStream {
+            resp,
+            mode,
+            buf: vec![0; 32 * 1024],
+        })
+    }
+
     /// A hijacked stream (attach, exec start): the raw two-way connection after
     /// the engine's `101 UPGRADED` (or 200 from old engines).
     pub async fn hijack(&self, path: &str, body: Option<&serde_json::Value>) -> Result<Hijacked> {
@@ -297,6 +324,14 @@ impl Engine {
             }
         })
     }
+}
+
+/// What a raw request sends.
+pub enum RequestBody {
+    Empty,
+    Json(Vec<u8>),
+    /// Sent as it is read, chunked (an archive to load, a tarball to import).
+    Stream(Box<dyn tokio::io::AsyncRead + Unpin + Send>),
 }
 
 /// Both halves of a hijacked connection.
@@ -506,9 +541,23 @@ impl RawResponse {
         body: Option<&serde_json::Value>,
         upgrade: bool,
     ) -> Result<RawResponse> {
+        let body = match body {
+            Some(b) => RequestBody::Json(serde_json::to_vec(b).expect("JSON")),
+            None => RequestBody::Empty,
+        };
+        Self::send_with(socket, method, target, &[], body, upgrade).await
+    }
+
+    async fn send_with(
+        socket: &Path,
+        method: &str,
+        target: &str,
+        headers: &[(&str, String)],
+        body: RequestBody,
+        upgrade: bool,
+    ) -> Result<RawResponse> {
         let stream = UnixStream::connect(socket).await?;
         let (r, mut w) = stream.into_split();
-        let body = body.map(|b| serde_json::to_vec(b).expect("JSON"));
         let mut req =
             format!("{method} {target} HTTP/1.1\r\nHost: berth\r\nUser-Agent: berth-cli\r\n");
         if upgrade {
@@ -516,18 +565,38 @@ impl RawResponse {
         } else {
             req.push_str("Connection: close\r\n");
         }
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
         match &body {
-            Some(b) => req.push_str(&format!(
+            RequestBody::Json(b) => req.push_str(&format!(
                 "Content-Type: application/json\r\nContent-Length: {}\r\n",
                 b.len()
             )),
-            None if method == "POST" => req.push_str("Content-Length: 0\r\n"),
-            None => {}
+            RequestBody::Stream(_) => {
+                req.push_str("Content-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n")
+            }
+            RequestBody::Empty if method == "POST" => req.push_str("Content-Length: 0\r\n"),
+            RequestBody::Empty => {}
         }
         req.push_str("\r\n");
         w.write_all(req.as_bytes()).await?;
-        if let Some(b) = &body {
-            w.write_all(b).await?;
+        match body {
+            RequestBody::Json(b) => w.write_all(&b).await?,
+            RequestBody::Stream(mut src) => {
+                let mut buf = vec![0u8; 256 * 1024];
+                loop {
+                    let n = src.read(&mut buf).await.context("reading the upload")?;
+                    if n == 0 {
+                        break;
+                    }
+                    w.write_all(format!("{n:x}\r\n").as_bytes()).await?;
+                    w.write_all(&buf[..n]).await?;
+                    w.write_all(b"\r\n").await?;
+                }
+                w.write_all(b"0\r\n\r\n").await?;
+            }
+            RequestBody::Empty => {}
         }
         w.flush().await?;
         let mut reader = BufReader::new(r);

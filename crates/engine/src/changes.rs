@@ -31,12 +31,13 @@ impl Engine {
     pub fn commit(
         &self,
         name: &str,
-        tag: Option<berth_image::ImageRef>,
+        tag: Option<&str>,
         comment: &str,
         author: &str,
         changes: &[String],
         config: Option<serde_json::Value>,
     ) -> Result<String> {
+        let tag = tag.map(berth_image::ImageRef::parse).transpose()?;
         let c: Container = self.get(name)?;
         let parent = self.images.resolve(&c.image)?;
         let upper = self.container_dir(&c.id).join("upper");

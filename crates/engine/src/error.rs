@@ -10,6 +10,8 @@ pub enum Error {
     Conflict(String),
     /// 400: a request that cannot be honoured as asked.
     Invalid(String),
+    /// 401: a registry refused the credentials.
+    Unauthorized(String),
     /// 304: start of a running container, stop of a stopped one.
     NotModified,
     /// 500: anything else; the message names the object and the cause.
@@ -24,6 +26,7 @@ impl Error {
             Error::NotFound(_) => 404,
             Error::Conflict(_) => 409,
             Error::Invalid(_) => 400,
+            Error::Unauthorized(_) => 401,
             Error::NotModified => 304,
             Error::Internal(_) => 500,
         }
@@ -41,26 +44,17 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::NotFound(m) | Error::Conflict(m) | Error::Invalid(m) | Error::Internal(m) => {
-                f.write_str(m)
-            }
+            Error::NotFound(m)
+            | Error::Conflict(m)
+            | Error::Invalid(m)
+            | Error::Unauthorized(m)
+            | Error::Internal(m) => f.write_str(m),
             Error::NotModified => f.write_str("not modified"),
         }
     }
 }
 
 impl std::error::Error for Error {}
-
-impl From<berth_image::Error> for Error {
-    fn from(e: berth_image::Error) -> Error {
-        use berth_image::Error as E;
-        match e {
-            E::ImageNotFound(_) | E::BlobNotFound(_) => Error::NotFound(e.to_string()),
-            E::InvalidReference { .. } | E::Invalid { .. } => Error::Invalid(e.to_string()),
-            e => Error::Internal(e.to_string()),
-        }
-    }
-}
 
 impl From<berth_store::Error> for Error {
     fn from(e: berth_store::Error) -> Error {

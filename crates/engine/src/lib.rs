@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod exec;
 pub mod health;
+pub mod images;
 pub mod init_layer;
 pub mod logs;
 pub mod model;
@@ -45,6 +46,9 @@ pub struct Config {
     pub exe: PathBuf,
     /// The cgroup under which containers go (`berth` as docker's `docker`).
     pub cgroup_parent: String,
+    /// Registries spoken to over plain HTTP though not on loopback
+    /// (dockerd's `--insecure-registry`).
+    pub insecure_registries: Vec<String>,
 }
 
 pub struct Engine {
@@ -299,6 +303,7 @@ mod tests {
             exec_root: dir.path().join("exec"),
             exe: PathBuf::from("/bin/false"),
             cgroup_parent: "berth-test".into(),
+            insecure_registries: Vec::new(),
         };
         let orphan = config.exec_root.join("bundles/0123abcd");
         let trashed = config.data_root.join("trash/4567ef");

@@ -10,6 +10,9 @@
 //! * [`Runtime`]: hermetic runners for `berth-runtime`, `runc` and `crun`, each
 //!   with its own `--root` state directory and cleanup on drop.
 //! * [`unique_id`]: container ids that never collide within or across processes.
+//! * [`TestBridge`]: a private Linux bridge with a unique name and /24 for a
+//!   test's daemon (a private dockerd must never run with `--bridge=none`),
+//!   removed on drop.
 //!
 //! ```no_run
 //! use berth_testkit::{Bundle, OutputExt, Runtime, require_root, unique_id};
@@ -25,6 +28,7 @@
 //! assert_eq!(out.stdout_str(), "hello\n");
 //! ```
 
+mod bridge;
 mod bundle;
 mod console;
 mod env;
@@ -35,6 +39,7 @@ mod rootfs;
 mod runtime;
 mod spec;
 
+pub use bridge::{TestBridge, link_exists};
 pub use bundle::Bundle;
 pub use console::recv_fd;
 pub use env::{find_tool, in_ci, require_root, require_tool};

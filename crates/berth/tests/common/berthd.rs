@@ -32,6 +32,7 @@ impl Berthd {
         } else {
             berth_testkit::find_tool("docker")
         };
+        store.stop_daemon();
         let mut d = Berthd {
             socket: PathBuf::from(store.path("api.sock")),
             exec_root: PathBuf::from(store.path("exec")),

@@ -1,10 +1,19 @@
 //! A private dockerd for a test, next to anything else on the machine: its
 //! own data root, exec root, pid file, socket, daemon config and docker CLI
 //! config in a fresh directory under /tmp (short, because unix socket paths
-//! are limited to 108 bytes). A drop guard removes the containers, stops
-//! dockerd (SIGTERM, then SIGKILL of its process group), kills any
-//! containerd or shim left behind, unmounts whatever is still mounted under
-//! the directory and removes it, also when a check fails.
+//! are limited to 108 bytes), and its own bridge ([`TestBridge`]: a unique
+//! name and /24, made before dockerd starts). A drop guard removes the
+//! containers, stops dockerd (SIGTERM, then SIGKILL of its process group),
+//! kills any containerd or shim left behind, unmounts whatever is still
+//! mounted under the directory and removes it, and then deletes the bridge,
+//! also when a check fails.
+//!
+//! Never `--bridge=none`: with it dockerd deletes the host's `docker0`, and
+//! the Docker already running on the machine can no longer start containers
+//! ("could not find bridge docker0"). With `--bridge=<ours>`,
+//! `--iptables=false`, `--ip-masq=false` and `--ip-forward=false` it leaves
+//! `docker0`, the firewall rules and the forwarding sysctls of the host alone
+//! (tests/host_untouched.rs checks that).
 #![allow(dead_code)]
 
 use std::fs::{self, File};
@@ -17,7 +26,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use berth_testkit::{OutputExt, busybox_rootfs, unique_id};
+use berth_testkit::{OutputExt, TestBridge, busybox_rootfs, unique_id};
 
 /// Default time limit for one docker CLI call.
 pub const CMD_TIMEOUT: Duration = Duration::from_secs(60);
@@ -34,6 +43,9 @@ pub struct Dockerd {
     /// `unix://<dir>/docker.sock`
     pub host: String,
     child: Option<Child>,
+    /// dockerd's bridge (`--bridge=<name>`); dropped, so deleted, after
+    /// [`Drop::drop`] has stopped dockerd.
+    bridge: TestBridge,
     /// Container names to `docker rm -f` on drop (besides `docker ps -aq`).
     containers: Mutex<Vec<String>>,
     /// Numbers the output files of commands.
@@ -54,12 +66,16 @@ impl Dockerd {
             "socket path too long: {}",
             socket.display()
         );
+        // A bridge of its own: never `--bridge=none` (see the module docs).
+        // Its own guard removes it if a panic comes before `d` exists.
+        let bridge = TestBridge::create("bt");
         // The guard exists before dockerd does: from here on, any panic cleans up.
         let mut d = Dockerd {
             host: format!("unix://{}", socket.display()),
             dir,
             docker,
             child: None,
+            bridge,
             containers: Mutex::new(Vec::new()),
             seq: AtomicUsize::new(0),
         };
@@ -78,7 +94,8 @@ impl Dockerd {
             .arg("--config-file")
             .arg(d.dir.join("daemon.json"))
             .args(["-H", &d.host])
-            .args(["--iptables=false", "--ip-masq=false", "--bridge=none"])
+            .args(["--iptables=false", "--ip-masq=false", "--ip-forward=false"])
+            .arg(format!("--bridge={}", d.bridge.name()))
             .env_remove("NOTIFY_SOCKET")
             .env_remove("DOCKER_HOST")
             .stdin(Stdio::null())
@@ -121,6 +138,16 @@ impl Dockerd {
         }
         eprintln!("dockerd answers on {}", d.host);
         d
+    }
+
+    /// The bridge dockerd attaches containers to.
+    pub fn bridge(&self) -> &TestBridge {
+        &self.bridge
+    }
+
+    /// dockerd's pid while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// `tar -C <busybox rootfs> -c . | docker import - <image>`.
@@ -326,6 +353,7 @@ impl Drop for Dockerd {
         if let Err(e) = fs::remove_dir_all(&self.dir) {
             eprintln!("cleanup: cannot remove {}: {e}", self.dir.display());
         }
+        // `self.bridge` drops after this: `ip link del`, with dockerd gone.
     }
 }
 

@@ -12,14 +12,89 @@ use std::time::{Duration, Instant};
 use berth_image::images::ImageStore;
 use berth_testkit::{Bundle, OutputExt, Runtime, busybox_rootfs, require_tool, unique_id};
 
+/// A data root and the private daemon over it that the `berth` verbs talk
+/// to (started at the first verb, stopped on drop): the CLI keeps no image
+/// state of its own.
 pub struct Store {
     dir: tempfile::TempDir,
+    daemon: std::cell::RefCell<Option<Child>>,
 }
 
 impl Store {
     pub fn new() -> Store {
         Store {
             dir: tempfile::tempdir().unwrap(),
+            daemon: std::cell::RefCell::new(None),
+        }
+    }
+
+    /// The API socket the verbs use (and a [`berthd::Berthd`] serves).
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.path("api.sock"))
+    }
+
+    fn answers(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::os::unix::net::UnixStream::connect(self.path("api.sock")) else {
+            return false;
+        };
+        let mut buf = String::new();
+        s.write_all(b"GET /_ping HTTP/1.0\r\n\r\n").is_ok()
+            && s.read_to_string(&mut buf).is_ok()
+            && buf.contains("200 OK")
+    }
+
+    /// Starts the store's own daemon unless one answers on its socket.
+    pub fn ensure_daemon(&self) {
+        if self.answers() {
+            return;
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path("store-daemon.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .arg("--data-root")
+            .arg(self.root())
+            .args([
+                "daemon",
+                "-H",
+                &self.host(),
+                "--exec-root",
+                &self.path("exec"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        *self.daemon.borrow_mut() = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.answers() {
+            assert!(
+                Instant::now() < deadline,
+                "the store's daemon did not start: {}",
+                std::fs::read_to_string(self.path("store-daemon.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Stops the store's own daemon (a [`berthd::Berthd`] takes the root over).
+    pub fn stop_daemon(&self) {
+        if let Some(mut c) = self.daemon.borrow_mut().take() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while c.try_wait().ok().flatten().is_none() {
+                if Instant::now() > deadline {
+                    let _ = c.kill();
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = c.wait();
         }
     }
 
@@ -33,10 +108,17 @@ impl Store {
 
     /// The command, for a caller that sets more (stdin, environment).
     pub fn berth_cmd(&self, args: &[&str]) -> Command {
+        self.ensure_daemon();
         let mut c = Command::new(env!("CARGO_BIN_EXE_berth"));
         // Credentials stay in this store's own Docker config.
-        c.env("DOCKER_CONFIG", self.dir.path().join("docker-config"));
-        c.arg("--data-root").arg(self.root()).args(args);
+        c.env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .env("BERTH_NO_AUTOSTART", "1")
+            .env_remove("BERTH_HOST");
+        c.arg("--data-root")
+            .arg(self.root())
+            .arg("-H")
+            .arg(self.host())
+            .args(args);
         c
     }
 
@@ -77,6 +159,13 @@ impl Store {
                     .collect()
             })
             .unwrap_or_default()
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.stop_daemon();
+        berth_testkit::kill_strays(self.dir.path());
     }
 }
 

@@ -21,6 +21,8 @@ pub use args::*;
 
 use berth_client::{Engine, HostSpec};
 
+use crate::image_cli::{self, ImageCommand};
+
 /// The verbs shared by `berth <verb>` and `berth container <verb>`.
 #[derive(Subcommand, Debug)]
 pub enum ContainerVerb {
@@ -89,6 +91,29 @@ pub enum EngineCommand {
     Version(VersionArgs),
     /// Get real time events from the server.
     Events(EventsArgs),
+    /// Manage images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// List images.
+    Images(image_cli::Images),
+    /// Load images from an archive.
+    Load(image_cli::Load),
+    /// Save images to an archive.
+    Save(image_cli::Save),
+    /// Make an image from a root filesystem tarball.
+    Import(image_cli::Import),
+    /// Give an image another name.
+    Tag(image_cli::Tag),
+    /// Remove images.
+    Rmi(image_cli::Rmi),
+    /// Show the history of an image.
+    History(image_cli::History),
+    /// Download an image from a registry.
+    Pull(image_cli::Pull),
+    /// Upload an image to a registry.
+    Push(image_cli::Push),
+    /// Log in to a registry.
+    Login(image_cli::Login),
 }
 
 /// `berth container <verb>`.
@@ -148,6 +173,17 @@ const VERBS: &[&str] = &[
     "info",
     "version",
     "events",
+    "image",
+    "images",
+    "load",
+    "save",
+    "import",
+    "tag",
+    "rmi",
+    "history",
+    "pull",
+    "push",
+    "login",
 ];
 
 /// Parses the command line as `C::parse` does, except that a usage error of
@@ -274,6 +310,17 @@ async fn dispatch(e: &Engine, cmd: EngineCommand) -> Result<i32> {
             system::events(e, &a).await
         }
         EngineCommand::Version(a) => system::version(e, &a).await,
+        EngineCommand::Image(c) => image_cli::dispatch(e, c).await,
+        EngineCommand::Images(c) => image_cli::dispatch(e, ImageCommand::Ls(c)).await,
+        EngineCommand::Load(c) => image_cli::dispatch(e, ImageCommand::Load(c)).await,
+        EngineCommand::Save(c) => image_cli::dispatch(e, ImageCommand::Save(c)).await,
+        EngineCommand::Import(c) => image_cli::dispatch(e, ImageCommand::Import(c)).await,
+        EngineCommand::Tag(c) => image_cli::dispatch(e, ImageCommand::Tag(c)).await,
+        EngineCommand::Rmi(c) => image_cli::dispatch(e, ImageCommand::Rm(c)).await,
+        EngineCommand::History(c) => image_cli::dispatch(e, ImageCommand::History(c)).await,
+        EngineCommand::Pull(c) => image_cli::dispatch(e, ImageCommand::Pull(c)).await,
+        EngineCommand::Push(c) => image_cli::dispatch(e, ImageCommand::Push(c)).await,
+        EngineCommand::Login(c) => image_cli::dispatch(e, ImageCommand::Login(c)).await,
     }
 }
 

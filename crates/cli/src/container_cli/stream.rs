@@ -30,7 +30,7 @@ impl RawTerminal {
 
 impl Drop for RawTerminal {
     fn drop(&mut self) {
-        let _ = termios::tcsetattr(&stdin_fd(), SetArg::TCSANOW, &self.saved);
+        let _ = termios::tcsetattr(stdin_fd(), SetArg::TCSANOW, &self.saved);
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use base64::Engine;
 
-use super::credentials::Credentials;
+use super::Credentials;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest;

@@ -2,13 +2,19 @@
 //! credentials `login` keeps.
 
 pub mod client;
-pub mod credentials;
-mod progress;
+pub mod progress;
 pub mod pull;
 pub mod push;
 
 pub use client::Client;
-pub use credentials::Credentials;
+
+/// A user name and password for a registry, as a client sent them
+/// (X-Registry-Auth); where they are kept is the client's business.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
 
 /// What pulls and pushes need besides the image.
 #[derive(Debug, Clone, Default)]
@@ -17,17 +23,15 @@ pub struct Options {
     pub insecure: Vec<String>,
     /// Credentials to use instead of the stored ones.
     pub credentials: Option<Credentials>,
-    /// Show progress bars (when the output is a terminal).
-    pub progress: bool,
 }
 
-/// A client for `registry`, with `opts`' or the stored credentials.
+/// A client for `registry`, with the credentials the request carried.
 pub fn client(registry: &str, opts: &Options) -> crate::Result<Client> {
-    let creds = match &opts.credentials {
-        Some(c) => Some(c.clone()),
-        None => credentials::lookup(registry)?,
-    };
-    Ok(Client::new(registry_host(registry), &opts.insecure, creds))
+    Ok(Client::new(
+        registry_host(registry),
+        &opts.insecure,
+        opts.credentials.clone(),
+    ))
 }
 
 /// Docker Hub's API host.

@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 
-use super::progress::{Counting, Progress};
+use super::progress::{Counting, Event, Sink};
 use super::{Options, client};
 use crate::error::{Error, Result};
 use crate::images::{ImageRecord, ImageStore, diff_ids};
@@ -22,7 +22,7 @@ pub fn pull(
     reference: &ImageRef,
     platform: Option<&Platform>,
     opts: &Options,
-    log: &mut dyn Write,
+    progress: Sink<'_>,
 ) -> Result<ImageRecord> {
     let c = client(reference.registry(), opts)?;
     let repo = reference.repository();
@@ -31,11 +31,10 @@ pub fn pull(
         .map(|d| d.to_string())
         .or_else(|| reference.tag().map(str::to_string))
         .unwrap_or_else(|| "latest".into());
-    let _ = writeln!(
-        log,
-        "{}: Pulling from {repo}",
-        reference.tag().unwrap_or(&wanted)
-    );
+    progress(Event::about(
+        reference.tag().unwrap_or(&wanted),
+        format!("Pulling from {repo}"),
+    ));
     let mut fetched = c.get_manifest(repo, &wanted)?;
     let platform = platform.cloned().unwrap_or_else(Platform::host);
     let top_digest = fetched.digest.clone();
@@ -78,10 +77,17 @@ pub fn pull(
     }
     // The layers: those whose snapshot is missing are fetched, PARALLEL at a time.
     let chains = snapshot::chain_ids(&ids);
-    let progress = Progress::new(opts.progress);
     let todo: Vec<usize> = (0..m.layers.len())
         .filter(|i| !store.snapshots.has(&chains[*i]))
         .collect();
+    for (i, layer) in m.layers.iter().enumerate() {
+        let status = if todo.contains(&i) {
+            "Pulling fs layer"
+        } else {
+            "Already exists"
+        };
+        progress(Event::about(layer.digest.short(), status));
+    }
     let mut unpacked: Vec<Option<Unpacked>> = (0..m.layers.len()).map(|_| None).collect();
     for batch in todo.chunks(PARALLEL) {
         let results: Vec<(usize, Result<Unpacked>)> = std::thread::scope(|s| {
@@ -90,8 +96,7 @@ pub fn pull(
                 .map(|&i| {
                     let layer = &m.layers[i];
                     let c = &c;
-                    let bar = progress.bar(layer.digest.short(), Some(layer.size));
-                    s.spawn(move || (i, fetch_layer(store, c, repo, i, layer, bar)))
+                    s.spawn(move || (i, fetch_layer(store, c, repo, i, layer, progress)))
                 })
                 .collect();
             handles
@@ -112,7 +117,7 @@ pub fn pull(
                     actual: u.applied.diff_id.to_string(),
                 });
             }
-            let _ = writeln!(log, "{}: Pull complete", m.layers[i].digest.short());
+            progress(Event::about(m.layers[i].digest.short(), "Pull complete"));
             unpacked[i] = Some(u);
         }
     }
@@ -121,8 +126,6 @@ pub fn pull(
             store
                 .snapshots
                 .publish(u, if i == 0 { None } else { Some(&chains[i - 1]) })?;
-        } else {
-            let _ = writeln!(log, "{}: Already exists", m.layers[i].digest.short());
         }
     }
     let tags: Vec<ImageRef> = if reference.digest().is_some() {
@@ -135,12 +138,11 @@ pub fn pull(
         &rec.id,
         format!("{}@{top_digest}", reference.familiar_name()),
     )?;
-    let _ = writeln!(log, "Digest: {top_digest}");
-    let _ = writeln!(
-        log,
+    progress(Event::line(format!("Digest: {top_digest}")));
+    progress(Event::line(format!(
         "Status: Downloaded newer image for {}",
         reference.familiar()
-    );
+    )));
     Ok(rec)
 }
 
@@ -151,7 +153,7 @@ fn fetch_layer(
     repo: &str,
     i: usize,
     layer: &manifest::Descriptor,
-    bar: indicatif::ProgressBar,
+    progress: Sink<'_>,
 ) -> Result<Unpacked> {
     let (body, _) = c.blob(repo, &layer.digest)?;
     let writer = store.content.writer(Expected {
@@ -159,11 +161,9 @@ fn fetch_layer(
         size: Some(layer.size),
         what: format!("layer {} ({})", i + 1, layer.digest),
     })?;
+    let short = layer.digest.short();
     let mut tee = Tee {
-        inner: Counting {
-            inner: body,
-            bar: bar.clone(),
-        },
+        inner: Counting::new(body, progress, short, "Downloading", layer.size),
         copy: writer,
         failed: None,
     };
@@ -177,7 +177,7 @@ fn fetch_layer(
     std::io::copy(&mut tee, &mut std::io::sink())
         .map_err(|e| Error::io(format!("downloading layer {}", layer.digest), e))?;
     tee.copy.commit()?;
-    bar.finish_with_message("Pull complete");
+    progress(Event::about(short, "Download complete"));
     Ok(unpacked)
 }
 

@@ -2,8 +2,7 @@
 //! the same registry when the image came from one, else uploaded; then the
 //! manifest is put under the tag.
 
-use std::io::Write;
-
+use super::progress::{Counting, Event, Sink};
 use super::{Options, client};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -14,17 +13,16 @@ pub fn push(
     store: &ImageStore,
     reference: &ImageRef,
     opts: &Options,
-    log: &mut dyn Write,
+    progress: Sink<'_>,
 ) -> Result<Digest> {
     let rec = store.resolve(&reference.to_string())?;
     let m = store.manifest(&rec)?;
     let c = client(reference.registry(), opts)?;
     let repo = reference.repository();
-    let _ = writeln!(
-        log,
+    progress(Event::line(format!(
         "The push refers to repository [{}]",
         reference.familiar_name()
-    );
+    )));
     // Repositories of the same registry that already hold this image's blobs.
     let sources: Vec<String> = rec
         .repo_digests
@@ -40,23 +38,27 @@ pub fn push(
         .map(|l| (&l.digest, l.size))
         .chain(std::iter::once((&m.config.digest, m.config.size)))
         .collect();
+    for (digest, _) in &blobs {
+        progress(Event::about(digest.short(), "Preparing"));
+    }
     for (digest, size) in blobs {
         if c.has_blob(repo, digest)? {
-            let _ = writeln!(log, "{}: Layer already exists", digest.short());
+            progress(Event::about(digest.short(), "Layer already exists"));
             continue;
         }
         let mut mounted = false;
         for from in &sources {
             if c.mount_blob(repo, digest, from)? {
-                let _ = writeln!(log, "{}: Mounted from {from}", digest.short());
+                progress(Event::about(digest.short(), format!("Mounted from {from}")));
                 mounted = true;
                 break;
             }
         }
         if !mounted {
-            let mut f = store.content.open_blob(digest)?;
+            let f = store.content.open_blob(digest)?;
+            let mut f = Counting::new(f, progress, digest.short(), "Pushing", size);
             c.upload_blob(repo, digest, size, &mut f)?;
-            let _ = writeln!(log, "{}: Pushed", digest.short());
+            progress(Event::about(digest.short(), "Pushed"));
         }
     }
     let bytes = store.content.read(&rec.manifest)?;
@@ -69,6 +71,9 @@ pub fn push(
         .ok_or_else(|| Error::invalid(format!("{reference}"), "push needs a tag"))?;
     let digest = c.put_manifest(repo, tag, &media_type, &bytes)?;
     store.add_repo_digest(&rec.id, format!("{}@{digest}", reference.familiar_name()))?;
-    let _ = writeln!(log, "{tag}: digest: {digest} size: {}", bytes.len());
+    progress(Event::line(format!(
+        "{tag}: digest: {digest} size: {}",
+        bytes.len()
+    )));
     Ok(digest)
 }

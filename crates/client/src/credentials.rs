@@ -10,12 +10,24 @@ use std::process::{Command, Stdio};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::error::{Context, Error, Result};
+use anyhow::{Context, Result, anyhow};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
     pub username: String,
     pub password: String,
+}
+
+impl Credentials {
+    /// The X-Registry-Auth header's value: base64url of moby's AuthConfig.
+    pub fn header(&self, server: &str) -> String {
+        let json = json!({
+            "username": self.username,
+            "password": self.password,
+            "serveraddress": server,
+        });
+        base64::engine::general_purpose::URL_SAFE.encode(json.to_string())
+    }
 }
 
 /// The key Docker files a registry's credentials under.
@@ -40,23 +52,23 @@ pub fn config_path() -> PathBuf {
 fn read_config() -> Result<Value> {
     let p = config_path();
     match std::fs::read(&p) {
-        Ok(b) => serde_json::from_slice(&b).map_err(|e| Error::invalid(p.display(), e)),
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| anyhow!("{}: {e}", p.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(json!({})),
-        Err(e) => Err(Error::io(format!("reading {}", p.display()), e)),
+        Err(e) => Err(anyhow!("reading {}: {e}", p.display())),
     }
 }
 
 fn write_config(v: &Value) -> Result<()> {
     let p = config_path();
     if let Some(dir) = p.parent() {
-        std::fs::create_dir_all(dir).ctx(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let tmp = p.with_extension("json.tmp");
     std::fs::write(&tmp, serde_json::to_vec_pretty(v).expect("serializes"))
-        .ctx(|| format!("writing {}", tmp.display()))?;
+        .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .ctx(|| "chmod")?;
-    std::fs::rename(&tmp, &p).ctx(|| format!("writing {}", p.display()))
+        .with_context(|| "chmod")?;
+    std::fs::rename(&tmp, &p).with_context(|| format!("writing {}", p.display()))
 }
 
 fn helper_for(cfg: &Value, key: &str) -> Option<String> {
@@ -74,18 +86,20 @@ fn run_helper(helper: &str, verb: &str, input: &str) -> Result<String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| Error::io(format!("running credential helper {prog}"), e))?;
+        .with_context(|| format!("running credential helper {prog}"))?;
     child
         .stdin
         .take()
         .expect("piped")
         .write_all(input.as_bytes())
-        .ctx(|| format!("writing to {prog}"))?;
-    let out = child.wait_with_output().ctx(|| format!("running {prog}"))?;
+        .with_context(|| format!("writing to {prog}"))?;
+    let out = child
+        .wait_with_output()
+        .with_context(|| format!("running {prog}"))?;
     if !out.status.success() {
-        return Err(Error::invalid(
-            format!("credential helper {prog} {verb}"),
-            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        return Err(anyhow!(
+            "credential helper {prog} {verb}: {}",
+            String::from_utf8_lossy(&out.stdout).trim()
         ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
@@ -99,7 +113,7 @@ pub fn lookup(registry: &str) -> Result<Option<Credentials>> {
         return match run_helper(&helper, "get", &key) {
             Ok(out) => {
                 let v: Value = serde_json::from_str(&out)
-                    .map_err(|e| Error::invalid("credential helper output", e))?;
+                    .map_err(|e| anyhow!("{}: {e}", "credential helper output"))?;
                 Ok(Some(Credentials {
                     username: v["Username"].as_str().unwrap_or_default().to_string(),
                     password: v["Secret"].as_str().unwrap_or_default().to_string(),
@@ -114,16 +128,11 @@ pub fn lookup(registry: &str) -> Result<Option<Credentials>> {
     };
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(auth)
-        .map_err(|e| {
-            Error::invalid(
-                format!("credentials for {key} in {}", config_path().display()),
-                e,
-            )
-        })?;
+        .map_err(|e| anyhow!("credentials for {key} in {}: {e}", config_path().display()))?;
     let text = String::from_utf8_lossy(&decoded);
     let (u, p) = text
         .split_once(':')
-        .ok_or_else(|| Error::invalid(format!("credentials for {key}"), "not user:password"))?;
+        .ok_or_else(|| anyhow!("credentials for {key}: not user:password"))?;
     Ok(Some(Credentials {
         username: u.to_string(),
         password: p.to_string(),
