@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::containers::{engine_error, read_json};
+use crate::filters::label_matches;
 use crate::routes::{Query, first, truthy};
 use crate::{Body, State, error, full, json};
 
@@ -51,12 +52,30 @@ pub async fn route(
             save(engine, names, q).await
         }
         (Method::POST, "/images/prune") => {
-            let filters = first(q, "filters").unwrap_or("{}").to_string();
-            let all = match dangling_filter(&filters) {
+            let f = match crate::filters::parse(q, &["dangling", "label", "label!"]) {
+                Ok(f) => f,
+                Err(r) => return *r,
+            };
+            let all = match dangling(&f) {
                 Ok(all) => all,
                 Err(msg) => return error(400, msg),
             };
-            blocking(engine, move |e| Ok(json(200, &e.image_prune(all)?))).await
+            blocking(engine, move |e| {
+                let selected = |labels: &Value| {
+                    let get = |k: &str| labels.get(k).and_then(Value::as_str);
+                    f.get("label")
+                        .into_iter()
+                        .flatten()
+                        .all(|l| label_matches(l, get))
+                        && !f
+                            .get("label!")
+                            .into_iter()
+                            .flatten()
+                            .any(|l| label_matches(l, get))
+                };
+                Ok(json(200, &e.image_prune(all, &selected)?))
+            })
+            .await
         }
         (m, p) if p.starts_with("/images/") => {
             named(engine, m, &p["/images/".len()..], q, auth).await
@@ -255,33 +274,17 @@ fn registry_auth(header: &str) -> Option<berth_engine::images::Credentials> {
 }
 
 /// prune's `dangling` filter: true (the default) prunes untagged images,
-/// false every image no container uses. Other filters are refused by name.
-fn dangling_filter(filters: &str) -> Result<bool, String> {
-    let f: serde_json::Map<String, Value> =
-        serde_json::from_str(filters).map_err(|e| format!("invalid filters {filters:?}: {e}"))?;
+/// false every image no container uses.
+fn dangling(f: &crate::filters::Filters) -> Result<bool, String> {
     let mut all = false;
-    for (k, v) in &f {
-        if k != "dangling" {
-            return Err(format!("invalid filter '{k}' for image prune"));
-        }
-        // {"dangling": ["false"]} or {"dangling": {"false": true}}
-        let values: Vec<String> = match v {
-            Value::Array(a) => a
-                .iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect(),
-            Value::Object(o) => o.keys().cloned().collect(),
-            _ => Vec::new(),
-        };
-        for d in values {
-            match d.as_str() {
-                "false" | "0" => all = true,
-                "true" | "1" => {}
-                other => {
-                    return Err(format!(
-                        "invalid filter 'dangling={other}': use true or false"
-                    ));
-                }
+    for d in f.get("dangling").into_iter().flatten() {
+        match d.as_str() {
+            "false" | "0" => all = true,
+            "true" | "1" => {}
+            other => {
+                return Err(format!(
+                    "invalid filter 'dangling={other}': use true or false"
+                ));
             }
         }
     }

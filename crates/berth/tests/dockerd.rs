@@ -20,7 +20,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use berth_testkit::{OutputExt, require_root, require_tool, unique_id};
@@ -177,15 +177,9 @@ fn dockerd_runs_containers_with_berth_runtime() {
 
     // 5. Archives both ways: docker's `save` loads into berth, berth's
     // `save` (Docker's format) loads into docker and runs there.
-    let store = d.dir.join("berth-store");
-    let berth = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_berth"))
-            .arg("--data-root")
-            .arg(&store)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    // berth's side: a private berth daemon over its own store.
+    let store = common::Store::new();
+    let berth = |args: &[&str]| store.berth(args);
     let from_docker = d.dir.join("from-docker.tar").to_string_lossy().into_owned();
     d.docker(&["save", "-o", &from_docker, IMAGE])
         .assert_success();

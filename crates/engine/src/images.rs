@@ -100,10 +100,20 @@ impl Engine {
     }
 
     /// `POST /images/prune`: untagged images no container uses, or every
-    /// image no container uses when `all` (dangling=false).
-    pub fn image_prune(&self, all: bool) -> Result<Value> {
+    /// image no container uses when `all` (dangling=false); of those, only
+    /// the ones whose labels (`Config.Labels`) `selected` accepts.
+    pub fn image_prune(&self, all: bool, selected: &dyn Fn(&Value) -> bool) -> Result<Value> {
         let before = self.image_bytes();
-        let in_use = |id: &berth_image::Digest| self.image_in_use(&id.to_string()).is_some();
+        let in_use = |id: &berth_image::Digest| {
+            let labels = self
+                .images
+                .resolve(&id.to_string())
+                .and_then(|rec| self.images.config(&rec))
+                .map(|c| c["config"]["Labels"].clone())
+                .unwrap_or(Value::Null);
+            // Kept: used by a container, or not selected by the filters.
+            self.image_in_use(&id.to_string()).is_some() || !selected(&labels)
+        };
         let removed = self.images.prune(all, &in_use)?;
         Ok(json!({
             "ImagesDeleted": if removed.is_empty() { Value::Null } else { json!(removed_items(&removed)) },

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! `berth-runtime`: the OCI runtime command-line tool (runc's verbs and flags).
 
 fn main() {

@@ -383,7 +383,7 @@ impl BerthDaemon {
         d
     }
 
-    /// A busybox root as a tarball, imported into the daemon's store.
+    /// A busybox root as a tarball, imported through the daemon.
     pub fn import_busybox(&self, image: &str) {
         let rootfs = self.dir.join("rootfs");
         berth_testkit::busybox_rootfs(&rootfs).expect("building the busybox rootfs");
@@ -397,10 +397,10 @@ impl BerthDaemon {
             .status()
             .unwrap();
         assert!(st.success());
+        // Through the daemon's API: the CLI keeps no image store.
         let out = Command::new(&self.bin)
-            .arg("--data-root")
-            .arg(self.dir.join("data"))
-            .args(["import", "-c", "CMD [\"sh\"]"])
+            .env("BERTH_NO_AUTOSTART", "1")
+            .args(["-H", &self.host, "import", "-c", "CMD [\"sh\"]"])
             .arg(&tarball)
             .arg(image)
             .output()

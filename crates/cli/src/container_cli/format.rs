@@ -1,33 +1,22 @@
-//! Output as docker prints it: a Go-template subset over JSON values
-//! (`{{.A.B}}`, `{{json .X}}`, `{{.Label "k"}}`, `{{index .M "k"}}`,
-//! `{{join .L ","}}`, `{{upper .X}}`, `{{lower .X}}`, `{{len .X}}`), the
-//! `table` prefix with a tabwriter like Go's (minwidth 10, padding 3), and
-//! go-units' human durations and sizes.
+//! Output as docker prints it: Go templates over JSON values (berth-template,
+//! with docker's `table` prefix and struct-like nil printing), a tabwriter
+//! like Go's (minwidth 10, padding 3), and go-units' human durations and
+//! sizes.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Result, anyhow, bail};
 use serde_json::Value;
 
-/// A parsed template.
-#[derive(Debug, Clone)]
+/// A parsed `--format` template: Go's text/template (berth-template) with
+/// docker's conventions on top: `table` turns on a header line and tab
+/// alignment, `\t` and `\n` in the flag are a tab and a newline, `json`
+/// alone means the JSON of each object.
+#[derive(Debug)]
 pub struct Template {
-    parts: Vec<Part>,
+    inner: berth_template::Template,
     /// `table ...`: a header line and tab alignment.
     pub table: bool,
-}
-
-#[derive(Debug, Clone)]
-enum Part {
-    Text(String),
-    Action(Vec<Arg>),
-}
-
-#[derive(Debug, Clone)]
-enum Arg {
-    Path(Vec<String>),
-    Str(String),
-    Ident(String),
 }
 
 impl Template {
@@ -39,199 +28,83 @@ impl Template {
             table = true;
             f = rest.trim_start_matches(' ').to_string();
         }
-        let mut parts = Vec::new();
-        let mut rest = f.as_str();
-        while let Some(start) = rest.find("{{") {
-            if start > 0 {
-                parts.push(Part::Text(rest[..start].to_string()));
-            }
-            let after = &rest[start + 2..];
-            let end = after
-                .find("}}")
-                .ok_or_else(|| anyhow!("template parsing error: unclosed action in {format:?}"))?;
-            let inner = after[..end]
-                .trim()
-                .trim_start_matches('-')
-                .trim_end_matches('-')
-                .trim();
-            parts.push(Part::Action(parse_action(inner, format)?));
-            rest = &after[end + 2..];
+        if f == "json" {
+            f = "{{json .}}".to_string();
         }
-        if !rest.is_empty() {
-            parts.push(Part::Text(rest.to_string()));
-        }
-        Ok(Template { parts, table })
+        let inner = berth_template::Template::parse(&f)
+            .map_err(|e| anyhow!("template parsing error: {e}"))?;
+        Ok(Template { inner, table })
     }
 
     /// Renders for one value.
     pub fn render(&self, v: &Value) -> Result<String> {
-        let mut out = String::new();
-        for p in &self.parts {
-            match p {
-                Part::Text(t) => out.push_str(t),
-                Part::Action(args) => {
-                    let value = eval(args, v)?;
-                    match (&value, args.as_slice()) {
-                        // A nil field: as Go prints its type's nil.
-                        (Value::Null, [Arg::Path(p)]) => {
-                            out.push_str(null_text(p.last().map(String::as_str).unwrap_or("")))
-                        }
-                        _ => out.push_str(&to_text(&value)),
-                    }
-                }
-            }
-        }
-        Ok(out)
+        self.inner
+            .execute_with(v, &RowEnv)
+            .map_err(|e| anyhow!("{e}"))
     }
 
-    /// The header line: every field by its upper-case name (or `names`' entry).
+    /// The header line, as docker makes it: the template run over an object
+    /// of column titles (`names`' entry for a field, else the field's name
+    /// in capitals).
     pub fn header(&self, names: &dyn Fn(&str) -> Option<&'static str>) -> String {
-        let mut out = String::new();
-        for p in &self.parts {
-            match p {
-                Part::Text(t) => out.push_str(t),
-                // docker's header for {{.Label "a.b-c"}}: "b c".
-                Part::Action(args)
-                    if matches!(args.as_slice(), [Arg::Path(p), Arg::Str(_)]
-                        if p.last().map(String::as_str) == Some("Label")) =>
-                {
-                    if let [_, Arg::Str(key)] = args.as_slice() {
-                        let last = key.rsplit('.').next().unwrap_or(key);
-                        out.push_str(&last.replace(['-', '_'], " "));
-                    }
-                }
-                Part::Action(args) => {
-                    let field = args.iter().rev().find_map(|a| match a {
-                        Arg::Path(p) => p.last().cloned(),
-                        _ => None,
-                    });
-                    let f = field.unwrap_or_default();
-                    match names(&f) {
-                        Some(n) => out.push_str(n),
-                        None => out.push_str(&f.to_uppercase()),
-                    }
-                }
-            }
+        let mut titles = serde_json::Map::new();
+        for f in self.inner.fields() {
+            let title = names(&f)
+                .map(str::to_string)
+                .unwrap_or_else(|| f.to_uppercase());
+            titles.insert(f, Value::String(title));
         }
-        out
+        self.inner
+            .execute_header(&Value::Object(titles), &HeaderEnv)
     }
 }
 
-fn parse_action(inner: &str, format: &str) -> Result<Vec<Arg>> {
-    let mut args = Vec::new();
-    let mut rest = inner;
-    loop {
-        rest = rest.trim_start();
-        if rest.is_empty() {
-            break;
-        }
-        if let Some(r) = rest.strip_prefix('"') {
-            let end = r.find('"').ok_or_else(|| {
-                anyhow!("template parsing error: unterminated string in {format:?}")
-            })?;
-            args.push(Arg::Str(r[..end].to_string()));
-            rest = &r[end + 1..];
-            continue;
-        }
-        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        let tok = &rest[..end];
-        rest = &rest[end..];
-        if let Some(p) = tok.strip_prefix('.') {
-            let path = if p.is_empty() {
-                Vec::new()
-            } else {
-                p.split('.').map(str::to_string).collect()
-            };
-            args.push(Arg::Path(path));
-        } else if tok.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            args.push(Arg::Ident(tok.to_string()));
-        } else {
-            bail!("template parsing error: unexpected {tok:?} in {format:?}");
-        }
-    }
-    if args.is_empty() {
-        bail!("template parsing error: missing value for command in {format:?}");
-    }
-    Ok(args)
-}
+/// The rows docker formats are Go structs: nil fields print by their type,
+/// and `{{.Label "k"}}` is a method over the row's labels (`_labels`).
+struct RowEnv;
 
-/// A missing field, printed as Go prints it.
-const NO_VALUE: &str = "<no value>";
-
-fn lookup(v: &Value, path: &[String]) -> Value {
-    let mut cur = v;
-    for k in path {
-        match cur.get(k) {
-            Some(n) => cur = n,
-            None => return Value::String(NO_VALUE.to_string()),
+impl berth_template::Env for RowEnv {
+    fn call_method(
+        &self,
+        receiver: &Value,
+        name: &str,
+        args: &[Value],
+    ) -> Option<std::result::Result<Value, String>> {
+        if name != "Label" {
+            return None;
         }
-    }
-    cur.clone()
-}
-
-fn eval(args: &[Arg], v: &Value) -> Result<Value> {
-    let arg = |a: &Arg| -> Value {
-        match a {
-            Arg::Path(p) => lookup(v, p),
-            Arg::Str(s) => Value::String(s.clone()),
-            Arg::Ident(i) => Value::String(i.clone()),
-        }
-    };
-    match &args[0] {
-        Arg::Path(p) if p.last().map(String::as_str) == Some("Label") && args.len() == 2 => {
-            // ps's {{.Label "key"}}: from the labels map.
-            let key = to_text(&arg(&args[1]));
-            Ok(v.get("_labels")
-                .and_then(|l| l.get(&key))
+        let labels = receiver.get("_labels")?;
+        Some(match args {
+            [Value::String(key)] => Ok(labels
+                .get(key)
                 .cloned()
-                .unwrap_or(Value::String(String::new())))
-        }
-        Arg::Path(p) if args.len() == 1 => Ok(lookup(v, p)),
-        Arg::Ident(f) => {
-            let rest: Vec<Value> = args[1..].iter().map(arg).collect();
-            match (f.as_str(), rest.as_slice()) {
-                ("json", [x]) => Ok(Value::String(serde_json::to_string(x)?)),
-                ("upper", [x]) => Ok(Value::String(to_text(x).to_uppercase())),
-                ("lower", [x]) => Ok(Value::String(to_text(x).to_lowercase())),
-                ("title", [x]) => {
-                    let t = to_text(x);
-                    let mut c = t.chars();
-                    Ok(Value::String(
-                        c.next()
-                            .map(|f| f.to_uppercase().chain(c).collect())
-                            .unwrap_or_default(),
-                    ))
-                }
-                ("len", [x]) => Ok(Value::from(match x {
-                    Value::Array(a) => a.len(),
-                    Value::Object(o) => o.len(),
-                    other => to_text(other).len(),
-                })),
-                ("index", [x, k]) => Ok(match (x, k) {
-                    // A missing key: the map's zero value.
-                    (Value::Object(o), k) => o
-                        .get(&to_text(k))
-                        .cloned()
-                        .unwrap_or(Value::String(String::new())),
-                    (Value::Array(a), Value::Number(n)) => a
-                        .get(n.as_u64().unwrap_or(u64::MAX) as usize)
-                        .cloned()
-                        .unwrap_or(Value::Null),
-                    _ => Value::String(NO_VALUE.into()),
-                }),
-                ("join", [Value::Array(a), sep]) => Ok(Value::String(
-                    a.iter()
-                        .map(to_text)
-                        .collect::<Vec<_>>()
-                        .join(&to_text(sep)),
-                )),
-                ("println", xs) => Ok(Value::String(
-                    xs.iter().map(to_text).collect::<Vec<_>>().join(" ") + "\n",
-                )),
-                _ => bail!("template: function {f:?} is not supported with these arguments"),
+                .unwrap_or(Value::String(String::new()))),
+            _ => Err("Label takes one string argument".to_string()),
+        })
+    }
+
+    fn nil_text(&self, field: &str) -> Option<String> {
+        Some(null_text(field).to_string())
+    }
+}
+
+/// docker's header for `{{.Label "a.b-c"}}`: "b c".
+struct HeaderEnv;
+
+impl berth_template::Env for HeaderEnv {
+    fn call_method(
+        &self,
+        _receiver: &Value,
+        name: &str,
+        args: &[Value],
+    ) -> Option<std::result::Result<Value, String>> {
+        match (name, args) {
+            ("Label", [Value::String(key)]) => {
+                let last = key.rsplit('.').next().unwrap_or(key);
+                Some(Ok(Value::String(last.replace(['-', '_'], " "))))
             }
+            _ => None,
         }
-        _ => bail!("template: cannot evaluate {args:?}"),
     }
 }
 

@@ -186,4 +186,7 @@ pub struct Prune {
     /// Do not ask.
     #[arg(short, long)]
     pub force: bool,
+    /// Only images matching: label=KEY[=VALUE], label!=KEY[=VALUE].
+    #[arg(long)]
+    pub filter: Vec<String>,
 }

@@ -361,11 +361,13 @@ async fn prune(e: &Engine, c: &Prune, out: &mut dyn Write) -> Result<i32> {
             return Ok(0);
         }
     }
-    let filters = if c.all {
-        json!({"dangling": ["false"]})
-    } else {
-        json!({"dangling": ["true"]})
-    };
+    let mut filters = json!({"dangling": [if c.all { "false" } else { "true" }]});
+    for (k, vs) in fmt::filters(&c.filter)? {
+        if k != "label" && k != "label!" {
+            bail!("invalid filter '{k}'");
+        }
+        filters[k] = json!(vs);
+    }
     let v = e
         .post_json(
             &format!("/images/prune?filters={}", urlencode(&filters.to_string())),

@@ -1,0 +1,233 @@
+#![forbid(unsafe_code)]
+//! The architecture's rules as tests (as rust-analyzer's tidy.rs): the
+//! crate layers of DESIGN.md, unsafe code only in `sys`, and a small
+//! `berth-runtime` binary. Read from `cargo metadata` and the sources, so a
+//! change that breaks a rule fails here with the rule's name.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/berth sits two levels below the workspace")
+        .to_path_buf()
+}
+
+fn metadata() -> Value {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .current_dir(workspace_root())
+        .output()
+        .expect("running cargo metadata");
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("cargo metadata's JSON")
+}
+
+/// Which workspace crates each crate may use (normal dependencies), one
+/// layer over the next; DESIGN.md's table of crates.
+const LAYERS: &[(&str, &[&str])] = &[
+    ("berth-sys", &[]),
+    ("berth-safefs", &["berth-sys"]),
+    ("berth-store", &[]),
+    ("berth-template", &[]),
+    ("berth-runtime", &["berth-sys", "berth-safefs"]),
+    ("berth-runtime-cli", &["berth-runtime", "berth-sys"]),
+    ("berth-image", &["berth-safefs", "berth-store", "berth-sys"]),
+    (
+        "berth-shim",
+        &["berth-runtime", "berth-safefs", "berth-sys"],
+    ),
+    (
+        "berth-engine",
+        &[
+            "berth-store",
+            "berth-image",
+            "berth-shim",
+            "berth-runtime",
+            "berth-safefs",
+            "berth-sys",
+        ],
+    ),
+    ("berth-api", &["berth-engine"]),
+    ("berth-client", &["berth-sys"]),
+    ("berth-cli", &["berth-client", "berth-template"]),
+    ("berth-testkit", &["berth-sys"]),
+];
+
+#[test]
+fn crates_depend_only_on_the_layers_below_them() {
+    let meta = metadata();
+    let members: BTreeSet<&str> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["source"].is_null())
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    let rules: BTreeMap<&str, &[&str]> = LAYERS.iter().copied().collect();
+    let mut broken = Vec::new();
+    for p in meta["packages"].as_array().unwrap() {
+        let name = p["name"].as_str().unwrap();
+        if !members.contains(name) || name == "berth" {
+            // `berth` is the composition root: it may use every crate.
+            continue;
+        }
+        let Some(allowed) = rules.get(name) else {
+            broken.push(format!(
+                "{name} is a workspace crate with no layer in tidy.rs's LAYERS (add it, as DESIGN.md places it)"
+            ));
+            continue;
+        };
+        for d in p["dependencies"].as_array().unwrap() {
+            let dep = d["name"].as_str().unwrap();
+            let normal = d["kind"].is_null();
+            if normal && members.contains(dep) && !allowed.contains(&dep) {
+                broken.push(format!(
+                    "{name} depends on {dep}, which its layer must not use"
+                ));
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "layer rules broken:\n{}",
+        broken.join("\n")
+    );
+}
+
+/// The OCI runtime that containerd and Kubernetes nodes run stays a small
+/// synchronous program.
+#[test]
+fn the_berth_runtime_binary_has_no_async_http_or_store_in_its_tree() {
+    let meta = metadata();
+    let nodes = meta["resolve"]["nodes"].as_array().unwrap();
+    let by_id: BTreeMap<&str, &Value> = nodes
+        .iter()
+        .map(|n| (n["id"].as_str().unwrap(), n))
+        .collect();
+    let name_of = |id: &str| -> String {
+        meta["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let root = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "berth-runtime-cli")
+        .expect("the berth-runtime-cli package")["id"]
+        .as_str()
+        .unwrap();
+    // Normal (not dev, not build) dependencies, transitively.
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![root];
+    while let Some(id) = todo.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        for d in by_id[id]["deps"].as_array().unwrap() {
+            let normal = d["dep_kinds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kind"].is_null());
+            if normal {
+                todo.push(d["pkg"].as_str().unwrap());
+            }
+        }
+    }
+    let names: BTreeSet<String> = seen.iter().map(|id| name_of(id)).collect();
+    let forbidden: Vec<&str> = ["tokio", "hyper", "redb", "ureq", "bollard"]
+        .into_iter()
+        .filter(|f| names.contains(*f))
+        .collect();
+    assert!(
+        forbidden.is_empty(),
+        "berth-runtime's tree holds {forbidden:?} ({} crates in all)",
+        names.len()
+    );
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n != "target" && n != "data") {
+                rust_files(&p, out);
+            }
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// True when `line` uses the `unsafe` keyword in code (not in a comment or
+/// a string that merely says the word).
+fn uses_unsafe(line: &str) -> bool {
+    let code = line.split("//").next().unwrap_or("");
+    let code = code.split('"').step_by(2).collect::<Vec<_>>().join(" ");
+    code.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .any(|w| w == "unsafe")
+        && !code.contains("forbid(unsafe_code)")
+}
+
+#[test]
+fn unsafe_code_lives_only_in_sys() {
+    let crates = workspace_root().join("crates");
+    let mut offenders = Vec::new();
+    for entry in std::fs::read_dir(&crates).unwrap().flatten() {
+        let dir = entry.path();
+        if dir.file_name().is_some_and(|n| n == "sys") {
+            continue;
+        }
+        let mut files = Vec::new();
+        rust_files(&dir, &mut files);
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            for (i, line) in text.lines().enumerate() {
+                if uses_unsafe(line) {
+                    offenders.push(format!("{}:{}: {}", f.display(), i + 1, line.trim()));
+                }
+            }
+        }
+        // Each crate root says so, so the compiler holds the rule too.
+        for root in ["src/lib.rs", "src/main.rs"] {
+            let p = dir.join(root);
+            if let Ok(text) = std::fs::read_to_string(&p)
+                && !text.contains("#![forbid(unsafe_code)]")
+            {
+                offenders.push(format!("{}: no #![forbid(unsafe_code)]", p.display()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "unsafe outside crates/sys:\n{}",
+        offenders.join("\n")
+    );
+}
+
+#[test]
+fn the_unsafe_detector_tells_code_from_words() {
+    assert!(uses_unsafe("    unsafe { libc::kill(1, 9) };"));
+    assert!(uses_unsafe("pub unsafe fn f() {}"));
+    assert!(!uses_unsafe("#![forbid(unsafe_code)]"));
+    assert!(!uses_unsafe("// unsafe here would be wrong"));
+    // Spelled in two halves, so this file itself holds no such line.
+    let word = ["un", "safe"].concat();
+    assert!(!uses_unsafe(&format!("let s = \"{word}\";")));
+}
