@@ -98,13 +98,8 @@ esac
 if [ -z "${BERTH:-}" ]; then
     # Static and non-PIE, as scripts/build-runtime builds the runtime: no
     # dynamic loader per exec, and no relocated data per shim (half the PSS).
-    log "building berth (release, static, non-PIE) into target/bench-static"
-    libdir=$(pkg-config --variable=libdir libseccomp 2>/dev/null || echo "/usr/lib/$(gcc -print-multiarch)")
-    (cd "$WORKSPACE" && LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH="$libdir" \
-        CARGO_TARGET_DIR="$WORKSPACE/target/bench-static" \
-        cargo rustc --release -p berth --bin berth -- \
-        -C target-feature=+crt-static -C relocation-model=static) >&2
-    BERTH=$WORKSPACE/target/bench-static/release/berth
+    log "building berth (release, static, non-PIE: scripts/build-berth, as README's demo)"
+    BERTH=$(CARGO_TARGET_DIR="$WORKSPACE/target/bench-static" "$WORKSPACE/scripts/build-berth")
 fi
 [ -x "$BERTH" ] || die "berth not found at $BERTH"
 BERTH=$(readlink -f "$BERTH")
