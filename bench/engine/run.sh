@@ -12,6 +12,7 @@
 #              containerd); then MEM_N sleeping containers: what their shims
 #              (berth shim; containerd-shim-runc-v2; conmon) and the daemon's
 #              growth add, per container (mem.py)
+#   5. exec    `CLI exec <running container> true` (hyperfine), berth and docker
 #   plus the Engine API calls of one `run --rm` (phases.py), for berth and dockerd.
 #
 # The engines, each with private state under one scratch directory
@@ -42,7 +43,7 @@
 #   MEM_N=20                      series 4: sleeping containers
 #   PHASE_REPS=20                 API phase timing rounds
 #   ENGINES="berth docker podman podman-crun docker-berth"   which to run
-#   SERIES="mem run par phases"   which series (run = 1 and 2)
+#   SERIES="mem run exec par phases"   which series (run = 1 and 2)
 #   SETTLE_MAX=60                 before each series, wait up to this many seconds
 #                                 for the machine to be quiet (PSI cpu some avg10
 #                                 under 5 %): what the previous series left
@@ -72,7 +73,7 @@ PAR_REPS=${PAR_REPS:-3}
 MEM_N=${MEM_N:-20}
 PHASE_REPS=${PHASE_REPS:-20}
 ENGINES=${ENGINES:-"berth docker podman podman-crun docker-berth"}
-SERIES=${SERIES:-"mem run par phases"}
+SERIES=${SERIES:-"mem run exec par phases"}
 SETTLE_MAX=${SETTLE_MAX:-60}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 DOCKERD=${DOCKERD:-$(command -v dockerd || true)}
@@ -545,6 +546,17 @@ for e in $ENGINES; do
     hf "run-$e" "$cli run --rm busybox true" -N
     hf "cycle-$e" "id=\$($cli run -d busybox sleep 1000) && $cli stop -t 0 \$id >/dev/null && $cli rm \$id >/dev/null"
 done
+
+# --- exec: `CLI exec <running container> true` (hyperfine) ----------------------------
+if series exec; then
+    for e in berth docker; do
+        has "$e" || continue
+        cli=$(cli_of "$e")
+        id=$(eval "$cli run -d busybox sleep 1000")
+        hf "exec-$e" "$cli exec $id true" -N
+        eval "$cli rm -f $id" >/dev/null || note "exec-$e: rm -f $id failed"
+    done
+fi
 
 # --- API phases of one run --rm ----------------------------------------------------
 if series phases && has berth; then
