@@ -1596,9 +1596,10 @@ fn same_output_as_docker_cli(e: &Engine) {
     );
 }
 
-/// Not engine-specific: with nothing on the socket, the CLI starts `berth
-/// daemon` there, detached, and uses it; with BERTH_NO_AUTOSTART it says
-/// what is wrong instead.
+/// Not engine-specific: with nothing on its socket (the default, or
+/// BERTH_HOST's), the CLI starts `berth daemon` there, detached, and uses
+/// it; with BERTH_NO_AUTOSTART it says what is wrong instead. A socket named
+/// with -H is someone's engine: never started, the error names the socket.
 #[test]
 fn autostart_starts_the_daemon() {
     let dir = std::path::PathBuf::from("/tmp").join(unique_id("bas"));
@@ -1615,10 +1616,10 @@ fn autostart_starts_the_daemon() {
     let host = format!("unix://{}", sock.display());
     let berth = |no_autostart: bool| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_berth"));
-        cmd.env_remove("BERTH_HOST")
+        cmd.env("BERTH_HOST", &host)
             .arg("--data-root")
             .arg(dir.join("root"))
-            .args(["-H", &host, "version", "--format", "{{.Server.ApiVersion}}"]);
+            .args(["version", "--format", "{{.Server.ApiVersion}}"]);
         if no_autostart {
             cmd.env("BERTH_NO_AUTOSTART", "1");
         } else {
@@ -1628,6 +1629,16 @@ fn autostart_starts_the_daemon() {
     };
     let out = berth(true);
     assert_fails(&out, 1, "Cannot connect to the berth engine");
+    let explicit = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .env_remove("BERTH_NO_AUTOSTART")
+        .env_remove("BERTH_HOST")
+        .arg("--data-root")
+        .arg(dir.join("root"))
+        .args(["-H", &host, "images"])
+        .output()
+        .unwrap();
+    assert_fails(&explicit, 1, &host);
+    assert!(!sock.exists(), "a daemon was started at -H {host}");
     let out = berth(false);
     out.assert_success();
     let log = dir.join("run/berth-daemon.log");

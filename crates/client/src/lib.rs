@@ -95,11 +95,15 @@ pub struct HostSpec {
     /// As given: `unix:///path`.
     pub host: String,
     pub socket: PathBuf,
+    /// Named with -H: an engine someone else runs (a dockerd, say), never
+    /// one to start.
+    pub explicit: bool,
 }
 
 impl HostSpec {
     /// -H, then BERTH_HOST, then the default.
     pub fn resolve(flag: Option<&str>) -> Result<HostSpec> {
+        let explicit = flag.is_some();
         let host = match flag {
             Some(h) => h.to_string(),
             None => match std::env::var("BERTH_HOST") {
@@ -116,6 +120,7 @@ impl HostSpec {
         Ok(HostSpec {
             socket: PathBuf::from(socket),
             host,
+            explicit,
         })
     }
 }
@@ -136,7 +141,9 @@ impl Engine {
     pub async fn connect(spec: &HostSpec, data_root: &Path, autostart: bool) -> Result<Engine> {
         let ping = match ping(&spec.socket).await {
             Ok(v) => v,
-            Err(e) if autostart && is_absent(&e) => start_daemon(spec, data_root).await?,
+            Err(e) if autostart && !spec.explicit && is_absent(&e) => {
+                start_daemon(spec, data_root).await?
+            }
             Err(e) => {
                 return Err(anyhow!(
                     "Cannot connect to the berth engine at {}. Is the berth daemon running? ({e})",
