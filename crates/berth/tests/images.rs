@@ -7,7 +7,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use berth_image::images::ImageStore;
 use berth_testkit::{OutputExt, require_root, require_tool};
 
 mod common;
@@ -50,7 +49,7 @@ fn import_tag_inspect_history_and_run() {
     let history = s.berth(&["history", "bb:1"]).stdout_str();
     assert!(history.contains("Imported from -"), "{history}");
     let out = run_image(
-        &s.root(),
+        &s,
         "localhost:5000/team/bb:2",
         &["sh", "-c", "echo $GREETING from $(hostname)"],
     );
@@ -76,9 +75,15 @@ fn save_is_read_by_skopeo_and_umoci() {
         .unwrap();
     out.assert_success();
     let v: serde_json::Value = serde_json::from_str(&out.stdout_str()).unwrap();
-    let store = ImageStore::open(s.root()).unwrap();
-    let rec = store.resolve("bb:1").unwrap();
-    assert_eq!(v["Layers"][0], rec.diff_ids[0].to_string());
+    let layer = s.berth(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{index .RootFS.Layers 0}}",
+        "bb:1",
+    ]);
+    layer.assert_success();
+    assert_eq!(v["Layers"][0], layer.stdout_str().trim());
 
     let oci = s.path("oci.tar");
     s.berth(&["save", "--format", "oci-archive", "-o", &oci, "bb:1"])
@@ -98,7 +103,16 @@ fn save_is_read_by_skopeo_and_umoci() {
         .output()
         .unwrap();
     out.assert_success();
-    let ours = store.snapshots.fs(rec.top.as_ref().unwrap());
+    // The image's one layer: its snapshot is the overlay's only lower dir.
+    let lower = s.berth(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.GraphDriver.Data.LowerDir}}",
+        "bb:1",
+    ]);
+    lower.assert_success();
+    let ours = std::path::PathBuf::from(lower.stdout_str().trim());
     assert_eq!(
         tree(&Path::new(&unpacked).join("rootfs")),
         tree(&ours),
@@ -147,7 +161,7 @@ fn archives_written_by_skopeo_load_and_run() {
         out.stdout_str()
     );
     for image in ["example.com/skopeo/docker:v1", "example.com/skopeo/oci:v2"] {
-        let out = run_image(&fresh.root(), image, &["sh", "-c", "echo ran $GREETING"]);
+        let out = run_image(&fresh, image, &["sh", "-c", "echo ran $GREETING"]);
         out.assert_success();
         assert_eq!(out.stdout_str(), "ran hello\n");
     }
@@ -392,6 +406,6 @@ fn save_decompresses_gzip_layers_without_leftovers() {
     assert_eq!(blobs(), before, "save left a blob behind");
     let again = Store::new();
     again.berth(&["load", "-i", &saved]).assert_success();
-    let out = run_image(&again.root(), "example.com/gz/bb:1", &["echo", "from gzip"]);
+    let out = run_image(&again, "example.com/gz/bb:1", &["echo", "from gzip"]);
     assert_eq!(out.stdout_str(), "from gzip\n");
 }

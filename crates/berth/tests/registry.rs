@@ -57,7 +57,7 @@ fn push_remove_pull_and_run_through_an_open_registry() {
         repo_digests(&s, &name),
         vec![format!("{}/team/bb@{digest}", reg.host())]
     );
-    let run = run_image(&s.root(), &name, &["sh", "-c", "echo pulled $GREETING"]);
+    let run = run_image(&s, &name, &["sh", "-c", "echo pulled $GREETING"]);
     run.assert_success();
     assert_eq!(run.stdout_str(), "pulled hello\n");
     // By digest too, and a second repository gets its blobs mounted.
@@ -130,7 +130,7 @@ fn basic_auth_registry_needs_login() {
     s.berth(&["rmi", &name]).assert_success();
     s.berth(&["rmi", "bb:1"]).assert_success();
     s.berth(&["pull", &name]).assert_success();
-    let run = run_image(&s.root(), &name, &["echo", "private"]);
+    let run = run_image(&s, &name, &["echo", "private"]);
     assert_eq!(run.stdout_str(), "private\n");
     let out = s.berth(&["logout", &reg.host()]);
     out.assert_success();

@@ -55,7 +55,7 @@ pub struct Engine {
     pub config: Config,
     pub images: berth_image::images::ImageStore,
     pub events: events::Events,
-    store: berth_store::Store,
+    store: std::sync::Arc<berth_store::Store>,
     containers: Mutex<BTreeMap<String, Container>>,
     /// Attach requests waiting for a container's next start.
     pending_attach: Mutex<HashMap<String, Vec<containers::PendingAttach>>>,
@@ -67,8 +67,9 @@ pub struct Engine {
 impl Engine {
     /// Opens the stores; [`Engine::adopt`] then takes back running containers.
     pub fn open(config: Config) -> Result<Engine> {
-        let images = berth_image::images::ImageStore::open(&config.data_root)?;
-        let store = berth_store::Store::open(&config.data_root)?;
+        // One state store: containers, images and tags in one database.
+        let store = std::sync::Arc::new(berth_store::Store::open(&config.data_root)?);
+        let images = berth_image::images::ImageStore::with_store(&config.data_root, store.clone())?;
         let all: Vec<Container> = store.all(berth_store::Kind::Containers)?;
         let containers: BTreeMap<String, Container> =
             all.into_iter().map(|c| (c.id.clone(), c)).collect();

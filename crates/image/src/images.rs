@@ -1,13 +1,18 @@
 //! The image records: which manifest and config make an image, its layers'
-//! snapshots, and the names (tags) that point at it. Kept in `images.json`
-//! under the store root, rewritten atomically under a lock, until the engine's
-//! transactional store takes this over.
+//! snapshots, and the names (tags) that point at it. Kept in the engine's
+//! state store (berth-store's `images` and `tags` tables, beside the
+//! containers): each change is one transaction, made under this store's
+//! lock, so records and tags never disagree, even after a crash. A root
+//! with the `images.json` of an older berth is moved into the store at open.
 //!
 //! An image's id is its config digest, as in Docker.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use berth_store::{Kind, Store};
 
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +38,7 @@ pub struct ImageRecord {
     pub repo_digests: BTreeSet<String>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Db {
     images: BTreeMap<String, ImageRecord>,
     /// Full reference ("docker.io/library/busybox:latest") to image id.
@@ -47,63 +52,135 @@ pub enum Removed {
     Deleted(Digest),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ImageStore {
     root: PathBuf,
     pub content: ContentStore,
     pub snapshots: Snapshots,
+    records: Arc<Store>,
+    /// Held while records are read, changed and written back: one change
+    /// at a time (the store's file lock keeps other processes out).
+    lock: Arc<Mutex<()>>,
 }
 
-/// An exclusive lock on the records, held while they are read and rewritten
-/// (released when dropped).
-type Lock = nix::fcntl::Flock<fs::File>;
+impl std::fmt::Debug for ImageStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageStore")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The guard of a read-change-write of the records.
+type Lock<'a> = MutexGuard<'a, ()>;
+
+fn store_error(e: berth_store::Error) -> Error {
+    Error::io("the image records", std::io::Error::other(e.to_string()))
+}
 
 impl ImageStore {
+    /// Opens the images under `root` with a state store of their own (for
+    /// tools and tests; the engine shares its store: [`ImageStore::with_store`]).
     pub fn open(root: impl Into<PathBuf>) -> Result<ImageStore> {
+        let root = root.into();
+        let store = Store::open(&root).map_err(store_error)?;
+        ImageStore::with_store(root, Arc::new(store))
+    }
+
+    /// The images under `root`, their records in `records`.
+    pub fn with_store(root: impl Into<PathBuf>, records: Arc<Store>) -> Result<ImageStore> {
         let root = root.into();
         let content = ContentStore::open(root.join("content"))?;
         let snapshots = Snapshots::open(root.join("snapshots"))?;
-        Ok(ImageStore {
+        let s = ImageStore {
             root,
             content,
             snapshots,
-        })
+            records,
+            lock: Arc::new(Mutex::new(())),
+        };
+        s.migrate_json()?;
+        Ok(s)
+    }
+
+    /// An older berth's `images.json`: its records and tags move into the
+    /// store in one transaction, then the file goes.
+    fn migrate_json(&self) -> Result<()> {
+        let path = self.root.join("images.json");
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        };
+        let old: Db =
+            serde_json::from_slice(&bytes).map_err(|e| Error::invalid(path.display(), e))?;
+        let _lock = self.lock()?;
+        let current = self.load()?;
+        let mut merged = current.clone();
+        merged.images.extend(old.images);
+        merged.tags.extend(old.tags);
+        self.save(&current, &merged)?;
+        fs::remove_file(&path).ctx(|| format!("removing {}", path.display()))?;
+        let _ = fs::remove_file(self.root.join("images.lock"));
+        Ok(())
     }
 
     pub fn root(&self) -> &Path {
         &self.root
     }
 
-    fn lock(&self) -> Result<Lock> {
-        let path = self.root.join("images.lock");
-        let f = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .ctx(|| format!("opening {}", path.display()))?;
-        nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, e)| Error::io("locking the image records", e))
+    fn lock(&self) -> Result<Lock<'_>> {
+        Ok(self.lock.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     fn load(&self) -> Result<Db> {
-        let path = self.root.join("images.json");
-        match fs::read(&path) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| Error::invalid(path.display(), e)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Db::default()),
-            Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+        let mut db = Db::default();
+        for (id, bytes) in self.records.all_raw(Kind::Images).map_err(store_error)? {
+            let rec: ImageRecord = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::invalid(format!("the record of image {id}"), e))?;
+            db.images.insert(id, rec);
         }
+        for (tag, bytes) in self.records.all_raw(Kind::Tags).map_err(store_error)? {
+            let id: Digest = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::invalid(format!("the tag {tag}"), e))?;
+            db.tags.insert(tag, id);
+        }
+        Ok(db)
     }
 
-    fn save(&self, db: &Db) -> Result<()> {
-        let path = self.root.join("images.json");
-        let tmp = self.root.join(".images.json.tmp");
-        let data = serde_json::to_vec_pretty(db).expect("records serialize");
-        let f = fs::File::create(&tmp).ctx(|| format!("writing {}", tmp.display()))?;
-        use std::io::Write;
-        (&f).write_all(&data)
-            .ctx(|| format!("writing {}", tmp.display()))?;
-        f.sync_all().ctx(|| format!("syncing {}", tmp.display()))?;
-        fs::rename(&tmp, &path).ctx(|| format!("writing {}", path.display()))
+    /// Writes what changed from `before` to `after`, in one transaction.
+    fn save(&self, before: &Db, after: &Db) -> Result<()> {
+        let mut writes = Vec::new();
+        for (id, rec) in &after.images {
+            let bytes = serde_json::to_vec(rec).expect("records serialize");
+            let same = before
+                .images
+                .get(id)
+                .is_some_and(|b| serde_json::to_vec(b).expect("records serialize") == bytes);
+            if !same {
+                writes.push((Kind::Images, id.clone(), Some(bytes)));
+            }
+        }
+        for id in before
+            .images
+            .keys()
+            .filter(|id| !after.images.contains_key(*id))
+        {
+            writes.push((Kind::Images, id.clone(), None));
+        }
+        for (tag, id) in &after.tags {
+            if before.tags.get(tag) != Some(id) {
+                let bytes = serde_json::to_vec(id).expect("digests serialize");
+                writes.push((Kind::Tags, tag.clone(), Some(bytes)));
+            }
+        }
+        for tag in before.tags.keys().filter(|t| !after.tags.contains_key(*t)) {
+            writes.push((Kind::Tags, tag.clone(), None));
+        }
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.records.apply(writes).map_err(store_error)
     }
 
     /// Reads the manifest at `manifest_digest` (its config and layers already
@@ -189,7 +266,8 @@ impl ImageStore {
             repo_digests: BTreeSet::new(),
         };
         let _lock = self.lock()?;
-        let mut db = self.load()?;
+        let before = self.load()?;
+        let mut db = before.clone();
         let mut rec = db
             .images
             .get(&record.id.to_string())
@@ -200,7 +278,7 @@ impl ImageStore {
         for t in tags {
             db.tags.insert(t.to_string(), rec.id.clone());
         }
-        self.save(&db)?;
+        self.save(&before, &db)?;
         Ok(rec)
     }
 
@@ -258,10 +336,11 @@ impl ImageStore {
 
     pub fn tag(&self, source: &str, target: &ImageRef) -> Result<()> {
         let _lock = self.lock()?;
-        let mut db = self.load()?;
+        let before = self.load()?;
+        let mut db = before.clone();
         let (rec, _) = resolve_in(&db, source)?;
         db.tags.insert(target.to_string(), rec.id);
-        self.save(&db)
+        self.save(&before, &db)
     }
 
     /// Docker's rmi: a name is untagged, and the image deleted with its last
@@ -274,7 +353,8 @@ impl ImageStore {
         in_use: &dyn Fn(&Digest) -> bool,
     ) -> Result<Vec<Removed>> {
         let _lock = self.lock()?;
-        let mut db = self.load()?;
+        let before = self.load()?;
+        let mut db = before.clone();
         let (rec, by_name) = resolve_in(&db, name)?;
         let tags: Vec<String> = db
             .tags
@@ -287,7 +367,7 @@ impl ImageStore {
             if tags.len() > 1 {
                 db.tags.remove(full);
                 out.push(Removed::Untagged(familiar(full)));
-                self.save(&db)?;
+                self.save(&before, &db)?;
                 return Ok(out);
             }
         } else if tags.len() > 1 && !force {
@@ -314,7 +394,7 @@ impl ImageStore {
         }
         db.images.remove(&rec.id.to_string());
         out.push(Removed::Deleted(rec.id.clone()));
-        self.save(&db)?;
+        self.save(&before, &db)?;
         drop(_lock);
         self.gc()?;
         Ok(out)
@@ -323,7 +403,8 @@ impl ImageStore {
     /// Deletes images without tags (`all`: also tagged ones no container uses).
     pub fn prune(&self, all: bool, in_use: &dyn Fn(&Digest) -> bool) -> Result<Vec<Removed>> {
         let _lock = self.lock()?;
-        let mut db = self.load()?;
+        let before = self.load()?;
+        let mut db = before.clone();
         let mut out = Vec::new();
         let ids: Vec<Digest> = db.images.values().map(|r| r.id.clone()).collect();
         for id in ids {
@@ -343,7 +424,7 @@ impl ImageStore {
             db.images.remove(&id.to_string());
             out.push(Removed::Deleted(id));
         }
-        self.save(&db)?;
+        self.save(&before, &db)?;
         drop(_lock);
         self.gc()?;
         Ok(out)
@@ -396,11 +477,12 @@ impl ImageStore {
     /// Adds a `name@digest` to the image (after a pull or push).
     pub fn add_repo_digest(&self, id: &Digest, repo_digest: String) -> Result<()> {
         let _lock = self.lock()?;
-        let mut db = self.load()?;
+        let before = self.load()?;
+        let mut db = before.clone();
         if let Some(rec) = db.images.get_mut(&id.to_string()) {
             rec.repo_digests.insert(repo_digest);
         }
-        self.save(&db)
+        self.save(&before, &db)
     }
 }
 
@@ -481,4 +563,51 @@ fn du(p: &Path) -> u64 {
         }
     }
     total
+}
+
+#[cfg(test)]
+mod store_tests {
+    use super::*;
+
+    fn digest(c: char) -> Digest {
+        format!("sha256:{}", c.to_string().repeat(64))
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn an_older_images_json_moves_into_the_state_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = ImageRecord {
+            id: digest('a'),
+            manifest: digest('b'),
+            diff_ids: vec![],
+            top: None,
+            size: 7,
+            created: None,
+            repo_digests: BTreeSet::new(),
+        };
+        let mut old = Db::default();
+        old.images.insert(rec.id.to_string(), rec.clone());
+        old.tags
+            .insert("docker.io/library/bb:1".into(), rec.id.clone());
+        fs::write(
+            dir.path().join("images.json"),
+            serde_json::to_vec(&old).unwrap(),
+        )
+        .unwrap();
+        {
+            let store = ImageStore::open(dir.path()).unwrap();
+            assert_eq!(store.resolve("bb:1").unwrap().id, rec.id);
+            assert!(!dir.path().join("images.json").exists());
+            // A tag change is a transaction of its own.
+            store
+                .tag("bb:1", &ImageRef::parse("bb:2").unwrap())
+                .unwrap();
+        }
+        // Reopened: the store, not the file, holds both names.
+        let store = ImageStore::open(dir.path()).unwrap();
+        assert_eq!(store.tags_of(&rec.id).unwrap().len(), 2);
+        assert_eq!(store.list().unwrap().len(), 1);
+    }
 }

@@ -47,17 +47,26 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
     Containers,
+    /// Image records, by image id.
+    Images,
+    /// Full references (`docker.io/library/busybox:latest`) to image ids.
+    Tags,
 }
 
 impl Kind {
-    const ALL: [Kind; 1] = [Kind::Containers];
+    const ALL: [Kind; 3] = [Kind::Containers, Kind::Images, Kind::Tags];
 
     fn table(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
         match self {
             Kind::Containers => TableDefinition::new("containers"),
+            Kind::Images => TableDefinition::new("images"),
+            Kind::Tags => TableDefinition::new("tags"),
         }
     }
 }
+
+/// One change of a batch: an object written (Some) or removed (None).
+pub type Write = (Kind, String, Option<Vec<u8>>);
 
 const CACHE_BYTES: usize = 4 << 20;
 
@@ -155,6 +164,30 @@ impl Store {
     pub fn queue_put<T: Serialize>(&self, kind: Kind, id: &str, value: &T) -> Result<Ticket> {
         let bytes = serde_json::to_vec(value).map_err(store_err)?;
         Ok(self.queue(kind, id, Some(bytes)))
+    }
+
+    /// Writes and removals that must happen together: queued at once, so
+    /// they commit in one transaction (all or none), then waited for.
+    pub fn apply(&self, writes: Vec<Write>) -> Result<()> {
+        let ticket = {
+            let mut q = self.queue.lock().expect("store queue lock");
+            q.next += writes.len().max(1) as u64;
+            q.writes.extend(writes);
+            Ticket(q.next - 1)
+        };
+        self.wait(ticket)
+    }
+
+    /// Every object of a kind, with its key, as stored.
+    pub fn all_raw(&self, kind: Kind) -> Result<Vec<(String, Vec<u8>)>> {
+        let tx = self.db.begin_read().map_err(store_err)?;
+        let table = tx.open_table(kind.table()).map_err(store_err)?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(store_err)? {
+            let (k, v) = entry.map_err(store_err)?;
+            out.push((k.value().to_string(), v.value().to_vec()));
+        }
+        Ok(out)
     }
 
     /// Queues the removal of an object; durable after [`Store::wait`].

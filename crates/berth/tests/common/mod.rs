@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_image::images::ImageStore;
-use berth_testkit::{Bundle, OutputExt, Runtime, busybox_rootfs, require_tool, unique_id};
+use berth_testkit::{OutputExt, busybox_rootfs, require_tool};
 
 /// A data root and the private daemon over it that the `berth` verbs talk
 /// to (started at the first verb, stopped on drop): the CLI keeps no image
@@ -182,31 +181,12 @@ pub fn tree(dir: &Path) -> String {
     lines.join("\n")
 }
 
-/// Runs `cmd` in the image through the runtime: its layers mounted as an
-/// overlay root, the process from its config.
-pub fn run_image(store_root: &Path, image: &str, cmd: &[&str]) -> Output {
-    let store = ImageStore::open(store_root).unwrap();
-    let rec = store.resolve(image).unwrap();
-    let config = store.config(&rec).unwrap();
-    let mut b = Bundle::new();
-    let rootfs = b.rootfs();
-    std::fs::remove_dir_all(&rootfs).unwrap();
-    let scratch = tempfile::tempdir().unwrap();
-    berth_image::bundle::mount_rootfs(&store, &rec, scratch.path(), &rootfs).unwrap();
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
-        }
-    }
-    let _guard = Unmount(rootfs.clone());
-    let cmd: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
-    let process = berth_image::bundle::process(&config, &cmd).unwrap();
-    b.edit(|c| {
-        c["process"] = process;
-        c["root"]["readonly"] = serde_json::json!(false);
-    });
-    Runtime::berth().run(&b, &unique_id("img"))
+/// Runs `cmd` in the image, through the store's daemon (`run --rm`, with
+/// the hostname `berth-test`).
+pub fn run_image(store: &Store, image: &str, cmd: &[&str]) -> Output {
+    let mut args = vec!["run", "--rm", "--hostname", "berth-test", image];
+    args.extend_from_slice(cmd);
+    store.berth(&args)
 }
 
 /// A registry process on 127.0.0.1, stopped on drop.
