@@ -322,9 +322,8 @@ wait_for() { # pid cmd...: until cmd succeeds (60 s) or pid dies
 }
 
 if has berth || has docker-berth; then
-    log "berth: import + daemon on unix://$BERTH_SOCK"
+    log "berth: daemon on unix://$BERTH_SOCK + import"
     mkdir -p "$BERTH_DIR"
-    "$BERTH" --data-root "$BERTH_DIR/data" import -c 'CMD ["sh"]' "$ROOTFS_TAR" busybox:latest >/dev/null
     setsid "$BERTH" --data-root "$BERTH_DIR/data" daemon -H "unix://$BERTH_SOCK" \
         --exec-root "$RUN/berth" --pidfile "$BERTH_DIR/berth.pid" \
         </dev/null >"$BERTH_DIR/daemon.log" 2>&1 &
@@ -335,6 +334,8 @@ if has berth || has docker-berth; then
         note "berth: the daemon did not answer; its log: $(tail -n 5 "$BERTH_DIR/daemon.log")"
         die "berth daemon failed"
     fi
+    # Through the daemon, as every verb: the CLI keeps no image store.
+    "${BERTH_CLI[@]}" import -c 'CMD ["sh"]' "$ROOTFS_TAR" busybox:latest >/dev/null
     [ -s "$BERTH_DIR/berth.pid" ] && BERTH_PID=$(cat "$BERTH_DIR/berth.pid")
     info "berth: $BERTH ($("$BERTH" --version 2>/dev/null | head -n1)), daemon pid $BERTH_PID"
 fi

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# NOTE (session 4): the berth CLI now keeps no image store: every verb below
+# that uses `--data-root S` without a daemon must go through a private
+# `berth daemon` on S (as bench/engine/run.sh does). Not yet reworked.
 # bench/images/run.sh — image benchmark: `berth load` and `berth pull` of a
 # 200 MB single-layer image, against docker, podman and skopeo + umoci.
 #
