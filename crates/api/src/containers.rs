@@ -469,22 +469,9 @@ pub fn inspect(engine: &Engine, c: &Container, _size: bool) -> Value {
     })
 }
 
-/// Docker's "Up 5 minutes" wording (go-units HumanDuration).
+/// Docker's "Up 5 minutes" wording (go-units HumanDuration, berth-units).
 pub fn human_duration(secs: u64) -> String {
-    let (m, h, d) = (secs / 60, secs / 3600, secs / 86400);
-    match secs {
-        0 => "Less than a second".into(),
-        1 => "1 second".into(),
-        s if s < 60 => format!("{s} seconds"),
-        _ if m == 1 => "About a minute".into(),
-        _ if m < 60 => format!("{m} minutes"),
-        _ if h == 1 => "About an hour".into(),
-        _ if h < 48 => format!("{h} hours"),
-        _ if d < 14 => format!("{d} days"),
-        _ if d < 60 => format!("{} weeks", d / 7),
-        _ if d < 730 => format!("{} months", d / 30),
-        _ => format!("{} years", d / 365),
-    }
+    berth_units::human_duration(std::time::Duration::from_secs(secs))
 }
 
 fn since(t: Option<&str>) -> u64 {

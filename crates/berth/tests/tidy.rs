@@ -40,6 +40,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("berth-safefs", &["berth-sys"]),
     ("berth-store", &[]),
     ("berth-template", &[]),
+    ("berth-units", &[]),
     ("berth-runtime", &["berth-sys", "berth-safefs"]),
     ("berth-runtime-cli", &["berth-runtime", "berth-sys"]),
     ("berth-image", &["berth-safefs", "berth-store", "berth-sys"]),
@@ -56,11 +57,15 @@ const LAYERS: &[(&str, &[&str])] = &[
             "berth-runtime",
             "berth-safefs",
             "berth-sys",
+            "berth-units",
         ],
     ),
-    ("berth-api", &["berth-engine"]),
+    ("berth-api", &["berth-engine", "berth-units"]),
     ("berth-client", &["berth-sys"]),
-    ("berth-cli", &["berth-client", "berth-template"]),
+    (
+        "berth-cli",
+        &["berth-client", "berth-template", "berth-units"],
+    ),
     ("berth-testkit", &["berth-sys"]),
 ];
 

@@ -347,7 +347,8 @@ impl Engine {
             log: self.log_path(&c.id),
             log_max_size: lc
                 .get("max-size")
-                .and_then(|s| spec::parse_size(s))
+                // Decimal, as dockerd reads max-size (go-units' FromHumanSize).
+                .and_then(|s| berth_units::from_human_size(s).ok().map(|n| n as u64))
                 .unwrap_or(0),
             log_max_files: lc.get("max-file").and_then(|s| s.parse().ok()).unwrap_or(1),
             overlay: Some(overlay),

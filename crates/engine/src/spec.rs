@@ -271,17 +271,9 @@ fn read_image_file(layers: &[PathBuf], rel: &str) -> String {
     String::new()
 }
 
-/// Parses a size as Docker does: bytes, or with a b/k/m/g suffix.
+/// Parses a size as Docker does (go-units' RAMInBytes, berth-units).
 pub fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim().to_ascii_lowercase();
-    let (num, mult) = match s.trim_end_matches('b').chars().last() {
-        Some('k') => (&s[..s.find('k')?], 1u64 << 10),
-        Some('m') => (&s[..s.find('m')?], 1 << 20),
-        Some('g') => (&s[..s.find('g')?], 1 << 30),
-        _ => (s.trim_end_matches('b'), 1),
-    };
-    let n: f64 = num.parse().ok()?;
-    (n >= 0.0).then_some((n * mult as f64) as u64)
+    berth_units::ram_in_bytes(s).ok().map(|n| n as u64)
 }
 
 pub struct Files<'a> {

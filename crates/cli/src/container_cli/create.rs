@@ -301,26 +301,9 @@ pub fn read_env_file(path: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// docker's RAMInBytes: `512`, `32m`, `1.5g`, `64MB` (binary units).
+/// docker's RAMInBytes (berth-units): `512`, `32m`, `1.5g`, `64MB`.
 pub fn parse_bytes(s: &str) -> Result<i64> {
-    let t = s.trim().to_ascii_lowercase();
-    let num_end = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(num_end);
-    let n: f64 = num.parse().map_err(|_| anyhow!("invalid size: '{s}'"))?;
-    let unit = unit.strip_suffix('b').unwrap_or(unit);
-    let unit = unit.strip_suffix('i').unwrap_or(unit);
-    let mul: f64 = match unit {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0 * 1024.0 * 1024.0,
-        "t" => 1024f64.powi(4),
-        "p" => 1024f64.powi(5),
-        _ => bail!("invalid size: '{s}'"),
-    };
-    Ok((n * mul) as i64)
+    berth_units::ram_in_bytes(s).map_err(|e| anyhow!("{e}"))
 }
 
 /// `--cpus 1.5` in nano CPUs.

@@ -181,36 +181,9 @@ pub fn tabwrite_min(lines: &[String], min: usize) -> String {
     out
 }
 
-/// go-units' HumanDuration.
+/// go-units' HumanDuration (berth-units).
 pub fn human_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    let hours_f = d.as_secs_f64() / 3600.0;
-    if secs < 1 {
-        "Less than a second".into()
-    } else if secs == 1 {
-        "1 second".into()
-    } else if secs < 60 {
-        format!("{secs} seconds")
-    } else if secs / 60 == 1 {
-        "About a minute".into()
-    } else if secs / 60 < 60 {
-        format!("{} minutes", secs / 60)
-    } else {
-        let hours = (hours_f + 0.5) as u64;
-        if hours == 1 {
-            "About an hour".into()
-        } else if hours < 48 {
-            format!("{hours} hours")
-        } else if hours < 24 * 7 * 2 {
-            format!("{} days", hours / 24)
-        } else if hours < 24 * 30 * 2 {
-            format!("{} weeks", hours / 24 / 7)
-        } else if hours < 24 * 365 * 2 {
-            format!("{} months", hours / 24 / 30)
-        } else {
-            format!("{} years", hours_f as u64 / 24 / 365)
-        }
-    }
+    berth_units::human_duration(d)
 }
 
 /// "5 seconds ago" for a unix time.
@@ -227,51 +200,17 @@ pub fn ago(unix: i64) -> String {
 
 /// go-units' HumanSize (decimal, 4 significant digits): "1.235MB".
 pub fn human_size(n: f64) -> String {
-    human_size_prec(n, 4)
+    berth_units::human_size(n, 4)
 }
 
 /// go-units' HumanSizeWithPrecision: `prec` significant digits.
 pub fn human_size_prec(n: f64, prec: i32) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
-    let mut v = n;
-    let mut i = 0;
-    while v >= 1000.0 && i + 1 < units.len() {
-        v /= 1000.0;
-        i += 1;
-    }
-    format!("{}{}", go_g(v, prec), units[i])
+    berth_units::human_size(n, prec)
 }
 
 /// go-units' BytesSize (binary): "1.5MiB".
 pub fn bytes_size(n: f64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut v = n;
-    let mut i = 0;
-    while v >= 1024.0 && i + 1 < units.len() {
-        v /= 1024.0;
-        i += 1;
-    }
-    format!("{}{}", go_g4(v), units[i])
-}
-
-/// Go's `%.4g` for the magnitudes sizes take.
-fn go_g4(v: f64) -> String {
-    go_g(v, 4)
-}
-
-/// Go's `%.<prec>g` for the magnitudes sizes take (below 1e21, no exponent).
-fn go_g(v: f64, prec: i32) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let digits = (v.abs().log10().floor() as i32 + 1).max(1);
-    let decimals = (prec - digits).max(0) as usize;
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
+    berth_units::bytes_size(n)
 }
 
 /// `2024-01-02 15:04:05 +0000 UTC`, as Go prints a time.
