@@ -190,7 +190,6 @@ impl Engine {
         // can cost a while (parallel creates would queue on it).
         let dir = self.container_dir(&id);
         std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::write(dir.join("image"), &c.image))
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let named = self.insert_new(&mut c, name);
         let ticket = match named {

@@ -255,21 +255,6 @@ impl Engine {
     }
 }
 
-/// The image ids that containers under `data_root` use, read from the
-/// `image` marker each container's directory holds (written at create,
-/// removed with the directory): for the image verbs that work on the store
-/// without the daemon, so that `rmi` refuses an image a container uses even
-/// while the daemon is down. The store's record stays the truth.
-pub fn images_in_use(data_root: &Path) -> std::collections::HashSet<String> {
-    std::fs::read_dir(data_root.join("containers"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| std::fs::read_to_string(e.path().join("image")).ok())
-        .map(|s| s.trim().to_string())
-        .collect()
-}
-
 fn find<'a>(map: &'a BTreeMap<String, Container>, name: &str) -> Result<&'a Container> {
     if let Some(c) = map.get(name) {
         return Ok(c);
