@@ -127,6 +127,12 @@ impl Store {
 
     /// A busybox root filesystem as a tarball, imported as `tag`.
     pub fn import_busybox(&self, tag: &str) -> String {
+        self.import_busybox_with(tag, &[])
+    }
+
+    /// [`Store::import_busybox`] with more `import -c` changes (after its
+    /// `CMD ["sh"]` and `ENV GREETING=hello`), e.g. `LABEL a=b`.
+    pub fn import_busybox_with(&self, tag: &str, changes: &[&str]) -> String {
         let rootfs = self.dir.path().join("rootfs");
         if !rootfs.exists() {
             busybox_rootfs(&rootfs).unwrap();
@@ -137,15 +143,12 @@ impl Store {
             .status()
             .unwrap();
         assert!(ok.success());
-        let out = self.berth(&[
-            "import",
-            "-c",
-            "CMD [\"sh\"]",
-            "-c",
-            "ENV GREETING=hello",
-            &tar,
-            tag,
-        ]);
+        let mut args = vec!["import", "-c", "CMD [\"sh\"]", "-c", "ENV GREETING=hello"];
+        for c in changes {
+            args.extend(["-c", c]);
+        }
+        args.extend([tar.as_str(), tag]);
+        let out = self.berth(&args);
         out.assert_success();
         out.stdout_str().trim().to_string()
     }

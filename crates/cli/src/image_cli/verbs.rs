@@ -486,7 +486,12 @@ async fn images(e: &Engine, c: &Images, out: &mut dyn Write) -> Result<i32> {
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    let t = Template::parse(c.format.as_deref().unwrap_or(default))?;
+    // A bare `table` is the default table, as docker takes it.
+    let format = match c.format.as_deref() {
+        None | Some("table") => default,
+        Some(f) => f,
+    };
+    let t = Template::parse(format)?;
     let mut lines = Vec::new();
     if t.table {
         lines.push(t.header(&|f| match f {
