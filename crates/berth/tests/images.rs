@@ -209,7 +209,7 @@ fn rmi_and_prune_follow_docker() {
     let out = s.berth(&["image", "prune", "-a", "-f"]);
     out.assert_success();
     assert!(
-        out.stdout_str().contains("Untagged: bb:3"),
+        out.stdout_str().contains("untagged: bb:3"),
         "{}",
         out.stdout_str()
     );

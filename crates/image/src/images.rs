@@ -367,6 +367,22 @@ impl ImageStore {
             if tags.len() > 1 {
                 db.tags.remove(full);
                 out.push(Removed::Untagged(familiar(full)));
+                // The repository's last name goes: its digests go with it.
+                let repo = repo_of(full);
+                if !tags.iter().any(|t| t != full && repo_of(t) == repo)
+                    && let Some(r) = db.images.get_mut(&rec.id.to_string())
+                {
+                    let gone: Vec<String> = r
+                        .repo_digests
+                        .iter()
+                        .filter(|d| d.split('@').next() == Some(repo.as_str()))
+                        .cloned()
+                        .collect();
+                    for d in gone {
+                        r.repo_digests.remove(&d);
+                        out.push(Removed::Untagged(d));
+                    }
+                }
                 self.save(&before, &db)?;
                 return Ok(out);
             }
@@ -392,6 +408,7 @@ impl ImageStore {
             db.tags.remove(&t);
             out.push(Removed::Untagged(familiar(&t)));
         }
+        out.extend(rec.repo_digests.iter().cloned().map(Removed::Untagged));
         db.images.remove(&rec.id.to_string());
         out.push(Removed::Deleted(rec.id.clone()));
         self.save(&before, &db)?;
@@ -486,6 +503,13 @@ impl ImageStore {
     }
 }
 
+/// The familiar repository of a full reference (`docker.io/library/a:1` -> `a`).
+fn repo_of(full: &str) -> String {
+    ImageRef::parse(full)
+        .map(|r| r.familiar_name())
+        .unwrap_or_else(|_| full.to_string())
+}
+
 fn familiar(full: &str) -> String {
     ImageRef::parse(full)
         .map(|r| r.familiar())
@@ -550,7 +574,7 @@ pub fn diff_ids(config: &serde_json::Value) -> Result<Vec<Digest>> {
 }
 
 /// Bytes used under a directory (apparent sizes of regular files).
-fn du(p: &Path) -> u64 {
+pub(crate) fn du(p: &Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![p.to_path_buf()];
     while let Some(d) = stack.pop() {

@@ -97,17 +97,33 @@ pub fn summaries(store: &ImageStore, filters: &Filters) -> Result<Vec<serde_json
 pub fn history(store: &ImageStore, name: &str) -> Result<Vec<serde_json::Value>> {
     let (rec, config, tags) = lookup(store, name)?;
     let entries = config["history"].as_array().cloned().unwrap_or_default();
+    // Each entry that made a layer has that layer's size (its snapshot's
+    // files, as docker counts them); the others are 0.
+    let mut layer_sizes = crate::snapshot::chain_ids(&rec.diff_ids)
+        .into_iter()
+        .map(|chain| crate::images::du(&store.snapshots.fs(&chain)));
+    let sizes: Vec<u64> = entries
+        .iter()
+        .map(|h| {
+            if h["empty_layer"].as_bool() == Some(true) {
+                0
+            } else {
+                layer_sizes.next().unwrap_or(0)
+            }
+        })
+        .collect();
     Ok(entries
         .iter()
+        .zip(sizes)
         .rev()
         .enumerate()
-        .map(|(i, h)| {
+        .map(|(i, (h, size))| {
             serde_json::json!({
                 "Id": if i == 0 { rec.id.to_string() } else { "<missing>".to_string() },
                 "Created": unix_time(h["created"].as_str().unwrap_or("")),
                 "CreatedBy": h["created_by"].as_str().unwrap_or(""),
                 "Tags": if i == 0 { tags.clone() } else { Vec::new() },
-                "Size": 0,
+                "Size": size,
                 "Comment": h["comment"].as_str().unwrap_or(""),
             })
         })

@@ -374,9 +374,17 @@ async fn prune(e: &Engine, c: &Prune, out: &mut dyn Write) -> Result<i32> {
             &json!({}),
         )
         .await?;
-    if v["ImagesDeleted"].as_array().is_some_and(|a| !a.is_empty()) {
+    if let Some(items) = v["ImagesDeleted"].as_array().filter(|a| !a.is_empty()) {
+        // prune's words are lower case, unlike rmi's (docker's CLI).
         writeln!(out, "Deleted Images:")?;
-        print_removed(out, &v["ImagesDeleted"])?;
+        for item in items {
+            if let Some(t) = item["Untagged"].as_str() {
+                writeln!(out, "untagged: {t}")?;
+            }
+            if let Some(d) = item["Deleted"].as_str() {
+                writeln!(out, "deleted: {d}")?;
+            }
+        }
         writeln!(out)?;
     }
     writeln!(
@@ -435,11 +443,11 @@ async fn images(e: &Engine, c: &Images, out: &mut dyn Write) -> Result<i32> {
             .flatten()
             .filter_map(Value::as_str)
             .collect();
+        // A name's digest is its repository's, if it has one.
         let digest_of = |repo: &str| {
             digests
                 .iter()
                 .find(|d| d.split('@').next() == Some(repo))
-                .or(digests.first())
                 .and_then(|d| d.split_once('@'))
                 .map(|(_, d)| d.to_string())
                 .unwrap_or_else(|| "<none>".into())

@@ -38,10 +38,14 @@ pub fn push(
         .map(|l| (&l.digest, l.size))
         .chain(std::iter::once((&m.config.digest, m.config.size)))
         .collect();
-    for (digest, _) in &blobs {
+    // Progress is about layers, as docker shows it; the config goes quietly.
+    let is_layer = |d: &Digest| *d != m.config.digest;
+    for (digest, _) in blobs.iter().filter(|(d, _)| is_layer(d)) {
         progress(Event::about(digest.short(), "Preparing"));
     }
+    let quiet = |_: Event| {};
     for (digest, size) in blobs {
+        let progress: Sink<'_> = if is_layer(digest) { progress } else { &quiet };
         if c.has_blob(repo, digest)? {
             progress(Event::about(digest.short(), "Layer already exists"));
             continue;
