@@ -407,6 +407,23 @@ fn mounts(c: &Container) -> Value {
             "Mode": mode, "RW": !mode.split(',').any(|m| m == "ro"), "Propagation": "rprivate",
         }));
     }
+    // `--mount` binds and tmpfs mounts, as dockerd lists them (a volume
+    // mount is refused at create).
+    for m in c.host_config.mounts.iter().flatten() {
+        let propagation = match m.kind.as_str() {
+            "bind" => m
+                .bind_options
+                .as_ref()
+                .map(|b| b.propagation.as_str())
+                .filter(|p| !p.is_empty())
+                .unwrap_or("rprivate"),
+            _ => "",
+        };
+        out.push(json!({
+            "Type": m.kind, "Source": m.source, "Destination": m.target,
+            "Mode": "", "RW": !m.read_only, "Propagation": propagation,
+        }));
+    }
     Value::Array(out)
 }
 

@@ -25,6 +25,11 @@ type Scenario = fn(&Engine);
 const SCENARIOS: &[(&str, Scenario)] = &[
     ("run_output_and_exit_codes", run_output_and_exit_codes),
     ("run_flags_reach_the_process", run_flags_reach_the_process),
+    ("workdir_is_created", workdir_is_created),
+    (
+        "unsupported_flags_are_refused",
+        unsupported_flags_are_refused,
+    ),
     (
         "create_flags_reach_the_engine",
         create_flags_reach_the_engine,
@@ -378,6 +383,140 @@ fn run_flags_reach_the_process(e: &Engine) {
     }
 }
 
+/// A missing working directory (`-w`, the image's WORKDIR) is made in the
+/// container before its process starts: root's, mode 0755, whatever the
+/// user (as dockerd and runc make it), on a read-only root too, inside a
+/// bind mount when it is under one, and never through a symlink out of the
+/// container's root.
+fn workdir_is_created(e: &Engine) {
+    let img = e.image.as_str();
+    let mut c = Cleanup::new(e);
+    let out = e.berth(&[
+        "run",
+        "--rm",
+        "-w",
+        "/new/dir",
+        img,
+        "sh",
+        "-c",
+        "pwd; stat -c '%u:%g %a' /new /new/dir",
+    ]);
+    assert_out(&out, "/new/dir\n0:0 755\n0:0 755\n");
+    let out = e.berth(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "-u",
+        "65534:65534",
+        "-w",
+        "/made/for/nobody",
+        img,
+        "sh",
+        "-c",
+        "pwd; stat -c '%u:%g %a' .; touch x 2>/dev/null || echo ro",
+    ]);
+    assert_out(&out, "/made/for/nobody\n0:0 755\nro\n");
+    // Under a bind mount: made in the mounted directory, on the host.
+    let dir = e.path(&unique_id("wdbind"));
+    std::fs::create_dir(&dir).unwrap();
+    let spec = format!("{}:/data", dir.display());
+    let out = e.berth(&["run", "--rm", "-v", &spec, "-w", "/data/sub", img, "pwd"]);
+    assert_out(&out, "/data/sub\n");
+    assert!(dir.join("sub").is_dir(), "made in the bind mount's source");
+    // The directory stays in the container's filesystem, as docker diff shows.
+    let name = c.name("wd");
+    e.berth(&["run", "--name", &name, "-w", "/kept/wd", img, "true"])
+        .assert_success();
+    let diff = e.berth(&["diff", &name]);
+    assert!(
+        diff.stdout_str().contains("A /kept/wd"),
+        "{}",
+        diff.stdout_str()
+    );
+    // The image's WORKDIR, through a symlink that points at the host's /:
+    // the directory is made inside the container's root, not on the host.
+    let base = c.name("wdbase");
+    e.berth(&["run", "--name", &base, img, "ln", "-s", "/", "/escape"])
+        .assert_success();
+    let escape = unique_id("berth-wd-escape");
+    let tag = format!("{}:wd", unique_id("bcli-wdimg"));
+    e.berth(&[
+        "commit",
+        "-c",
+        &format!("WORKDIR /escape/{escape}/wd"),
+        &base,
+        &tag,
+    ])
+    .assert_success();
+    let out = e.berth(&[
+        "run",
+        "--rm",
+        &tag,
+        "sh",
+        "-c",
+        &format!("ls -d /{escape}/wd && echo inside"),
+    ]);
+    let _ = e.run_quiet(&["rmi", "-f", &tag]);
+    assert_out(&out, &format!("/{escape}/wd\ninside\n"));
+    assert!(
+        !std::path::Path::new("/").join(&escape).exists(),
+        "the working directory escaped to the host"
+    );
+}
+
+/// What berth does not do yet is refused at create, exit 125, naming the
+/// flag and saying so, and leaves no container: never accepted and ignored.
+/// (dockerd has them all: the scenario is berth's.)
+fn unsupported_flags_are_refused(e: &Engine) {
+    if e.kind != "berth" {
+        return;
+    }
+    let img = e.image.as_str();
+    let label = format!("berth.test={}", unique_id("refused"));
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["-p", "8080:80"],
+            "published ports (-p / HostConfig.PortBindings)",
+        ),
+        (
+            &["-p", "80"],
+            "published ports (-p / HostConfig.PortBindings)",
+        ),
+        (&["-P", "--expose", "80"], "-P / HostConfig.PublishAllPorts"),
+        (&["--network", "bridge"], "--network bridge"),
+        (&["--network", "some-net"], "--network some-net"),
+        (
+            &["--network", "container:other"],
+            "--network container:other",
+        ),
+        (&["-v", "named:/data"], "named volumes (-v named:/data"),
+        (&["-v", "/anon"], "anonymous volumes (-v /anon"),
+    ];
+    for (flags, says) in cases {
+        for verb in ["run", "create"] {
+            let mut args = vec![verb, "--rm", "-l", &label];
+            if verb == "create" {
+                args.remove(1);
+            }
+            args.extend(*flags);
+            args.extend([img, "true"]);
+            let out = e.berth(&args);
+            assert_fails(&out, 125, says);
+            assert!(
+                out.stderr_str().contains("not supported yet"),
+                "{flags:?}: {}",
+                out.stderr_str()
+            );
+        }
+    }
+    let left = e.berth(&["ps", "-aq", "--filter", &format!("label={label}")]);
+    assert_out(&left, "");
+    // What docker's CLI and berth's send when the flags are not given is
+    // not a request: the defaults still run.
+    let out = e.berth(&["run", "--rm", "--network", "default", img, "echo", "ok"]);
+    assert_out(&out, "ok\n");
+}
+
 fn create_flags_reach_the_engine(e: &Engine) {
     let img = e.image.as_str();
     let mut c = Cleanup::new(e);
@@ -385,7 +524,14 @@ fn create_flags_reach_the_engine(e: &Engine) {
     let bind = e.path(&unique_id("bind"));
     std::fs::create_dir(&bind).unwrap();
     let bind_spec = format!("{}:/bind:ro", bind.display());
-    let out = e.berth(&[
+    // An anonymous volume and a published port where the engine has them;
+    // berth refuses them until it does (unsupported_flags_are_refused).
+    let volumes_and_ports: &[&str] = if e.kind == "berth" {
+        &[]
+    } else {
+        &["-v", "/data", "-p", "127.0.0.1:8080:80/tcp"]
+    };
+    let mut args = vec![
         "create",
         "--name",
         &name,
@@ -429,28 +575,26 @@ fn create_flags_reach_the_engine(e: &Engine) {
         "--health-on-failure",
         "restart",
         "-v",
-        "/data",
-        "-v",
         &bind_spec,
-        "-p",
-        "127.0.0.1:8080:80/tcp",
+        "--expose",
+        "80",
         "--stop-signal",
         "SIGUSR1",
         "--stop-timeout",
         "7",
         "--restart",
         "on-failure:3",
-        img,
-        "-c",
-        "echo hi",
-    ]);
+    ];
+    args.extend(volumes_and_ports);
+    args.extend([img, "-c", "echo hi"]);
+    let out = e.berth(&args);
     out.assert_success();
     assert!(
         is_full_id(out.stdout_str().trim()),
         "create prints the id: {:?}",
         out.stdout_str()
     );
-    let checks: &[(&str, String)] = &[
+    let mut checks: Vec<(&str, String)> = vec![
         ("{{index .Config.Labels \"k\"}}", "v".into()),
         (
             "{{index .Config.Labels \"io.berth.health-on-failure\"}}",
@@ -490,12 +634,7 @@ fn create_flags_reach_the_engine(e: &Engine) {
         ("{{.Config.Healthcheck.Timeout}}", "2000000000".into()),
         ("{{.Config.Healthcheck.Retries}}", "2".into()),
         ("{{.Config.Healthcheck.StartPeriod}}", "60000000000".into()),
-        ("{{json .Config.Volumes}}", "{\"/data\":{}}".into()),
         ("{{json .HostConfig.Binds}}", format!("[\"{bind_spec}\"]")),
-        (
-            "{{json .HostConfig.PortBindings}}",
-            "{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"8080\"}]}".into(),
-        ),
         ("{{json .Config.ExposedPorts}}", "{\"80/tcp\":{}}".into()),
         ("{{.Config.StopSignal}}", "SIGUSR1".into()),
         ("{{.Config.StopTimeout}}", "7".into()),
@@ -505,7 +644,16 @@ fn create_flags_reach_the_engine(e: &Engine) {
         ),
         ("{{.State.Status}}", "created".into()),
     ];
-    for (format, want) in checks {
+    if !volumes_and_ports.is_empty() {
+        checks.extend([
+            ("{{json .Config.Volumes}}", "{\"/data\":{}}".into()),
+            (
+                "{{json .HostConfig.PortBindings}}",
+                "{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"8080\"}]}".into(),
+            ),
+        ]);
+    }
+    for (format, want) in &checks {
         assert_eq!(&inspect(e, format, &name), want, "inspect -f {format}");
     }
     // create records what `start -a` attaches, as docker's create does.
@@ -1465,7 +1613,7 @@ fn same_output_as_docker_cli(e: &Engine) {
     let label = format!("berth.test={}", unique_id("same"));
     let running = c.name("same-run");
     let exited = c.name("same-exit");
-    e.berth(&[
+    let mut args = vec![
         "run",
         "-d",
         "--name",
@@ -1476,14 +1624,19 @@ fn same_output_as_docker_cli(e: &Engine) {
         "html=<a>&b",
         "-e",
         "X=y z",
-        "-v",
-        "/vol",
+    ];
+    // An anonymous volume for the Mounts column, where the engine has
+    // volumes (berth refuses them until it does).
+    if e.kind != "berth" {
+        args.extend(["-v", "/vol"]);
+    }
+    args.extend([
         img,
         "sh",
         "-c",
         "echo out; echo err >&2; touch /new; sleep 1000",
-    ])
-    .assert_success();
+    ]);
+    e.berth(&args).assert_success();
     e.berth(&[
         "run",
         "--name",

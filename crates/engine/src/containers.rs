@@ -88,6 +88,15 @@ fn merge_image_config(config: &mut Config, image: &serde_json::Value) {
 }
 
 fn validate_host_config(hc: &mut HostConfig) -> Result<()> {
+    match hc.runtime.as_str() {
+        // berth's own runtime is the one there is; docker's clients name runc.
+        "" | "runc" | "berth" => {}
+        other => {
+            return Err(Error::Invalid(format!(
+                "unknown or invalid runtime name: {other}"
+            )));
+        }
+    }
     match hc.log_config.kind.as_str() {
         "" => hc.log_config.kind = "json-file".into(),
         "json-file" => {}
@@ -142,6 +151,101 @@ fn validate_host_config(hc: &mut HostConfig) -> Result<()> {
     Ok(())
 }
 
+/// What berth does not do yet (networks, published ports, volumes, shared
+/// namespaces), refused at create with a 400 that names the flag and the
+/// API field, rather than accepted and silently ignored. Empty values are
+/// not requests and pass: docker's CLI sends `PortBindings: {}`,
+/// `Volumes: {}`, `NetworkMode: "default"` and `Links: null` by default.
+fn refuse_unsupported(config: &Config, hc: &HostConfig) -> Result<()> {
+    let not_yet = |what: String| Err(Error::Invalid(format!("{what} not supported yet")));
+    let publishes = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => false,
+        serde_json::Value::Array(a) => !a.is_empty(),
+        _ => true,
+    };
+    if hc.port_bindings.iter().flatten().any(|(_, v)| publishes(v)) {
+        return not_yet("published ports (-p / HostConfig.PortBindings) are".into());
+    }
+    if hc.publish_all_ports {
+        return not_yet("publishing all exposed ports (-P / HostConfig.PublishAllPorts) is".into());
+    }
+    // berth's default network is a namespace of the container's own with
+    // only loopback (as `none`); docker's CLI sends "default" for it.
+    match hc.network_mode.as_str() {
+        "" | "default" | "none" | "host" => {}
+        m if m.starts_with("container:") => {
+            return not_yet(format!(
+                "joining another container's network (--network {m} / HostConfig.NetworkMode) is"
+            ));
+        }
+        "bridge" => {
+            return not_yet(
+                "the bridge network (--network bridge / HostConfig.NetworkMode \"bridge\") is"
+                    .into(),
+            );
+        }
+        m => {
+            return not_yet(format!(
+                "networks (--network {m} / HostConfig.NetworkMode {m:?}) are"
+            ));
+        }
+    }
+    if hc.links.iter().flatten().next().is_some() {
+        return not_yet("links (--link / HostConfig.Links) are".into());
+    }
+    for (mode, flag, field) in [
+        (&hc.pid_mode, "--pid", "PidMode"),
+        (&hc.ipc_mode, "--ipc", "IpcMode"),
+    ] {
+        if mode.starts_with("container:") {
+            return not_yet(format!(
+                "joining another container's namespace ({flag} {mode} / HostConfig.{field}) is"
+            ));
+        }
+    }
+    if hc.volumes_from.iter().flatten().next().is_some() {
+        return not_yet(
+            "volumes from other containers (--volumes-from / HostConfig.VolumesFrom) are".into(),
+        );
+    }
+    if !hc.volume_driver.is_empty() {
+        return not_yet("volume drivers (--volume-driver / HostConfig.VolumeDriver) are".into());
+    }
+    for b in hc.binds.iter().flatten() {
+        if !b.starts_with('/') {
+            return not_yet(format!("named volumes (-v {b} / HostConfig.Binds) are"));
+        }
+    }
+    for m in hc.mounts.iter().flatten() {
+        if m.kind == "volume" {
+            return not_yet("volumes (--mount type=volume / HostConfig.Mounts) are".into());
+        }
+    }
+    // An anonymous volume is a path in Config.Volumes that no bind or mount
+    // covers (the Python SDK lists its binds' targets there too).
+    let covered: Vec<&str> = hc
+        .binds
+        .iter()
+        .flatten()
+        .filter_map(|b| b.split(':').nth(1))
+        .chain(hc.mounts.iter().flatten().map(|m| m.target.as_str()))
+        .map(|p| p.trim_end_matches('/'))
+        .collect();
+    if let Some(v) = config
+        .volumes
+        .iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .find(|v| !covered.contains(&v.trim_end_matches('/')))
+    {
+        return not_yet(format!("anonymous volumes (-v {v} / Config.Volumes) are"));
+    }
+    if hc.device_requests.iter().flatten().next().is_some() {
+        return not_yet("device requests (--gpus / HostConfig.DeviceRequests) are".into());
+    }
+    Ok(())
+}
+
 impl Engine {
     /// `POST /containers/create`: a container record and its directory.
     pub fn create(&self, req: CreateRequest) -> Result<(Container, Vec<String>)> {
@@ -153,10 +257,17 @@ impl Engine {
         if config.image.is_empty() {
             return Err(Error::Invalid("No image specified".into()));
         }
+        refuse_unsupported(&config, &host_config)?;
         let image = self.images.resolve(&config.image)?;
         let image_config = self.images.config(&image)?;
         merge_image_config(&mut config, &image_config);
         validate_host_config(&mut host_config)?;
+        if !config.working_dir.is_empty() && !config.working_dir.starts_with('/') {
+            return Err(Error::Invalid(format!(
+                "the working directory '{}' is invalid, it needs to be an absolute path",
+                config.working_dir
+            )));
+        }
         let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
         argv.extend(config.cmd.clone().unwrap_or_default());
         if argv.is_empty() {
@@ -1143,5 +1254,90 @@ impl Engine {
         })?;
         self.event("update", &updated, &[]);
         Ok(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(v: serde_json::Value) -> (Config, HostConfig) {
+        let mut v = v;
+        let hc = v
+            .as_object_mut()
+            .and_then(|o| o.remove("HostConfig"))
+            .unwrap_or_else(|| serde_json::json!({}));
+        (
+            serde_json::from_value(v).unwrap(),
+            serde_json::from_value(hc).unwrap(),
+        )
+    }
+
+    #[test]
+    fn what_clients_send_by_default_is_not_refused() {
+        // docker's CLI (28) without flags; and the Python SDK with a bind,
+        // whose target it lists in Config.Volumes too.
+        for v in [
+            serde_json::json!({"Image": "x", "Volumes": {}, "HostConfig": {
+                "Binds": null, "NetworkMode": "default", "PortBindings": {},
+                "VolumeDriver": "", "VolumesFrom": null, "Links": null, "PidMode": "",
+                "IpcMode": "", "UTSMode": "", "PublishAllPorts": false, "Devices": [],
+                "DeviceRequests": null}}),
+            serde_json::json!({"Image": "x", "Volumes": {"/x": {}}, "HostConfig": {
+                "NetworkMode": "default", "Binds": ["/tmp:/x:ro"]}}),
+            serde_json::json!({"Image": "x", "HostConfig": {"PortBindings": {"80/tcp": null},
+                "NetworkMode": "none"}}),
+        ] {
+            let (c, hc) = body(v.clone());
+            refuse_unsupported(&c, &hc).unwrap_or_else(|e| panic!("{v}: {e}"));
+        }
+    }
+
+    #[test]
+    fn unsupported_fields_are_refused_by_name() {
+        for (hc, says) in [
+            (
+                serde_json::json!({"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}}),
+                "published ports (-p / HostConfig.PortBindings) are not supported yet",
+            ),
+            (
+                serde_json::json!({"PublishAllPorts": true}),
+                "HostConfig.PublishAllPorts",
+            ),
+            (
+                serde_json::json!({"NetworkMode": "bridge"}),
+                "--network bridge",
+            ),
+            (
+                serde_json::json!({"NetworkMode": "proj_default"}),
+                "--network proj_default",
+            ),
+            (
+                serde_json::json!({"Binds": ["data:/data"]}),
+                "named volumes",
+            ),
+            (
+                serde_json::json!({"Mounts": [{"Type": "volume", "Target": "/d"}]}),
+                "--mount type=volume",
+            ),
+            (serde_json::json!({"Links": ["a:b"]}), "--link"),
+            (serde_json::json!({"VolumesFrom": ["a"]}), "--volumes-from"),
+            (
+                serde_json::json!({"PidMode": "container:a"}),
+                "--pid container:a",
+            ),
+        ] {
+            let (c, hc) = body(serde_json::json!({"Image": "x", "HostConfig": hc}));
+            let e = refuse_unsupported(&c, &hc).unwrap_err();
+            assert_eq!(e.status(), 400);
+            let msg = e.to_string();
+            assert!(
+                msg.contains(says) && msg.ends_with("not supported yet"),
+                "{msg}"
+            );
+        }
+        let (c, hc) = body(serde_json::json!({"Image": "x", "Volumes": {"/anon": {}}}));
+        let msg = refuse_unsupported(&c, &hc).unwrap_err().to_string();
+        assert!(msg.contains("anonymous volumes (-v /anon"), "{msg}");
     }
 }

@@ -125,6 +125,7 @@ pub struct HostConfig {
     pub readonly_rootfs: bool,
     pub security_opt: Option<Vec<String>>,
     pub tmpfs: Option<BTreeMap<String, String>>,
+    #[serde(rename = "UTSMode")]
     pub uts_mode: String,
     pub shm_size: i64,
     pub cpu_shares: i64,
@@ -140,6 +141,78 @@ pub struct HostConfig {
     pub ulimits: Option<Vec<Ulimit>>,
     pub init: Option<bool>,
     pub sysctls: Option<BTreeMap<String, String>>,
+    pub mounts: Option<Vec<Mount>>,
+    pub devices: Option<Vec<DeviceMapping>>,
+    pub device_cgroup_rules: Option<Vec<String>>,
+    pub device_requests: Option<Vec<serde_json::Value>>,
+    pub links: Option<Vec<String>>,
+    pub runtime: String,
+}
+
+/// `--device HOST[:CONTAINER][:PERMS]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceMapping {
+    pub path_on_host: String,
+    pub path_in_container: String,
+    pub cgroup_permissions: String,
+}
+
+/// One `--mount` (`HostConfig.Mounts`). The options are kept as sent;
+/// berth reads what it acts on (see spec.rs).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Mount {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub source: String,
+    pub target: String,
+    pub read_only: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub consistency: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind_options: Option<BindOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume_options: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpfs_options: Option<TmpfsOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_options: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct BindOptions {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub propagation: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub non_recursive: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub create_mountpoint: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub read_only_non_recursive: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub read_only_force_recursive: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TmpfsOptions {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub size_bytes: i64,
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub mode: u32,
+    /// `[["noexec"], ["nr_inodes", "1000"]]` (API 1.46).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<Vec<Vec<String>>>,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::model::Container;
+use crate::model::{Container, DeviceMapping, HostConfig, Mount};
 
 use berth_image::bundle::DEFAULT_PATH;
 
@@ -180,7 +180,7 @@ pub fn environment(image_env: &[String], env: &[String], hostname: &str, tty: bo
 }
 
 pub fn hostname(c: &Container) -> String {
-    if c.host_config.network_mode == "host" {
+    if c.host_config.network_mode == "host" || c.host_config.uts_mode == "host" {
         return nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_default();
@@ -292,8 +292,14 @@ pub fn build(
 ) -> Result<Value> {
     let hc = &c.host_config;
     let hostname = hostname(c);
-    let (uid, gid, groups) = resolve_user(&c.config.user, layers)?;
+    let (uid, gid, mut groups) = resolve_user(&c.config.user, layers)?;
+    for g in resolve_groups(hc.group_add.as_deref().unwrap_or_default(), layers)? {
+        if g != gid && !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
     let caps = capabilities(c)?;
+    let ns = namespace_modes(c)?;
     let mut args = vec![c.path.clone()];
     args.extend(c.args.iter().cloned());
     let init = if hc.init == Some(true) {
@@ -341,8 +347,14 @@ pub fn build(
         json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}),
         json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm}")]}),
     ];
+    match ns.ipc {
+        // Docker's --ipc none: a private namespace and no /dev/shm.
+        Ipc::None => {}
+        // --ipc host: the host's shared memory, as Docker binds it.
+        Ipc::Host => mounts.push(json!({"destination": "/dev/shm", "type": "bind", "source": "/dev/shm", "options": ["rbind", "rprivate"]})),
+        Ipc::Private => mounts.push(json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm}")]})),
+    }
     for (dest, src) in [
         ("/etc/resolv.conf", files.resolv),
         ("/etc/hostname", files.hostname),
@@ -351,34 +363,29 @@ pub fn build(
         mounts.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
     }
     for (dest, opts) in hc.tmpfs.iter().flatten() {
-        let mut options = vec![
-            "nosuid".to_string(),
-            "nodev".to_string(),
-            "noexec".to_string(),
-        ];
-        options.extend(
-            opts.split(',')
-                .filter(|o| !o.is_empty())
-                .map(str::to_string),
-        );
-        mounts.push(
-            json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options}),
-        );
+        mounts.push(tmpfs_mount(dest, opts.split(',')));
     }
+    check_mount_points(hc)?;
     for bind in hc.binds.iter().flatten() {
         mounts.push(bind_mount(bind)?);
+    }
+    for m in hc.mounts.iter().flatten() {
+        mounts.push(api_mount(m)?);
     }
     if let Some(bin) = init {
         mounts.push(json!({"destination": INIT_PATH, "type": "bind", "source": bin, "options": ["bind", "ro", "nosuid", "nodev"]}));
     }
 
-    let mut namespaces = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-        json!({"type": "mount"}),
-        json!({"type": "cgroup"}),
-    ];
+    let mut namespaces = vec![json!({"type": "mount"}), json!({"type": "cgroup"})];
+    if !ns.pid_host {
+        namespaces.push(json!({"type": "pid"}));
+    }
+    if ns.ipc != Ipc::Host {
+        namespaces.push(json!({"type": "ipc"}));
+    }
+    if !ns.uts_host {
+        namespaces.push(json!({"type": "uts"}));
+    }
     match hc.network_mode.as_str() {
         "host" => {}
         "" | "none" | "default" | "bridge" => namespaces.push(json!({"type": "network"})),
@@ -387,7 +394,9 @@ pub fn build(
         }
     }
 
-    let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    let (devices, mut device_rules) = devices(hc)?;
+    device_rules.splice(0..0, [json!({"allow": false, "access": "rwm"})]);
+    let mut resources = json!({"devices": device_rules});
     let mut memory = serde_json::Map::new();
     if hc.memory > 0 {
         memory.insert("limit".into(), json!(hc.memory));
@@ -435,6 +444,9 @@ pub fn build(
         "cgroupsPath": format!("{cgroup_parent}/{}", c.id),
         "sysctl": hc.sysctls.clone().unwrap_or_default(),
     });
+    if !devices.is_empty() {
+        linux["devices"] = Value::Array(devices);
+    }
     if !hc.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
@@ -455,14 +467,397 @@ pub fn build(
     if hc.oom_score_adj != 0 {
         process["oomScoreAdj"] = json!(hc.oom_score_adj);
     }
-    Ok(json!({
+    let mut spec = json!({
         "ociVersion": "1.2.0",
         "process": process,
         "root": {"path": "rootfs", "readonly": hc.readonly_rootfs},
-        "hostname": hostname,
         "mounts": mounts,
         "linux": linux,
-    }))
+    });
+    // With the host's UTS namespace the names are the host's to keep.
+    if !ns.uts_host {
+        spec["hostname"] = json!(hostname);
+        if !c.config.domainname.is_empty() {
+            spec["domainname"] = json!(c.config.domainname);
+        }
+    }
+    Ok(spec)
+}
+
+/// What `--ipc` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ipc {
+    Private,
+    /// A private namespace without /dev/shm.
+    None,
+    Host,
+}
+
+/// `--pid`, `--ipc` and `--uts` (HostConfig.PidMode, IpcMode, UTSMode).
+struct NamespaceModes {
+    pid_host: bool,
+    ipc: Ipc,
+    uts_host: bool,
+}
+
+/// The namespace modes, as dockerd validates them. Joining another
+/// container's namespaces (`container:NAME`) is refused at create
+/// (containers.rs) until berth can; here it is an error all the same.
+fn namespace_modes(c: &Container) -> Result<NamespaceModes> {
+    let hc = &c.host_config;
+    let pid_host = match hc.pid_mode.as_str() {
+        "" => false,
+        "host" => true,
+        m => return Err(Error::Invalid(format!("invalid PID mode: {m}"))),
+    };
+    let ipc = match hc.ipc_mode.as_str() {
+        "" | "private" | "shareable" => Ipc::Private,
+        "none" => Ipc::None,
+        "host" => Ipc::Host,
+        m => return Err(Error::Invalid(format!("invalid IPC mode: {m}"))),
+    };
+    let uts_host = match hc.uts_mode.as_str() {
+        "" => false,
+        "host" => true,
+        m => return Err(Error::Invalid(format!("invalid UTS mode: {m}"))),
+    };
+    if uts_host && !c.config.hostname.is_empty() {
+        return Err(Error::Invalid(
+            "conflicting options: hostname and the UTS mode".into(),
+        ));
+    }
+    Ok(NamespaceModes {
+        pid_host,
+        ipc,
+        uts_host,
+    })
+}
+
+/// `--group-add`: group ids, or names looked up in the image's /etc/group.
+fn resolve_groups(groups: &[String], layers: &[PathBuf]) -> Result<Vec<u32>> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let table = read_image_file(layers, "etc/group");
+    groups
+        .iter()
+        .map(|g| {
+            g.parse::<u32>().or_else(|_| {
+                table
+                    .lines()
+                    .map(|l| l.split(':').collect::<Vec<_>>())
+                    .find(|f| f.len() > 2 && f[0] == g)
+                    .and_then(|f| f[2].parse().ok())
+                    .ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "unable to find group {g}: no matching entries in group file"
+                        ))
+                    })
+            })
+        })
+        .collect()
+}
+
+/// A tmpfs at `dest`: Docker's nosuid, nodev and noexec, then the given
+/// options (a later `exec` wins over the default `noexec`).
+fn tmpfs_mount<'a>(dest: &str, opts: impl IntoIterator<Item = &'a str>) -> Value {
+    let mut options = vec![
+        "nosuid".to_string(),
+        "nodev".to_string(),
+        "noexec".to_string(),
+    ];
+    options.extend(
+        opts.into_iter()
+            .filter(|o| !o.is_empty())
+            .map(str::to_string),
+    );
+    json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options})
+}
+
+/// Two mounts on one path, as dockerd refuses them.
+fn check_mount_points(hc: &HostConfig) -> Result<()> {
+    let mut seen: Vec<String> = Vec::new();
+    let binds = hc
+        .binds
+        .iter()
+        .flatten()
+        .filter_map(|b| b.split(':').nth(1).map(str::to_string));
+    let mounts = hc.mounts.iter().flatten().map(|m| m.target.clone());
+    for dest in binds.chain(mounts) {
+        let clean = Path::new(&dest)
+            .components()
+            .collect::<PathBuf>()
+            .display()
+            .to_string();
+        if seen.contains(&clean) {
+            return Err(Error::Invalid(format!("Duplicate mount point: {clean}")));
+        }
+        seen.push(clean);
+    }
+    Ok(())
+}
+
+/// One of `HostConfig.Mounts` (`--mount`): a bind or a tmpfs, checked as
+/// dockerd checks them. Volumes are refused at create (containers.rs).
+fn api_mount(m: &Mount) -> Result<Value> {
+    let bad = |why: String| {
+        Err(Error::Invalid(format!(
+            "invalid mount config for type {:?}: {why}",
+            m.kind
+        )))
+    };
+    if m.target.is_empty() {
+        return bad("field Target must not be empty".into());
+    }
+    if !m.target.starts_with('/') {
+        return bad(format!(
+            "invalid mount path: '{}' mount path must be absolute",
+            m.target
+        ));
+    }
+    match m.kind.as_str() {
+        "bind" => {
+            if m.source.is_empty() {
+                return bad("field Source must not be empty".into());
+            }
+            if !m.source.starts_with('/') {
+                return bad(format!(
+                    "invalid mount path: '{}' mount path must be absolute",
+                    m.source
+                ));
+            }
+            if m.tmpfs_options.is_some() {
+                return bad("field TmpfsOptions must not be specified".into());
+            }
+            if m.volume_options.is_some() {
+                return bad("field VolumeOptions must not be specified".into());
+            }
+            let opts = m.bind_options.clone().unwrap_or_default();
+            if !Path::new(&m.source).exists() {
+                if !opts.create_mountpoint {
+                    return bad(format!("bind source path does not exist: {}", m.source));
+                }
+                std::fs::create_dir_all(&m.source)
+                    .map_err(|e| Error::io(format!("creating the bind source {}", m.source), e))?;
+            }
+            let mut options = vec![if opts.non_recursive { "bind" } else { "rbind" }.to_string()];
+            match opts.propagation.as_str() {
+                "" => options.push("rprivate".into()),
+                p @ ("private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave") => {
+                    options.push(p.into())
+                }
+                p => return bad(format!("invalid propagation mode: {p}")),
+            }
+            options.push(if m.read_only { "ro" } else { "rw" }.into());
+            Ok(
+                json!({"destination": m.target, "type": "bind", "source": m.source, "options": options}),
+            )
+        }
+        "tmpfs" => {
+            if !m.source.is_empty() {
+                return bad("field Source must not be specified".into());
+            }
+            if m.bind_options.is_some() {
+                return bad("field BindOptions must not be specified".into());
+            }
+            if m.volume_options.is_some() {
+                return bad("field VolumeOptions must not be specified".into());
+            }
+            let mut extra = Vec::new();
+            if m.read_only {
+                extra.push("ro".to_string());
+            }
+            if let Some(t) = &m.tmpfs_options {
+                if t.mode != 0 {
+                    extra.push(format!("mode={:o}", t.mode));
+                }
+                if t.size_bytes < 0 {
+                    return bad("size must not be negative".into());
+                }
+                if t.size_bytes > 0 {
+                    extra.push(format!("size={}", tmpfs_size(t.size_bytes)));
+                }
+                for o in t.options.iter().flatten() {
+                    match o.as_slice() {
+                        [flag] => extra.push(flag.clone()),
+                        [k, v] => extra.push(format!("{k}={v}")),
+                        _ => return bad(format!("invalid tmpfs option {o:?}")),
+                    }
+                }
+            }
+            Ok(tmpfs_mount(&m.target, extra.iter().map(String::as_str)))
+        }
+        "volume" => Err(Error::Invalid(
+            "volumes (--mount type=volume / HostConfig.Mounts) are not supported yet".into(),
+        )),
+        "" => bad("mount type unknown".into()),
+        other => Err(Error::Invalid(format!(
+            "mount type {other:?} (--mount type={other} / HostConfig.Mounts) is not supported"
+        ))),
+    }
+}
+
+/// A tmpfs size as dockerd writes it: in the largest unit that divides it.
+fn tmpfs_size(bytes: i64) -> String {
+    for (suffix, unit) in [("g", 1i64 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
+        if bytes % unit == 0 {
+            return format!("{}{suffix}", bytes / unit);
+        }
+    }
+    bytes.to_string()
+}
+
+/// `--device HOST[:CONTAINER][:PERMS]` and `--device-cgroup-rule`: the
+/// nodes the runtime makes (`linux.devices`, with the host node's type,
+/// numbers, mode and owner) and the cgroup rules that let the container use
+/// them, as dockerd derives them. A directory gives every device under it.
+fn devices(hc: &HostConfig) -> Result<(Vec<Value>, Vec<Value>)> {
+    let mut nodes = Vec::new();
+    let mut rules = Vec::new();
+    for d in hc.devices.iter().flatten() {
+        device_nodes(d, &mut nodes, &mut rules)?;
+    }
+    for r in hc.device_cgroup_rules.iter().flatten() {
+        rules.push(device_cgroup_rule(r)?);
+    }
+    Ok((nodes, rules))
+}
+
+fn device_nodes(d: &DeviceMapping, nodes: &mut Vec<Value>, rules: &mut Vec<Value>) -> Result<()> {
+    let host = d.path_on_host.as_str();
+    let gather = |e: std::io::Error| {
+        Error::Invalid(format!(
+            "error gathering device information while adding custom device {host:?}: {e}"
+        ))
+    };
+    if host.is_empty() {
+        return Err(Error::Invalid(
+            "invalid device mapping: PathOnHost must not be empty".into(),
+        ));
+    }
+    let ctr = if d.path_in_container.is_empty() {
+        host
+    } else {
+        d.path_in_container.as_str()
+    };
+    if !ctr.starts_with("/dev/") {
+        return Err(Error::Invalid(format!(
+            "invalid device mapping {host}:{ctr}: the container path must be under /dev/"
+        )));
+    }
+    let perms = if d.cgroup_permissions.is_empty() {
+        "rwm"
+    } else {
+        d.cgroup_permissions.as_str()
+    };
+    if !perms.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
+        return Err(Error::Invalid(format!(
+            "invalid device mode {perms:?} for {host}: use r, w and m"
+        )));
+    }
+    // A symlink (/dev/disk/by-id/...) stands for the node it names.
+    let resolved = std::fs::canonicalize(host).map_err(gather)?;
+    let meta = std::fs::metadata(&resolved).map_err(gather)?;
+    if meta.is_dir() {
+        let mut found = 0;
+        for (path, meta) in device_files(&resolved)? {
+            let rel = path.strip_prefix(&resolved).unwrap_or(&path);
+            let inside = Path::new(ctr).join(rel);
+            if let Some((node, rule)) = device_node(&inside, &meta, perms) {
+                nodes.push(node);
+                rules.push(rule);
+                found += 1;
+            }
+        }
+        if found == 0 {
+            return Err(Error::Invalid(format!(
+                "error gathering device information while adding custom device {host:?}: no device nodes under it"
+            )));
+        }
+        return Ok(());
+    }
+    let (node, rule) = device_node(Path::new(ctr), &meta, perms).ok_or_else(|| {
+        Error::Invalid(format!(
+            "error gathering device information while adding custom device {host:?}: not a device node"
+        ))
+    })?;
+    nodes.push(node);
+    rules.push(rule);
+    Ok(())
+}
+
+/// Every file under `dir` (not following links), with its metadata.
+fn device_files(dir: &Path) -> Result<Vec<(PathBuf, std::fs::Metadata)>> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let entries =
+            std::fs::read_dir(&d).map_err(|e| Error::io(format!("reading {}", d.display()), e))?;
+        for e in entries.flatten() {
+            let Ok(meta) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
+            if meta.is_dir() {
+                todo.push(e.path());
+            } else {
+                out.push((e.path(), meta));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// The spec's device entry and allow rule for a character or block node.
+fn device_node(inside: &Path, meta: &std::fs::Metadata, perms: &str) -> Option<(Value, Value)> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let kind = if meta.file_type().is_char_device() {
+        "c"
+    } else if meta.file_type().is_block_device() {
+        "b"
+    } else {
+        return None;
+    };
+    let rdev = meta.rdev();
+    let (major, minor) = (nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev));
+    Some((
+        json!({
+            "path": inside, "type": kind, "major": major, "minor": minor,
+            "fileMode": meta.mode() & 0o777, "uid": meta.uid(), "gid": meta.gid(),
+        }),
+        json!({"allow": true, "type": kind, "major": major, "minor": minor, "access": perms}),
+    ))
+}
+
+/// `--device-cgroup-rule 'c 1:3 rwm'` (`*` for any number), as dockerd parses it.
+fn device_cgroup_rule(rule: &str) -> Result<Value> {
+    let bad = || Error::Invalid(format!("invalid device cgroup rule format: '{rule}'"));
+    let parts: Vec<&str> = rule.split_whitespace().collect();
+    let [kind, numbers, access] = parts.as_slice() else {
+        return Err(bad());
+    };
+    if !matches!(*kind, "a" | "b" | "c")
+        || access.is_empty()
+        || !access.chars().all(|c| matches!(c, 'r' | 'w' | 'm'))
+    {
+        return Err(bad());
+    }
+    let (major, minor) = numbers.split_once(':').ok_or_else(bad)?;
+    let number = |n: &str| -> Result<Option<i64>> {
+        if n == "*" {
+            Ok(None)
+        } else {
+            n.parse::<i64>().map(Some).map_err(|_| bad())
+        }
+    };
+    let mut v = json!({"allow": true, "type": kind, "access": access});
+    if let Some(n) = number(major)? {
+        v["major"] = json!(n);
+    }
+    if let Some(n) = number(minor)? {
+        v["minor"] = json!(n);
+    }
+    Ok(v)
 }
 
 /// Where `--init` puts the init, as Docker does.
@@ -507,7 +902,7 @@ fn bind_mount(spec: &str) -> Result<Value> {
     }
     if !src.starts_with('/') {
         return Err(Error::Invalid(format!(
-            "invalid volume specification: {spec:?}: named volumes are not supported yet"
+            "named volumes (-v {spec} / HostConfig.Binds) are not supported yet"
         )));
     }
     if !Path::new(src).exists() {
@@ -606,6 +1001,77 @@ mod tests {
         assert_eq!(parse_size("512"), Some(512));
         assert_eq!(parse_size("10kb"), Some(10 << 10));
         assert_eq!(parse_size("x"), None);
+    }
+
+    #[test]
+    fn device_cgroup_rules() {
+        assert_eq!(
+            device_cgroup_rule("c 1:3 rwm").unwrap(),
+            json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"})
+        );
+        assert_eq!(
+            device_cgroup_rule("b 8:* r").unwrap(),
+            json!({"allow": true, "type": "b", "major": 8, "access": "r"})
+        );
+        for bad in ["c 1:3", "x 1:3 rwm", "c 1 rwm", "c a:3 rw", "c 1:3 rwx"] {
+            assert!(device_cgroup_rule(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn devices_from_the_host_node() {
+        let hc = HostConfig {
+            devices: Some(vec![DeviceMapping {
+                path_on_host: "/dev/null".into(),
+                path_in_container: "/dev/xnull".into(),
+                cgroup_permissions: "rw".into(),
+            }]),
+            ..Default::default()
+        };
+        let (nodes, rules) = devices(&hc).unwrap();
+        assert_eq!(nodes[0]["path"], "/dev/xnull");
+        assert_eq!(
+            (&nodes[0]["type"], &nodes[0]["major"], &nodes[0]["minor"]),
+            (&json!("c"), &json!(1), &json!(3))
+        );
+        assert_eq!(rules[0]["access"], "rw");
+        let bad = |host: &str, ctr: &str, perms: &str| {
+            let hc = HostConfig {
+                devices: Some(vec![DeviceMapping {
+                    path_on_host: host.into(),
+                    path_in_container: ctr.into(),
+                    cgroup_permissions: perms.into(),
+                }]),
+                ..Default::default()
+            };
+            devices(&hc).unwrap_err().to_string()
+        };
+        assert!(bad("/dev/null", "", "rwx").contains("invalid device mode"));
+        assert!(bad("/etc/passwd", "/dev/p", "").contains("not a device node"));
+        assert!(bad("/dev/no-such", "", "").contains("/dev/no-such"));
+    }
+
+    #[test]
+    fn tmpfs_mounts_as_dockerd_writes_them() {
+        assert_eq!(tmpfs_size(1 << 20), "1m");
+        assert_eq!(tmpfs_size(3 << 30), "3g");
+        assert_eq!(tmpfs_size(1536), "1536");
+        let m: Mount = serde_json::from_value(json!({"Type": "tmpfs", "Target": "/t",
+            "TmpfsOptions": {"SizeBytes": 65536, "Mode": 448, "Options": [["exec"]]}}))
+        .unwrap();
+        assert_eq!(
+            api_mount(&m).unwrap()["options"],
+            json!(["nosuid", "nodev", "noexec", "mode=700", "size=64k", "exec"])
+        );
+        let m: Mount =
+            serde_json::from_value(json!({"Type": "bind", "Source": "/no/such", "Target": "/t"}))
+                .unwrap();
+        assert!(
+            api_mount(&m)
+                .unwrap_err()
+                .to_string()
+                .contains("bind source path does not exist")
+        );
     }
 
     #[test]

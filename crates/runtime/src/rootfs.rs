@@ -172,7 +172,41 @@ pub fn prepare(ctx: &RootfsContext) -> Result<()> {
         make_devices(ctx, &root)?;
         dev_symlinks(&root)?;
     }
-    Ok(())
+    make_cwd(ctx.spec, &root)
+}
+
+/// Creates `process.cwd` when it is missing, as runc does (and dockerd, at
+/// create, for `-w` and the image's WORKDIR): root-owned, mode 0755, before
+/// the process takes its identity and before a read-only root is remounted.
+///
+/// Here rather than in the shim, after the rootfs overlay is mounted: only
+/// now are the container's mounts in place, so a working directory under a
+/// bind mount or a tmpfs (`-v /h:/data -w /data/sub`) is made where the
+/// process will look for it, and the runtime behaves as runc for any
+/// engine (dockerd, containerd) that uses it. The path is resolved inside
+/// the root by berth-safefs (a symlink in the image, even `/proc/self/fd/N`,
+/// cannot lead the mkdir out of it).
+fn make_cwd(spec: &Spec, root: &OwnedFd) -> Result<()> {
+    let Some(process) = spec.process() else {
+        return Ok(());
+    };
+    let cwd = process.cwd();
+    if cwd.as_os_str().is_empty() || cwd == Path::new("/") {
+        return Ok(());
+    }
+    // Only what is missing is made: a path that is there, or that cannot be
+    // resolved safely (through a magic link such as /proc/self/fd/N), is
+    // left to chdir, which uses it or reports why not.
+    match open_in_root(root, cwd, OFlag::O_PATH | OFlag::O_DIRECTORY) {
+        Err(nix::errno::Errno::ENOENT) => {}
+        _ => return Ok(()),
+    }
+    // 0755 whatever umask we inherited: the mode Docker gives it.
+    let old = nix::sys::stat::umask(Mode::from_bits_truncate(0o022));
+    let made = ensure_in_root(root, cwd, false);
+    nix::sys::stat::umask(old);
+    made.map(drop)
+        .map_err(|e| Error::Other(format!("creating process.cwd {}: {e}", cwd.display())))
 }
 
 fn source_name(m: &Mount) -> String {
