@@ -87,6 +87,30 @@ pub struct RunArgs {
     /// Mount a tmpfs directory (path[:options])
     #[arg(long, value_name = "list")]
     pub tmpfs: Vec<String>,
+    /// Attach a filesystem mount to the container (type=bind|tmpfs|volume,source=..,target=..,readonly,...)
+    #[arg(long, value_name = "mount")]
+    pub mount: Vec<String>,
+    /// Add a host device to the container (host[:container][:rwm])
+    #[arg(long, value_name = "list")]
+    pub device: Vec<String>,
+    /// Add a rule to the cgroup allowed devices list
+    #[arg(long, value_name = "list")]
+    pub device_cgroup_rule: Vec<String>,
+    /// PID namespace to use (host)
+    #[arg(long, value_name = "string")]
+    pub pid: Option<String>,
+    /// IPC mode to use (none, private, shareable, host)
+    #[arg(long, value_name = "string")]
+    pub ipc: Option<String>,
+    /// UTS namespace to use (host)
+    #[arg(long, value_name = "string")]
+    pub uts: Option<String>,
+    /// Add additional groups to join
+    #[arg(long, value_name = "list")]
+    pub group_add: Vec<String>,
+    /// Container NIS domain name
+    #[arg(long, value_name = "string")]
+    pub domainname: Option<String>,
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long, value_name = "list")]
     pub add_host: Vec<String>,

@@ -138,6 +138,31 @@ pub fn build(
         }
         host.tmpfs = Some(m);
     }
+    if !a.mount.is_empty() {
+        host.mounts = Some(
+            a.mount
+                .iter()
+                .map(|m| parse_mount(m))
+                .collect::<Result<_>>()?,
+        );
+    }
+    if !a.device.is_empty() {
+        host.devices = Some(
+            a.device
+                .iter()
+                .map(|d| parse_device(d))
+                .collect::<Result<_>>()?,
+        );
+    }
+    if !a.device_cgroup_rule.is_empty() {
+        host.device_cgroup_rules = Some(a.device_cgroup_rule.clone());
+    }
+    host.pid_mode = a.pid.clone();
+    host.ipc_mode = a.ipc.clone();
+    host.uts_mode = a.uts.clone();
+    if !a.group_add.is_empty() {
+        host.group_add = Some(a.group_add.clone());
+    }
     if !a.add_host.is_empty() {
         let mut hosts = Vec::new();
         for h in &a.add_host {
@@ -209,6 +234,7 @@ pub fn build(
         working_dir: a.workdir.clone(),
         user: a.user.clone(),
         hostname: a.hostname.clone(),
+        domainname: a.domainname.clone(),
         labels: (!labels.is_empty()).then_some(labels),
         tty: Some(a.tty),
         open_stdin: Some(a.interactive),
@@ -304,6 +330,112 @@ pub fn read_env_file(path: &str) -> Result<Vec<String>> {
 /// docker's RAMInBytes (berth-units): `512`, `32m`, `1.5g`, `64MB`.
 pub fn parse_bytes(s: &str) -> Result<i64> {
     berth_units::ram_in_bytes(s).map_err(|e| anyhow!("{e}"))
+}
+
+/// `--device HOST[:CONTAINER][:PERMS]`, as docker's CLI splits it.
+fn parse_device(spec: &str) -> Result<bollard::models::DeviceMapping> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let is_perms = |p: &str| !p.is_empty() && p.chars().all(|c| "rwm".contains(c));
+    let (host, container, perms) = match parts.as_slice() {
+        [h] => (*h, *h, "rwm"),
+        [h, p] if is_perms(p) => (*h, *h, *p),
+        [h, c] => (*h, *c, "rwm"),
+        [h, c, p] if is_perms(p) => (*h, *c, *p),
+        _ => bail!("invalid argument {spec:?} for \"--device\" flag: bad format for path: {spec}"),
+    };
+    if !container.starts_with('/') {
+        bail!(
+            "invalid argument {spec:?} for \"--device\" flag: {container} is not an absolute path"
+        );
+    }
+    Ok(bollard::models::DeviceMapping {
+        path_on_host: Some(host.to_string()),
+        path_in_container: Some(container.to_string()),
+        cgroup_permissions: Some(perms.to_string()),
+    })
+}
+
+/// `--mount type=..,source=..,target=..,...` as docker's CLI reads it; an
+/// unknown key is refused by name.
+fn parse_mount(spec: &str) -> Result<bollard::models::Mount> {
+    use serde_json::{Value, json};
+    let bad = |why: String| anyhow!("invalid argument {spec:?} for \"--mount\" flag: {why}");
+    let mut m = json!({"Type": "volume"});
+    let (mut bind, mut tmpfs, mut volume) = (json!({}), json!({}), json!({}));
+    let truthy = |v: Option<&str>| -> Result<bool> {
+        match v {
+            None | Some("1") | Some("true") => Ok(true),
+            Some("0") | Some("false") => Ok(false),
+            Some(o) => Err(bad(format!("invalid value {o:?}: expected true or false"))),
+        }
+    };
+    for field in spec.split(',').filter(|f| !f.is_empty()) {
+        let (k, v) = match field.split_once('=') {
+            Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v)),
+            None => (field.trim().to_ascii_lowercase(), None),
+        };
+        let need = || {
+            v.map(str::to_string)
+                .ok_or_else(|| bad(format!("invalid field '{field}' must be a key=value pair")))
+        };
+        match k.as_str() {
+            "type" => m["Type"] = json!(need()?),
+            "source" | "src" => m["Source"] = json!(need()?),
+            "target" | "dst" | "destination" => m["Target"] = json!(need()?),
+            "readonly" | "ro" => m["ReadOnly"] = json!(truthy(v)?),
+            "consistency" => m["Consistency"] = json!(need()?),
+            "bind-propagation" => bind["Propagation"] = json!(need()?),
+            "bind-nonrecursive" => bind["NonRecursive"] = json!(truthy(v)?),
+            "bind-create-mountpoint" => bind["CreateMountpoint"] = json!(truthy(v)?),
+            "volume-nocopy" => volume["NoCopy"] = json!(truthy(v)?),
+            "volume-driver" => volume["DriverConfig"]["Name"] = json!(need()?),
+            "volume-opt" | "volume-label" => {
+                let kv = need()?;
+                let (ok, ov) = kv
+                    .split_once('=')
+                    .ok_or_else(|| bad(format!("invalid {k} {kv:?}")))?;
+                let slot = if k == "volume-opt" {
+                    "/DriverConfig/Options"
+                } else {
+                    "/Labels"
+                };
+                if volume.pointer(slot).is_none() {
+                    if k == "volume-opt" {
+                        volume["DriverConfig"]["Options"] = json!({});
+                    } else {
+                        volume["Labels"] = json!({});
+                    }
+                }
+                if let Some(Value::Object(o)) = volume.pointer_mut(slot) {
+                    o.insert(ok.to_string(), json!(ov));
+                }
+            }
+            "tmpfs-size" => {
+                let n = parse_bytes(&need()?).map_err(|e| bad(format!("tmpfs-size: {e}")))?;
+                tmpfs["SizeBytes"] = json!(n);
+            }
+            "tmpfs-mode" => {
+                let mode = need()?;
+                let n = i64::from_str_radix(&mode, 8)
+                    .map_err(|_| bad(format!("tmpfs-mode {mode:?} is not an octal mode")))?;
+                tmpfs["Mode"] = json!(n);
+            }
+            other => return Err(bad(format!("unexpected key '{other}' in '{field}'"))),
+        }
+    }
+    if m["Target"].is_null() {
+        return Err(bad("target is required".into()));
+    }
+    for (key, opts) in [
+        ("BindOptions", bind),
+        ("TmpfsOptions", tmpfs),
+        ("VolumeOptions", volume),
+    ] {
+        if opts.as_object().is_some_and(|o| !o.is_empty()) {
+            m[key] = opts;
+        }
+    }
+    serde_json::from_value(m).map_err(|e| bad(e.to_string()))
 }
 
 /// `--cpus 1.5` in nano CPUs.
