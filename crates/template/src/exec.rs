@@ -612,6 +612,7 @@ impl<'t, 'd, 'o> State<'t, 'd, 'o> {
                         let recv_json = json.cloned().unwrap_or(Value::Null);
                         match self.env.missing_field(&recv_json, name) {
                             Missing::NoValue => Ok(Val::NoValue),
+                            Missing::Nil => Ok(self.nil_val(name)),
                             Missing::Error => {
                                 Err(self
                                     .errorf(format!("map has no entry for key {}", go_quote(name))))

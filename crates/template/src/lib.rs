@@ -125,6 +125,9 @@ pub enum Missing {
     /// A Go struct of the given type name:
     /// `can't evaluate field F in type T`.
     Field(String),
+    /// A field the Go struct has but the JSON omits (`omitempty`): it is
+    /// nil, printed as [`Env::nil_text`] says.
+    Nil,
 }
 
 /// Hooks that make JSON data behave like docker's Go types. Every method has

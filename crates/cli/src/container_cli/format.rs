@@ -86,7 +86,21 @@ impl berth_template::Env for RowEnv {
     fn nil_text(&self, field: &str) -> Option<String> {
         Some(null_text(field).to_string())
     }
+
+    /// A nil map or pointer field of docker's types that the engine's JSON
+    /// omits (`omitempty`) prints as Go prints the nil, not `<no value>`.
+    fn missing_field(&self, _receiver: &Value, field: &str) -> berth_template::Missing {
+        if OMITTED_NILS.contains(&field) {
+            berth_template::Missing::Nil
+        } else {
+            berth_template::Missing::NoValue
+        }
+    }
 }
+
+/// Fields of docker's types that are nil maps or pointers and that the API
+/// leaves out when nil.
+const OMITTED_NILS: &[&str] = &["Health", "Healthcheck", "Labels"];
 
 /// docker's header for `{{.Label "a.b-c"}}`: "b c".
 struct HeaderEnv;
@@ -283,6 +297,13 @@ mod tests {
             t.header(&|f| (f == "ID").then_some("CONTAINER ID")),
             "CONTAINER ID\tNAMES"
         );
+    }
+
+    #[test]
+    fn omitted_nil_fields_print_as_go_prints_them() {
+        let v = json!({"State": {}, "Config": {}});
+        let t = Template::parse("{{.State.Health}} {{.Config.Labels}} {{.Config.Nope}}").unwrap();
+        assert_eq!(t.render(&v).unwrap(), "<nil> map[] <no value>");
     }
 
     #[test]
