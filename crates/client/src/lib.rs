@@ -587,9 +587,18 @@ impl RawResponse {
             RequestBody::Empty => {}
         }
         req.push_str("\r\n");
-        w.write_all(req.as_bytes()).await?;
+        // Head and a JSON body in one write: an engine that answers without
+        // reading the body (dockerd's Go server, then closing) must not find
+        // us half-way, with EPIPE for our second write.
+        let mut head = req.into_bytes();
+        if let RequestBody::Json(b) = &body {
+            head.extend_from_slice(b);
+        }
+        w.write_all(&head)
+            .await
+            .with_context(|| format!("sending {method} {target} to the engine"))?;
         match body {
-            RequestBody::Json(b) => w.write_all(&b).await?,
+            RequestBody::Json(_) => {}
             RequestBody::Stream(mut src) => {
                 let mut buf = vec![0u8; 256 * 1024];
                 loop {

@@ -278,12 +278,15 @@ pub fn main(cmd: EngineCommand, host: Option<&str>, data_root: &Path) -> i32 {
     code
 }
 
-/// Our stdout went away (`berth export | head`): nothing to say.
+/// Our stdout went away (`berth export | head`): nothing to say. Only a
+/// bare I/O error (a write of ours to stdout) counts: one from the engine's
+/// connection carries context and is reported.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    e.chain().count() == 1
+        && e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        })
 }
 
 async fn connect(host: Option<&str>, data_root: &Path) -> Result<Engine> {

@@ -368,12 +368,15 @@ async fn prune(e: &Engine, c: &Prune, out: &mut dyn Write) -> Result<i32> {
         }
         filters[k] = json!(vs);
     }
-    let v = e
-        .post_json(
+    // No body, as docker's CLI sends it.
+    let body = e
+        .call(
+            "POST",
             &format!("/images/prune?filters={}", urlencode(&filters.to_string())),
-            &json!({}),
+            None,
         )
         .await?;
+    let v: Value = serde_json::from_slice(&body).context("decoding the prune answer")?;
     if let Some(items) = v["ImagesDeleted"].as_array().filter(|a| !a.is_empty()) {
         // prune's words are lower case, unlike rmi's (docker's CLI).
         writeln!(out, "Deleted Images:")?;
