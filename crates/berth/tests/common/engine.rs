@@ -170,7 +170,7 @@ impl Engine {
             .args(["-q", "-e", "-c", &full, "/dev/null"]);
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
         cmd.stdin(Stdio::piped());
-        Some(self.capture(cmd, n, CMD_TIMEOUT, Some((input, delay))))
+        Some(self.capture(cmd, n, CMD_TIMEOUT, Some((input, delay, Feed::EveryDelay))))
     }
 
     /// Starts `berth <args>` in the background, its stdout and stderr going
@@ -214,7 +214,12 @@ impl Engine {
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
         let mut cmd = self.berth_cmd(args);
         cmd.stdin(Stdio::piped());
-        self.capture(cmd, n, CMD_TIMEOUT, Some((input, Duration::ZERO)))
+        self.capture(
+            cmd,
+            n,
+            CMD_TIMEOUT,
+            Some((input, Duration::ZERO, Feed::Once)),
+        )
     }
 
     /// Runs `cmd` in its own process group, output to files (a grandchild
@@ -224,7 +229,7 @@ impl Engine {
         mut cmd: Command,
         n: usize,
         timeout: Duration,
-        input: Option<(&[u8], Duration)>,
+        input: Option<(&[u8], Duration, Feed)>,
     ) -> Output {
         let out_path = self.dir.join(format!("cmd{n}.out"));
         let err_path = self.dir.join(format!("cmd{n}.err"));
@@ -239,12 +244,23 @@ impl Engine {
         // the command has exited (no early EOF).
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let writer = match (input, child.stdin.take()) {
-            (Some((data, delay)), Some(mut stdin)) => {
+            (Some((data, delay, feed)), Some(mut stdin)) => {
                 let data = data.to_vec();
                 Some(std::thread::spawn(move || {
-                    std::thread::sleep(delay);
-                    let _ = std::io::Write::write_all(&mut stdin, &data);
-                    let _ = done_rx.recv();
+                    loop {
+                        // Anything but a timeout means the command has exited.
+                        if !matches!(
+                            done_rx.recv_timeout(delay),
+                            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                        ) {
+                            return;
+                        }
+                        let _ = std::io::Write::write_all(&mut stdin, &data);
+                        if feed == Feed::Once {
+                            let _ = done_rx.recv();
+                            return;
+                        }
+                    }
                 }))
             }
             _ => None,
@@ -276,6 +292,17 @@ impl Engine {
             ),
         }
     }
+}
+
+/// How a command's stdin gets its input.
+#[derive(Clone, Copy, PartialEq)]
+enum Feed {
+    /// Once, after the delay.
+    Once,
+    /// Again after every delay until the command exits: keys typed before
+    /// the CLI has put its terminal in raw mode are eaten by the line
+    /// discipline (ctrl-q is START), so a user would type them again.
+    EveryDelay,
 }
 
 /// A berth command running in the background; killed on drop.

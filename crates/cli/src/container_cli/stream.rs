@@ -260,9 +260,13 @@ pub async fn pump(h: Hijacked, tty: bool, stdin: bool, detach: Option<Vec<u8>>) 
         }
         Ok::<_, anyhow::Error>(())
     };
+    // Detaching drops the stdin task's write half, a half-close after which
+    // dockerd ends the output too: when both are ready, the detach wins (it
+    // was sent first), or we would wait for the container's exit.
     tokio::select! {
-        r = output => { r?; Ok(Outcome::Ended) }
+        biased;
         Ok(()) = detached_rx => Ok(Outcome::Detached),
+        r = output => { r?; Ok(Outcome::Ended) }
     }
 }
 
