@@ -45,6 +45,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("berth-runtime-cli", &["berth-runtime", "berth-sys"]),
     ("berth-image", &["berth-safefs", "berth-store", "berth-sys"]),
     (
+        "berth-volume",
+        &["berth-safefs", "berth-store", "berth-sys", "berth-units"],
+    ),
+    (
         "berth-shim",
         &["berth-runtime", "berth-safefs", "berth-sys"],
     ),
@@ -53,6 +57,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "berth-store",
             "berth-image",
+            "berth-volume",
             "berth-shim",
             "berth-runtime",
             "berth-safefs",

@@ -51,16 +51,28 @@ pub enum Kind {
     Images,
     /// Full references (`docker.io/library/busybox:latest`) to image ids.
     Tags,
+    /// Volume records, by volume name.
+    Volumes,
+    /// Network records, by network id.
+    Networks,
 }
 
 impl Kind {
-    const ALL: [Kind; 3] = [Kind::Containers, Kind::Images, Kind::Tags];
+    const ALL: [Kind; 5] = [
+        Kind::Containers,
+        Kind::Images,
+        Kind::Tags,
+        Kind::Volumes,
+        Kind::Networks,
+    ];
 
     fn table(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
         match self {
             Kind::Containers => TableDefinition::new("containers"),
             Kind::Images => TableDefinition::new("images"),
             Kind::Tags => TableDefinition::new("tags"),
+            Kind::Volumes => TableDefinition::new("volumes"),
+            Kind::Networks => TableDefinition::new("networks"),
         }
     }
 }
@@ -266,6 +278,18 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// One object, or None when there is none by that id.
+    pub fn get<T: DeserializeOwned>(&self, kind: Kind, id: &str) -> Result<Option<T>> {
+        let tx = self.db.begin_read().map_err(store_err)?;
+        let table = tx.open_table(kind.table()).map_err(store_err)?;
+        let Some(v) = table.get(id).map_err(store_err)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(v.value())
+            .map(Some)
+            .map_err(|e| Error::Db(format!("{kind:?} {id}: {e}")))
     }
 }
 
