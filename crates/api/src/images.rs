@@ -135,7 +135,7 @@ async fn named(
 }
 
 /// Runs an engine call on the blocking pool (image calls read and write disk).
-async fn blocking(
+pub(crate) async fn blocking(
     engine: Arc<Engine>,
     f: impl FnOnce(&Engine) -> Result<Response<Body>, Error> + Send + 'static,
 ) -> Response<Body> {

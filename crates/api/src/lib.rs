@@ -19,6 +19,7 @@ mod routes;
 mod stats;
 mod stream;
 mod system;
+mod volumes;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -75,6 +76,21 @@ pub fn error(status: u16, message: impl std::fmt::Display) -> Response<Body> {
 }
 
 pub fn json(status: u16, v: &serde_json::Value) -> Response<Body> {
+    typed(status, v)
+}
+
+/// A response with no body (204 No Content and friends).
+pub fn empty(status: u16) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("Api-Version", API_VERSION)
+        .body(full(Bytes::new()))
+        .expect("a valid response")
+}
+
+/// A response of one of berth-models' wire types (or any serializable
+/// value), as JSON.
+pub fn typed(status: u16, v: &impl serde::Serialize) -> Response<Body> {
     Response::builder()
         .status(status)
         .header("Content-Type", "application/json")

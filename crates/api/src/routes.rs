@@ -29,6 +29,10 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> 
             "/auth" | "/images/json" | "/images/load" | "/images/create" | "/images/get"
             | "/images/prune",
         ) => crate::images::route(state, req, method, &path, &query).await,
+        (m, p) if p == "/volumes" || p.starts_with("/volumes/") => {
+            let version = api_version(req.uri().path());
+            crate::volumes::route(state.engine.clone(), req, m, p, &query, version).await
+        }
         (Method::GET, "/system/df") => crate::system::df(state.engine.clone()).await,
         (Method::POST, "/commit") => crate::commit::commit(state.engine.clone(), req, &query).await,
         (Method::GET, "/events") => crate::events::events(state.engine.clone(), &query).await,
@@ -59,6 +63,22 @@ fn strip_version(path: &str) -> &str {
         return &rest[slash..];
     }
     path
+}
+
+/// The API version a request names in its path (`/v1.41/...`), else ours,
+/// as (major, minor).
+fn api_version(path: &str) -> (u32, u32) {
+    let named = path
+        .strip_prefix("/v")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|v| v.split_once('.'))
+        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+    named.unwrap_or_else(|| {
+        let (a, b) = API_VERSION
+            .split_once('.')
+            .expect("API_VERSION is major.minor");
+        (a.parse().expect("major"), b.parse().expect("minor"))
+    })
 }
 
 fn query(q: Option<&str>) -> BTreeMap<String, Vec<String>> {

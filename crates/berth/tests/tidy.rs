@@ -57,6 +57,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "berth-store",
             "berth-image",
+            "berth-models",
             "berth-volume",
             "berth-shim",
             "berth-runtime",
@@ -65,8 +66,9 @@ const LAYERS: &[(&str, &[&str])] = &[
             "berth-units",
         ],
     ),
-    ("berth-api", &["berth-engine", "berth-units"]),
-    ("berth-client", &["berth-sys"]),
+    ("berth-models", &[]),
+    ("berth-api", &["berth-engine", "berth-models", "berth-units"]),
+    ("berth-client", &["berth-models", "berth-sys"]),
     (
         "berth-cli",
         &["berth-client", "berth-template", "berth-units"],

@@ -4,3 +4,4 @@
 
 pub mod container_cli;
 pub mod image_cli;
+pub mod volume_cli;

@@ -18,6 +18,9 @@
 
 pub mod credentials;
 
+/// The Engine API's wire types, as the server sends them.
+pub use berth_models as models;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

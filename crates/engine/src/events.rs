@@ -90,6 +90,27 @@ impl Events {
         self.publish(event);
     }
 
+    /// Publishes a volume event (create, destroy, mount, unmount).
+    pub fn volume(&self, action: &str, name: &str, driver: &str) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        self.publish(Event {
+            status: String::new(),
+            id: String::new(),
+            from: String::new(),
+            kind: "volume".into(),
+            action: action.into(),
+            actor: Actor {
+                id: name.into(),
+                attributes: [("driver".to_string(), driver.to_string())].into(),
+            },
+            scope: "local".into(),
+            time: now.as_secs() as i64,
+            time_nano: now.as_nanos() as i64,
+        });
+    }
+
     pub fn publish(&self, event: Event) {
         let mut recent = self.recent.lock().expect("events lock");
         if recent.len() == KEEP {

@@ -26,6 +26,7 @@ pub mod model;
 pub mod names;
 pub mod seccomp;
 pub mod spec;
+pub mod volumes;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -54,6 +55,7 @@ pub struct Config {
 pub struct Engine {
     pub config: Config,
     pub images: berth_image::images::ImageStore,
+    pub volumes: berth_volume::Volumes,
     pub events: events::Events,
     store: std::sync::Arc<berth_store::Store>,
     containers: Mutex<BTreeMap<String, Container>>,
@@ -70,6 +72,7 @@ impl Engine {
         // One state store: containers, images and tags in one database.
         let store = std::sync::Arc::new(berth_store::Store::open(&config.data_root)?);
         let images = berth_image::images::ImageStore::with_store(&config.data_root, store.clone())?;
+        let volumes = berth_volume::Volumes::open(&config.data_root, store.clone())?;
         let all: Vec<Container> = store.all(berth_store::Kind::Containers)?;
         let containers: BTreeMap<String, Container> =
             all.into_iter().map(|c| (c.id.clone(), c)).collect();
@@ -101,6 +104,7 @@ impl Engine {
         Ok(Engine {
             config,
             images,
+            volumes,
             events: events::Events::default(),
             store,
             containers: Mutex::new(containers),

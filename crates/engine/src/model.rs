@@ -305,6 +305,23 @@ impl Container {
         self.config.labels.as_ref()?.get(key).map(String::as_str)
     }
 
+    /// The named volumes the container mounts (`-v name:/path`,
+    /// `--mount type=volume`).
+    pub fn volume_names(&self) -> impl Iterator<Item = &str> {
+        let binds = self.host_config.binds.iter().flatten().filter_map(|b| {
+            let source = b.split(':').next()?;
+            (b.contains(':') && !source.starts_with('/')).then_some(source)
+        });
+        let mounts = self
+            .host_config
+            .mounts
+            .iter()
+            .flatten()
+            .filter(|m| m.kind == "volume" && !m.source.is_empty())
+            .map(|m| m.source.as_str());
+        binds.chain(mounts)
+    }
+
     pub fn is_running(&self) -> bool {
         matches!(
             self.state.status,

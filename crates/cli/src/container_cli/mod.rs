@@ -9,8 +9,8 @@ pub(crate) mod format;
 mod ps;
 mod run;
 mod stream;
-mod system;
-mod verbs;
+pub(crate) mod system;
+pub(crate) mod verbs;
 
 use std::path::Path;
 
@@ -114,6 +114,9 @@ pub enum EngineCommand {
     Push(image_cli::Push),
     /// Log in to a registry.
     Login(image_cli::Login),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(crate::volume_cli::VolumeCommand),
 }
 
 /// `berth container <verb>`.
@@ -324,6 +327,7 @@ async fn dispatch(e: &Engine, cmd: EngineCommand) -> Result<i32> {
         EngineCommand::Pull(c) => image_cli::dispatch(e, ImageCommand::Pull(c)).await,
         EngineCommand::Push(c) => image_cli::dispatch(e, ImageCommand::Push(c)).await,
         EngineCommand::Login(c) => image_cli::dispatch(e, ImageCommand::Login(c)).await,
+        EngineCommand::Volume(c) => crate::volume_cli::dispatch(e, c).await,
     }
 }
 

@@ -12,7 +12,7 @@ use super::*;
 use berth_client::{Engine, status_of};
 
 /// Asks `[y/N]` on stderr/stdin; true for y or yes.
-fn confirm(warning: &str) -> bool {
+pub(crate) fn confirm(warning: &str) -> bool {
     eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
@@ -22,7 +22,7 @@ fn confirm(warning: &str) -> bool {
     matches!(line.trim().to_lowercase().as_str(), "y" | "yes")
 }
 
-fn filters_query(list: &[String]) -> Result<String> {
+pub(crate) fn filters_query(list: &[String]) -> Result<String> {
     let f = format::filters(list)?;
     if f.is_empty() {
         return Ok(String::new());

@@ -367,7 +367,7 @@ pub async fn inspect(e: &Engine, a: &InspectArgs, top_level: bool) -> Result<i32
 }
 
 /// Re-indents JSON text (4 spaces, as docker) keeping its key order.
-fn indent_json(raw: &[u8]) -> String {
+pub(crate) fn indent_json(raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw);
     let mut out = String::with_capacity(text.len() * 2);
     let mut depth = 0usize;
