@@ -169,7 +169,7 @@ async fn container_route(
         (Method::POST, "wait") => wait(engine, name, first(q, "condition").unwrap_or("")).await,
         (Method::DELETE, "") => {
             let force = truthy(q, "force");
-            done(engine.remove(name, force).await)
+            done(engine.remove(name, force, truthy(q, "v")).await)
         }
         (Method::POST, "attach") => attach(engine, req, name, q).await,
         (Method::GET, "logs") => crate::logs::logs(engine, name, q).await,
@@ -357,7 +357,7 @@ async fn prune(engine: &Arc<Engine>, q: &Query) -> Response<Body> {
         if matches!(
             c.state.status,
             Status::Exited | Status::Created | Status::Dead
-        ) && engine.remove(&c.id, false).await.is_ok()
+        ) && engine.remove(&c.id, false, false).await.is_ok()
         {
             deleted.push(c.id);
         }
@@ -395,36 +395,13 @@ fn network_settings(c: &Container) -> Value {
 }
 
 fn mounts(c: &Container) -> Value {
-    let mut out = Vec::new();
-    for b in c.host_config.binds.iter().flatten() {
-        let parts: Vec<&str> = b.split(':').collect();
-        if parts.len() < 2 {
-            continue;
-        }
-        let mode = parts.get(2).copied().unwrap_or("");
-        out.push(json!({
-            "Type": "bind", "Source": parts[0], "Destination": parts[1],
-            "Mode": mode, "RW": !mode.split(',').any(|m| m == "ro"), "Propagation": "rprivate",
-        }));
-    }
-    // `--mount` binds and tmpfs mounts, as dockerd lists them (a volume
-    // mount is refused at create).
-    for m in c.host_config.mounts.iter().flatten() {
-        let propagation = match m.kind.as_str() {
-            "bind" => m
-                .bind_options
-                .as_ref()
-                .map(|b| b.propagation.as_str())
-                .filter(|p| !p.is_empty())
-                .unwrap_or("rprivate"),
-            _ => "",
-        };
-        out.push(json!({
-            "Type": m.kind, "Source": m.source, "Destination": m.target,
-            "Mode": "", "RW": !m.read_only, "Propagation": propagation,
-        }));
-    }
-    Value::Array(out)
+    Value::Array(
+        c.mounts
+            .iter()
+            .filter(|m| m.listed)
+            .map(|m| m.wire())
+            .collect(),
+    )
 }
 
 fn state_json(c: &Container) -> Value {

@@ -80,6 +80,13 @@ fn merge_image_config(config: &mut Config, image: &serde_json::Value) {
     if config.healthcheck.is_none() && ic["Healthcheck"].is_object() {
         config.healthcheck = serde_json::from_value(ic["Healthcheck"].clone()).ok();
     }
+    // The image's VOLUMEs join the request's, as dockerd merges them.
+    if let Some(volumes) = ic["Volumes"].as_object().filter(|v| !v.is_empty()) {
+        let mine = config.volumes.get_or_insert_with(Default::default);
+        for (path, v) in volumes {
+            mine.entry(path.clone()).or_insert_with(|| v.clone());
+        }
+    }
     if config.exposed_ports.is_none() {
         config.exposed_ports = ic["ExposedPorts"]
             .as_object()
@@ -151,12 +158,12 @@ fn validate_host_config(hc: &mut HostConfig) -> Result<()> {
     Ok(())
 }
 
-/// What berth does not do yet (networks, published ports, volumes, shared
+/// What berth does not do yet (networks, published ports, shared
 /// namespaces), refused at create with a 400 that names the flag and the
 /// API field, rather than accepted and silently ignored. Empty values are
 /// not requests and pass: docker's CLI sends `PortBindings: {}`,
 /// `Volumes: {}`, `NetworkMode: "default"` and `Links: null` by default.
-fn refuse_unsupported(config: &Config, hc: &HostConfig) -> Result<()> {
+fn refuse_unsupported(hc: &HostConfig) -> Result<()> {
     let not_yet = |what: String| Err(Error::Invalid(format!("{what} not supported yet")));
     let publishes = |v: &serde_json::Value| match v {
         serde_json::Value::Null => false,
@@ -203,42 +210,11 @@ fn refuse_unsupported(config: &Config, hc: &HostConfig) -> Result<()> {
             ));
         }
     }
-    if hc.volumes_from.iter().flatten().next().is_some() {
-        return not_yet(
-            "volumes from other containers (--volumes-from / HostConfig.VolumesFrom) are".into(),
-        );
-    }
-    if !hc.volume_driver.is_empty() {
-        return not_yet("volume drivers (--volume-driver / HostConfig.VolumeDriver) are".into());
-    }
-    for b in hc.binds.iter().flatten() {
-        if !b.starts_with('/') {
-            return not_yet(format!("named volumes (-v {b} / HostConfig.Binds) are"));
-        }
-    }
-    for m in hc.mounts.iter().flatten() {
-        if m.kind == "volume" {
-            return not_yet("volumes (--mount type=volume / HostConfig.Mounts) are".into());
-        }
-    }
-    // An anonymous volume is a path in Config.Volumes that no bind or mount
-    // covers (the Python SDK lists its binds' targets there too).
-    let covered: Vec<&str> = hc
-        .binds
-        .iter()
-        .flatten()
-        .filter_map(|b| b.split(':').nth(1))
-        .chain(hc.mounts.iter().flatten().map(|m| m.target.as_str()))
-        .map(|p| p.trim_end_matches('/'))
-        .collect();
-    if let Some(v) = config
-        .volumes
-        .iter()
-        .flatten()
-        .map(|(k, _)| k)
-        .find(|v| !covered.contains(&v.trim_end_matches('/')))
-    {
-        return not_yet(format!("anonymous volumes (-v {v} / Config.Volumes) are"));
+    if !hc.volume_driver.is_empty() && hc.volume_driver != berth_volume::LOCAL {
+        return Err(Error::Invalid(format!(
+            "error looking up volume plugin {0}: plugin \"{0}\" not found (--volume-driver / HostConfig.VolumeDriver)",
+            hc.volume_driver
+        )));
     }
     if hc.device_requests.iter().flatten().next().is_some() {
         return not_yet("device requests (--gpus / HostConfig.DeviceRequests) are".into());
@@ -257,7 +233,7 @@ impl Engine {
         if config.image.is_empty() {
             return Err(Error::Invalid("No image specified".into()));
         }
-        refuse_unsupported(&config, &host_config)?;
+        refuse_unsupported(&host_config)?;
         let image = self.images.resolve(&config.image)?;
         let image_config = self.images.config(&image)?;
         merge_image_config(&mut config, &image_config);
@@ -285,6 +261,7 @@ impl Engine {
             host_config,
             state: State::default(),
             restart_count: 0,
+            mounts: Vec::new(),
         };
         // Building the spec now turns bad flags into errors at create, as
         // dockerd reports them, rather than at start.
@@ -294,25 +271,33 @@ impl Engine {
             hostname: Path::new("/"),
             resolv: Path::new("/"),
         };
-        spec::build(&c, &[], &layers, &files, "berth")?;
+        spec::build(&c, &[], &layers, &files, "berth", Vec::new())?;
         spec::hosts_file(c.host_config.extra_hosts.as_deref().unwrap_or_default())?;
+        // Last of the checks, as it makes volumes: undone if the create
+        // fails after it.
+        c.mounts = self.resolve_mounts(&c.config, &c.host_config)?;
+        let undo_mounts = |c: &Container| self.remove_anonymous_volumes(&c.mounts);
 
         // The directory before the lock: the id is fresh, and a disk inode
         // can cost a while (parallel creates would queue on it).
         let dir = self.container_dir(&id);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            undo_mounts(&c);
+            return Err(Error::io(format!("creating {}", dir.display()), e));
+        }
         let named = self.insert_new(&mut c, name);
         let ticket = match named {
             Ok(t) => t,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
+                undo_mounts(&c);
                 return Err(e);
             }
         };
         if let Err(e) = self.durable(ticket) {
             self.containers.lock().expect("containers lock").remove(&id);
             let _ = std::fs::remove_dir_all(&dir);
+            undo_mounts(&c);
             return Err(e);
         }
         self.event("create", &c, &[]);
@@ -442,7 +427,14 @@ impl Engine {
             hostname: &hostname_file,
             resolv: &resolv,
         };
-        let spec = spec::build(c, &[], &layers, &files, &self.config.cgroup_parent)?;
+        let mounts = self.start_mounts(&c.mounts, &layers)?;
+        let spec = match spec::build(c, &[], &layers, &files, &self.config.cgroup_parent, mounts) {
+            Ok(spec) => spec,
+            Err(e) => {
+                self.release_mounts(&c.mounts);
+                return Err(e);
+            }
+        };
         std::fs::write(
             dir.join("config.json"),
             serde_json::to_vec_pretty(&spec).expect("json serializes"),
@@ -549,6 +541,7 @@ impl Engine {
     /// "cannot execute" (126) are recorded with the error.
     async fn failed_start(self: &Arc<Self>, c: &Container, e: &Error) {
         let id = c.id.as_str();
+        self.release_mounts(&c.mounts);
         // Attachments waiting for this start end with it.
         self.pending_attach.lock().expect("attach lock").remove(id);
         let msg = e.to_string();
@@ -563,9 +556,10 @@ impl Engine {
             c.state.error = msg.clone();
             c.state.pid = 0;
         });
-        // As dockerd: an --rm container that cannot start is removed.
+        // As dockerd: an --rm container that cannot start is removed, with
+        // its anonymous volumes.
         if c.host_config.auto_remove {
-            let _ = self.remove(id, true).await;
+            let _ = self.remove(id, true, true).await;
         }
     }
 
@@ -657,12 +651,13 @@ impl Engine {
         let Ok(c) = recorded else {
             return; // removed meanwhile
         };
+        self.release_mounts(&c.mounts);
         if exit.oom_killed {
             self.event("oom", &c, &[]);
         }
         self.event("die", &c, &[("exitCode", exit.exit_code.to_string())]);
         if c.host_config.auto_remove {
-            let _ = self.remove(id, true).await;
+            let _ = self.remove(id, true, true).await;
             return;
         }
         if let Some(delay) = self.restart_delay(&c) {
@@ -862,8 +857,9 @@ impl Engine {
         }
     }
 
-    /// `DELETE /containers/{id}`.
-    pub async fn remove(self: &Arc<Self>, name: &str, force: bool) -> Result<()> {
+    /// `DELETE /containers/{id}`; `volumes` (`rm -v`, `--rm`) removes its
+    /// anonymous volumes too, those no other container uses.
+    pub async fn remove(self: &Arc<Self>, name: &str, force: bool, volumes: bool) -> Result<()> {
         let c = self.get(name)?;
         if c.is_running() {
             if !force {
@@ -894,6 +890,9 @@ impl Engine {
             .remove(&c.id);
         self.discard_dir(&c.id);
         self.event("destroy", &c, &[]);
+        if volumes {
+            self.remove_anonymous_volumes(&c.mounts);
+        }
         Ok(())
     }
 
@@ -1238,7 +1237,15 @@ impl Engine {
                 hostname: Path::new("/"),
                 resolv: Path::new("/"),
             };
-            let spec = spec::build(&next, &[], &layers, &files, &self.config.cgroup_parent)?;
+            // Resources only: the mounts stay as the start made them.
+            let spec = spec::build(
+                &next,
+                &[],
+                &layers,
+                &files,
+                &self.config.cgroup_parent,
+                Vec::new(),
+            )?;
             let mut resources = spec["linux"]["resources"].clone();
             // The device rules were set at create; an update leaves them.
             if let Some(r) = resources.as_object_mut() {
@@ -1288,8 +1295,8 @@ mod tests {
             serde_json::json!({"Image": "x", "HostConfig": {"PortBindings": {"80/tcp": null},
                 "NetworkMode": "none"}}),
         ] {
-            let (c, hc) = body(v.clone());
-            refuse_unsupported(&c, &hc).unwrap_or_else(|e| panic!("{v}: {e}"));
+            let (_, hc) = body(v.clone());
+            refuse_unsupported(&hc).unwrap_or_else(|e| panic!("{v}: {e}"));
         }
     }
 
@@ -1312,23 +1319,14 @@ mod tests {
                 serde_json::json!({"NetworkMode": "proj_default"}),
                 "--network proj_default",
             ),
-            (
-                serde_json::json!({"Binds": ["data:/data"]}),
-                "named volumes",
-            ),
-            (
-                serde_json::json!({"Mounts": [{"Type": "volume", "Target": "/d"}]}),
-                "--mount type=volume",
-            ),
             (serde_json::json!({"Links": ["a:b"]}), "--link"),
-            (serde_json::json!({"VolumesFrom": ["a"]}), "--volumes-from"),
             (
                 serde_json::json!({"PidMode": "container:a"}),
                 "--pid container:a",
             ),
         ] {
-            let (c, hc) = body(serde_json::json!({"Image": "x", "HostConfig": hc}));
-            let e = refuse_unsupported(&c, &hc).unwrap_err();
+            let (_, hc) = body(serde_json::json!({"Image": "x", "HostConfig": hc}));
+            let e = refuse_unsupported(&hc).unwrap_err();
             assert_eq!(e.status(), 400);
             let msg = e.to_string();
             assert!(
@@ -1336,8 +1334,5 @@ mod tests {
                 "{msg}"
             );
         }
-        let (c, hc) = body(serde_json::json!({"Image": "x", "Volumes": {"/anon": {}}}));
-        let msg = refuse_unsupported(&c, &hc).unwrap_err().to_string();
-        assert!(msg.contains("anonymous volumes (-v /anon"), "{msg}");
     }
 }

@@ -23,6 +23,7 @@ pub mod images;
 pub mod init_layer;
 pub mod logs;
 pub mod model;
+pub mod mounts;
 pub mod names;
 pub mod seccomp;
 pub mod spec;

@@ -294,6 +294,9 @@ pub struct Container {
     pub host_config: HostConfig,
     pub state: State,
     pub restart_count: i64,
+    /// Resolved at create (mounts.rs); older records have none.
+    #[serde(default)]
+    pub mounts: Vec<crate::mounts::MountPoint>,
 }
 
 impl Container {
@@ -305,21 +308,12 @@ impl Container {
         self.config.labels.as_ref()?.get(key).map(String::as_str)
     }
 
-    /// The named volumes the container mounts (`-v name:/path`,
-    /// `--mount type=volume`).
+    /// The volumes the container mounts, by name.
     pub fn volume_names(&self) -> impl Iterator<Item = &str> {
-        let binds = self.host_config.binds.iter().flatten().filter_map(|b| {
-            let source = b.split(':').next()?;
-            (b.contains(':') && !source.starts_with('/')).then_some(source)
-        });
-        let mounts = self
-            .host_config
-            .mounts
+        self.mounts
             .iter()
-            .flatten()
-            .filter(|m| m.kind == "volume" && !m.source.is_empty())
-            .map(|m| m.source.as_str());
-        binds.chain(mounts)
+            .filter(|m| m.kind == crate::mounts::Kind::Volume)
+            .map(|m| m.name.as_str())
     }
 
     pub fn is_running(&self) -> bool {

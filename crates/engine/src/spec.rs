@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::model::{Container, DeviceMapping, HostConfig, Mount};
+use crate::model::{Container, DeviceMapping, HostConfig};
 
 use berth_image::bundle::DEFAULT_PATH;
 
@@ -282,13 +282,15 @@ pub struct Files<'a> {
     pub resolv: &'a Path,
 }
 
-/// The whole runtime spec.
+/// The whole runtime spec; `user_mounts` are the container's own (binds,
+/// volumes, tmpfs: mounts.rs), after Docker's.
 pub fn build(
     c: &Container,
     image_env: &[String],
     layers: &[PathBuf],
     files: &Files<'_>,
     cgroup_parent: &str,
+    user_mounts: Vec<oci_spec::runtime::Mount>,
 ) -> Result<Value> {
     let hc = &c.host_config;
     let hostname = hostname(c);
@@ -362,15 +364,8 @@ pub fn build(
     ] {
         mounts.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
     }
-    for (dest, opts) in hc.tmpfs.iter().flatten() {
-        mounts.push(tmpfs_mount(dest, opts.split(',')));
-    }
-    check_mount_points(hc)?;
-    for bind in hc.binds.iter().flatten() {
-        mounts.push(bind_mount(bind)?);
-    }
-    for m in hc.mounts.iter().flatten() {
-        mounts.push(api_mount(m)?);
+    for m in user_mounts {
+        mounts.push(serde_json::to_value(m).expect("json serializes"));
     }
     if let Some(bin) = init {
         mounts.push(json!({"destination": INIT_PATH, "type": "bind", "source": bin, "options": ["bind", "ro", "nosuid", "nodev"]}));
@@ -558,155 +553,6 @@ fn resolve_groups(groups: &[String], layers: &[PathBuf]) -> Result<Vec<u32>> {
         .collect()
 }
 
-/// A tmpfs at `dest`: Docker's nosuid, nodev and noexec, then the given
-/// options (a later `exec` wins over the default `noexec`).
-fn tmpfs_mount<'a>(dest: &str, opts: impl IntoIterator<Item = &'a str>) -> Value {
-    let mut options = vec![
-        "nosuid".to_string(),
-        "nodev".to_string(),
-        "noexec".to_string(),
-    ];
-    options.extend(
-        opts.into_iter()
-            .filter(|o| !o.is_empty())
-            .map(str::to_string),
-    );
-    json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options})
-}
-
-/// Two mounts on one path, as dockerd refuses them.
-fn check_mount_points(hc: &HostConfig) -> Result<()> {
-    let mut seen: Vec<String> = Vec::new();
-    let binds = hc
-        .binds
-        .iter()
-        .flatten()
-        .filter_map(|b| b.split(':').nth(1).map(str::to_string));
-    let mounts = hc.mounts.iter().flatten().map(|m| m.target.clone());
-    for dest in binds.chain(mounts) {
-        let clean = Path::new(&dest)
-            .components()
-            .collect::<PathBuf>()
-            .display()
-            .to_string();
-        if seen.contains(&clean) {
-            return Err(Error::Invalid(format!("Duplicate mount point: {clean}")));
-        }
-        seen.push(clean);
-    }
-    Ok(())
-}
-
-/// One of `HostConfig.Mounts` (`--mount`): a bind or a tmpfs, checked as
-/// dockerd checks them. Volumes are refused at create (containers.rs).
-fn api_mount(m: &Mount) -> Result<Value> {
-    let bad = |why: String| {
-        Err(Error::Invalid(format!(
-            "invalid mount config for type {:?}: {why}",
-            m.kind
-        )))
-    };
-    if m.target.is_empty() {
-        return bad("field Target must not be empty".into());
-    }
-    if !m.target.starts_with('/') {
-        return bad(format!(
-            "invalid mount path: '{}' mount path must be absolute",
-            m.target
-        ));
-    }
-    match m.kind.as_str() {
-        "bind" => {
-            if m.source.is_empty() {
-                return bad("field Source must not be empty".into());
-            }
-            if !m.source.starts_with('/') {
-                return bad(format!(
-                    "invalid mount path: '{}' mount path must be absolute",
-                    m.source
-                ));
-            }
-            if m.tmpfs_options.is_some() {
-                return bad("field TmpfsOptions must not be specified".into());
-            }
-            if m.volume_options.is_some() {
-                return bad("field VolumeOptions must not be specified".into());
-            }
-            let opts = m.bind_options.clone().unwrap_or_default();
-            if !Path::new(&m.source).exists() {
-                if !opts.create_mountpoint {
-                    return bad(format!("bind source path does not exist: {}", m.source));
-                }
-                std::fs::create_dir_all(&m.source)
-                    .map_err(|e| Error::io(format!("creating the bind source {}", m.source), e))?;
-            }
-            let mut options = vec![if opts.non_recursive { "bind" } else { "rbind" }.to_string()];
-            match opts.propagation.as_str() {
-                "" => options.push("rprivate".into()),
-                p @ ("private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave") => {
-                    options.push(p.into())
-                }
-                p => return bad(format!("invalid propagation mode: {p}")),
-            }
-            options.push(if m.read_only { "ro" } else { "rw" }.into());
-            Ok(
-                json!({"destination": m.target, "type": "bind", "source": m.source, "options": options}),
-            )
-        }
-        "tmpfs" => {
-            if !m.source.is_empty() {
-                return bad("field Source must not be specified".into());
-            }
-            if m.bind_options.is_some() {
-                return bad("field BindOptions must not be specified".into());
-            }
-            if m.volume_options.is_some() {
-                return bad("field VolumeOptions must not be specified".into());
-            }
-            let mut extra = Vec::new();
-            if m.read_only {
-                extra.push("ro".to_string());
-            }
-            if let Some(t) = &m.tmpfs_options {
-                if t.mode != 0 {
-                    extra.push(format!("mode={:o}", t.mode));
-                }
-                if t.size_bytes < 0 {
-                    return bad("size must not be negative".into());
-                }
-                if t.size_bytes > 0 {
-                    extra.push(format!("size={}", tmpfs_size(t.size_bytes)));
-                }
-                for o in t.options.iter().flatten() {
-                    match o.as_slice() {
-                        [flag] => extra.push(flag.clone()),
-                        [k, v] => extra.push(format!("{k}={v}")),
-                        _ => return bad(format!("invalid tmpfs option {o:?}")),
-                    }
-                }
-            }
-            Ok(tmpfs_mount(&m.target, extra.iter().map(String::as_str)))
-        }
-        "volume" => Err(Error::Invalid(
-            "volumes (--mount type=volume / HostConfig.Mounts) are not supported yet".into(),
-        )),
-        "" => bad("mount type unknown".into()),
-        other => Err(Error::Invalid(format!(
-            "mount type {other:?} (--mount type={other} / HostConfig.Mounts) is not supported"
-        ))),
-    }
-}
-
-/// A tmpfs size as dockerd writes it: in the largest unit that divides it.
-fn tmpfs_size(bytes: i64) -> String {
-    for (suffix, unit) in [("g", 1i64 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
-        if bytes % unit == 0 {
-            return format!("{}{suffix}", bytes / unit);
-        }
-    }
-    bytes.to_string()
-}
-
 /// `--device HOST[:CONTAINER][:PERMS]` and `--device-cgroup-rule`: the
 /// nodes the runtime makes (`linux.devices`, with the host node's type,
 /// numbers, mode and owner) and the cgroup rules that let the container use
@@ -884,47 +730,6 @@ fn init_binary() -> Result<PathBuf> {
 
 /// `-v /host:/ctr[:ro|rw]`: a bind mount of a host path. Named volumes are
 /// the volumes issue's.
-fn bind_mount(spec: &str) -> Result<Value> {
-    let parts: Vec<&str> = spec.split(':').collect();
-    let (src, dest, mode) = match parts.as_slice() {
-        [s, d] => (*s, *d, ""),
-        [s, d, m] => (*s, *d, *m),
-        _ => {
-            return Err(Error::Invalid(format!(
-                "invalid volume specification: {spec:?}"
-            )));
-        }
-    };
-    if !dest.starts_with('/') {
-        return Err(Error::Invalid(format!(
-            "invalid volume specification: {spec:?}: the container path must be absolute"
-        )));
-    }
-    if !src.starts_with('/') {
-        return Err(Error::Invalid(format!(
-            "named volumes (-v {spec} / HostConfig.Binds) are not supported yet"
-        )));
-    }
-    if !Path::new(src).exists() {
-        std::fs::create_dir_all(src)
-            .map_err(|e| Error::io(format!("creating the bind source {src}"), e))?;
-    }
-    let mut options = vec!["rbind".to_string()];
-    for m in mode.split(',').filter(|m| !m.is_empty()) {
-        match m {
-            "ro" | "rw" => options.push(m.to_string()),
-            "z" | "Z" | "rprivate" | "private" | "rshared" | "shared" | "rslave" | "slave"
-            | "nocopy" => {}
-            _ => {
-                return Err(Error::Invalid(format!(
-                    "invalid mode {m:?} in volume {spec:?}"
-                )));
-            }
-        }
-    }
-    Ok(json!({"destination": dest, "type": "bind", "source": src, "options": options}))
-}
-
 /// /etc/hosts as dockerd writes it for a container without a bridge.
 pub fn hosts_file(extra: &[String]) -> Result<String> {
     let mut s = String::from(
@@ -1049,29 +854,6 @@ mod tests {
         assert!(bad("/dev/null", "", "rwx").contains("invalid device mode"));
         assert!(bad("/etc/passwd", "/dev/p", "").contains("not a device node"));
         assert!(bad("/dev/no-such", "", "").contains("/dev/no-such"));
-    }
-
-    #[test]
-    fn tmpfs_mounts_as_dockerd_writes_them() {
-        assert_eq!(tmpfs_size(1 << 20), "1m");
-        assert_eq!(tmpfs_size(3 << 30), "3g");
-        assert_eq!(tmpfs_size(1536), "1536");
-        let m: Mount = serde_json::from_value(json!({"Type": "tmpfs", "Target": "/t",
-            "TmpfsOptions": {"SizeBytes": 65536, "Mode": 448, "Options": [["exec"]]}}))
-        .unwrap();
-        assert_eq!(
-            api_mount(&m).unwrap()["options"],
-            json!(["nosuid", "nodev", "noexec", "mode=700", "size=64k", "exec"])
-        );
-        let m: Mount =
-            serde_json::from_value(json!({"Type": "bind", "Source": "/no/such", "Target": "/t"}))
-                .unwrap();
-        assert!(
-            api_mount(&m)
-                .unwrap_err()
-                .to_string()
-                .contains("bind source path does not exist")
-        );
     }
 
     #[test]
