@@ -1557,14 +1557,7 @@ fn devices_mounts_namespaces_and_refused_fields() {
         (&["-P"], "-P / HostConfig.PublishAllPorts"),
         (&["--network", "bridge"], "--network bridge"),
         (&["--network", "backend"], "--network backend"),
-        (&["-v", "data:/data"], "named volumes (-v data:/data"),
-        (&["-v", "/anon"], "anonymous volumes (-v /anon"),
-        (
-            &["--mount", "type=volume,src=data,dst=/data"],
-            "--mount type=volume",
-        ),
         (&["--link", "other:alias"], "--link"),
-        (&["--volumes-from", "other"], "--volumes-from"),
         (&["--ipc", "container:other"], "--ipc container:other"),
     ];
     for (flags, says) in refused {
