@@ -1,4 +1,4 @@
-//! `GET /system/df`: what images and containers take on disk.
+//! `GET /system/df`: what images, containers and volumes take on disk.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -25,6 +25,7 @@ pub async fn df(engine: Arc<Engine>) -> Response<Body> {
     let res = tokio::task::spawn_blocking(move || {
         let containers = engine.list();
         let images = engine.image_usage().map_err(|e| e.to_string())?;
+        let volumes = engine.volume_usage().map_err(|e| e.to_string())?;
         let layers: u64 = images.iter().filter_map(|i| i["Size"].as_u64()).sum();
         let container_rows: Vec<_> = containers
             .iter()
@@ -42,7 +43,7 @@ pub async fn df(engine: Arc<Engine>) -> Response<Body> {
                     "SizeRw": rw,
                     "SizeRootFs": rw,
                     "Labels": c.config.labels.clone().unwrap_or_default(),
-                    "Mounts": [],
+                    "Mounts": c.mounts.iter().filter(|m| m.listed).map(|m| m.wire()).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -50,7 +51,7 @@ pub async fn df(engine: Arc<Engine>) -> Response<Body> {
             "LayersSize": layers,
             "Images": images,
             "Containers": container_rows,
-            "Volumes": [],
+            "Volumes": volumes,
             "BuildCache": [],
         }))
     })

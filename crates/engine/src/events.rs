@@ -111,6 +111,27 @@ impl Events {
         });
     }
 
+    /// A volume prune ran (dockerd's "prune" event, no actor id).
+    pub fn publish_volume_prune(&self, reclaimed: u64) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        self.publish(Event {
+            status: String::new(),
+            id: String::new(),
+            from: String::new(),
+            kind: "volume".into(),
+            action: "prune".into(),
+            actor: Actor {
+                id: String::new(),
+                attributes: [("reclaimed".to_string(), reclaimed.to_string())].into(),
+            },
+            scope: "local".into(),
+            time: now.as_secs() as i64,
+            time_nano: now.as_nanos() as i64,
+        });
+    }
+
     pub fn publish(&self, event: Event) {
         let mut recent = self.recent.lock().expect("events lock");
         if recent.len() == KEEP {

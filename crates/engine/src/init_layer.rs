@@ -1,8 +1,9 @@
 //! The init layer: one read-only directory, shared by every container, that
 //! sits between the image's layers and the container's upper directory and
 //! holds the mount points the runtime needs (/etc/hosts, /etc/hostname,
-//! /etc/resolv.conf, /proc, /sys, /dev). Docker makes the same layer per
-//! container; its contents do not depend on the image, so one serves all.
+//! /etc/resolv.conf, /proc, /sys, /dev) and Docker's /etc/mtab link. Docker
+//! makes the same layer per container; its contents do not depend on the
+//! image, so one serves all.
 //!
 //! Without it each start would create those files and copy /etc up into the
 //! container's upper directory: disk inodes made (and later deleted) per
@@ -20,6 +21,13 @@ const FILES: &[&str] = &["etc/hosts", "etc/hostname", "etc/resolv.conf"];
 pub fn ensure(data_root: &Path) -> Result<PathBuf> {
     let dir = data_root.join("init-layer");
     if dir.is_dir() {
+        // A layer made before /etc/mtab was part of it gets the link: a new
+        // name in a lower directory, which running containers may or may
+        // not see, and nothing they rely on.
+        let mtab = dir.join("etc/mtab");
+        if mtab.symlink_metadata().is_err() {
+            let _ = std::os::unix::fs::symlink("/proc/mounts", &mtab);
+        }
         return Ok(dir);
     }
     let io = |what: &Path, e| Error::io(format!("making the init layer: {}", what.display()), e);
@@ -41,6 +49,8 @@ pub fn ensure(data_root: &Path) -> Result<PathBuf> {
         std::fs::write(&p, b"").map_err(|e| io(&p, e))?;
         mode(&p, 0o644)?;
     }
+    let mtab = tmp.join("etc/mtab");
+    std::os::unix::fs::symlink("/proc/mounts", &mtab).map_err(|e| io(&mtab, e))?;
     mode(&tmp, 0o755)?;
     if let Err(e) = std::fs::rename(&tmp, &dir) {
         let _ = std::fs::remove_dir_all(&tmp);

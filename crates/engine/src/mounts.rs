@@ -172,6 +172,16 @@ fn parse_bind(spec: &str) -> Result<Planned> {
     if dest.is_empty() {
         return Err(bad());
     }
+    let kind = if src.starts_with('/') {
+        "bind"
+    } else {
+        "volume"
+    };
+    if !dest.starts_with('/') {
+        return Err(invalid(format!(
+            "invalid volume specification: '{spec}': invalid mount config for type \"{kind}\": invalid mount path: '{dest}' mount path must be absolute"
+        )));
+    }
     check_destination(dest, spec)?;
     let (rw, propagation, nocopy) = parse_mode(mode, spec)?;
     let mut point = MountPoint {
@@ -638,7 +648,11 @@ impl Engine {
             }
         }
         if !fill.is_empty() {
-            let view = ImageView::mount(layers, &self.config.data_root)?;
+            // What the container sees under its upper layer, as dockerd
+            // copies from the container's root: the init layer included.
+            let mut lowers = vec![self.init_layer.clone()];
+            lowers.extend_from_slice(layers);
+            let view = ImageView::mount(&lowers, &self.config.data_root)?;
             for (dest, path) in fill {
                 berth_volume::copy_up(view.path(), dest, &path)?;
             }

@@ -115,12 +115,17 @@ impl Engine {
 
     /// `POST /volumes/prune`: volumes no container uses and the filters
     /// keep; named ones only with `all` (API 1.42+; older clients prune
-    /// every unused volume, as dockerd does for them).
+    /// every unused volume, as dockerd does for them). As dockerd, a volume
+    /// with driver options (a tmpfs, a device, an NFS share) is never pruned.
     pub fn volume_prune(&self, f: &VolumeFilters, all: bool) -> Result<wire::VolumePruneResponse> {
         let used = self.volumes_in_use();
         let mut out = wire::VolumePruneResponse::default();
         for v in self.volumes.list()? {
-            if used.contains_key(&v.name) || !f.keeps(&v, false) || !(all || v.is_anonymous()) {
+            if used.contains_key(&v.name)
+                || !v.options.is_empty()
+                || !f.keeps(&v, false)
+                || !(all || v.is_anonymous())
+            {
                 continue;
             }
             let size = self.volumes.size(&v.name);
@@ -134,7 +139,28 @@ impl Engine {
                 Err(e) => return Err(e),
             }
         }
+        self.events.publish_volume_prune(out.space_reclaimed);
         Ok(out)
+    }
+
+    /// Every volume with its size and how many containers use it
+    /// (`GET /system/df`).
+    pub fn volume_usage(&self) -> Result<Vec<wire::Volume>> {
+        let used = self.volumes_in_use();
+        Ok(self
+            .volumes
+            .list()?
+            .into_iter()
+            .map(|v| {
+                let usage = wire::UsageData {
+                    size: self.volumes.size(&v.name) as i64,
+                    ref_count: used.get(&v.name).map_or(0, |u| u.len() as i64),
+                };
+                let mut w = self.volume_wire(v);
+                w.usage_data = Some(usage);
+                w
+            })
+            .collect())
     }
 
     /// Volume name -> the ids of the containers that mount it.

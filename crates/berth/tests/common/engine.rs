@@ -120,6 +120,12 @@ impl Engine {
 
     /// `docker -H <host> <args>` (None without a docker CLI), its own config.
     pub fn docker(&self, args: &[&str]) -> Option<Output> {
+        self.docker_env(&[], args)
+    }
+
+    /// [`Engine::docker`] with variables set (`DOCKER_API_VERSION` to hold
+    /// both engines to one API version).
+    pub fn docker_env(&self, env: &[(&str, &str)], args: &[&str]) -> Option<Output> {
         let docker = self.docker.as_ref()?;
         let mut cmd = Command::new(docker);
         cmd.env("DOCKER_CONFIG", self.dir.join("docker-cli"));
@@ -132,6 +138,7 @@ impl Engine {
         ] {
             cmd.env_remove(var);
         }
+        cmd.envs(env.iter().copied());
         cmd.args(["-H", &self.host]).args(args);
         Some(self.run(cmd, None, CMD_TIMEOUT))
     }
