@@ -146,6 +146,8 @@ fn scenario(e: &Engine, tarball: &Path) -> Vec<String> {
         vol("nocopy"),
     );
     t.subst.push((id.clone(), "<id>".into()));
+    t.subst
+        .push((e.dir.display().to_string(), "<scratch>".into()));
     let info = e
         .docker(&["info", "--format", "{{.DockerRootDir}}"])
         .unwrap();
@@ -352,6 +354,36 @@ fn scenario(e: &Engine, tarball: &Path) -> Vec<String> {
     t.ok(&["rm", &keep]);
     // One for /scratch, one for the image's /etc.
     assert_eq!(t.volume_count(), before + 2);
+
+    // docker cp into and out of a stopped container's volume writes the
+    // volume, not the container's layer.
+    let cpc = vol("cp");
+    t.ok(&[
+        "create",
+        "--name",
+        &cpc,
+        "-v",
+        &format!("{named}:/d"),
+        &img,
+        "true",
+    ]);
+    let local = e.path(&format!("{id}-cpfile"));
+    std::fs::write(&local, "copied\n").unwrap();
+    t.ok(&["cp", local.to_str().unwrap(), &format!("{cpc}:/d/cpfile")]);
+    let back = t.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{named}:/v"),
+        &img,
+        "cat",
+        "/v/cpfile",
+    ]);
+    assert_eq!(back, "copied");
+    let out = e.docker(&["cp", &format!("{cpc}:/d/cpfile"), "-"]).unwrap();
+    out.assert_success();
+    assert!(out.stdout_str().contains("copied"));
+    t.ok(&["rm", &cpc]);
 
     // --volumes-from.
     let src = vol("src");

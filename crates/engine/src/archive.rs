@@ -6,7 +6,7 @@
 use std::process::Stdio;
 
 pub use berth_shim::container_fs::PathStat;
-use berth_shim::container_fs::Root;
+use berth_shim::container_fs::{Bind, Root};
 
 use crate::error::{Error, Result};
 use crate::{Engine, model::Status};
@@ -18,9 +18,24 @@ impl Engine {
             return Ok(Root::Pid(c.state.pid));
         }
         let layers = self.layers(&c)?;
+        // Parents first, as at a start: a bind inside a volume goes over it.
+        let mut mounts: Vec<_> = c
+            .mounts
+            .iter()
+            .filter(|m| m.kind != crate::mounts::Kind::Tmpfs)
+            .collect();
+        mounts.sort_by_key(|m| std::path::Path::new(&m.destination).components().count());
         Ok(Root::Overlay {
             options: self.overlay_options(&c, &layers)?,
             target: self.bundle_dir(&c.id).join("rootfs"),
+            binds: mounts
+                .into_iter()
+                .map(|m| Bind {
+                    source: m.source.clone().into(),
+                    destination: m.destination.clone().into(),
+                    read_only: !m.rw,
+                })
+                .collect(),
         })
     }
 

@@ -21,8 +21,24 @@ use serde::{Deserialize, Serialize};
 pub enum Root {
     /// A running container: its init's root.
     Pid(i32),
-    /// A stopped one: mount this overlay (options) at this directory.
-    Overlay { options: String, target: PathBuf },
+    /// A stopped one: mount this overlay (options) at this directory, and
+    /// its volumes and binds over it, so that `cp` reads and writes them as
+    /// dockerd's does.
+    Overlay {
+        options: String,
+        target: PathBuf,
+        #[serde(default)]
+        binds: Vec<Bind>,
+    },
+}
+
+/// A host directory (a volume's `_data`, a bind's source) at a path of the
+/// container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Bind {
+    pub source: PathBuf,
+    pub destination: PathBuf,
+    pub read_only: bool,
 }
 
 /// What `HEAD /archive` reports (moby's PathStat), base64 JSON in the
@@ -69,13 +85,46 @@ pub fn helper_main(args: &[String]) -> i32 {
 fn confine(root: &Root) -> io::Result<()> {
     let dir = match root {
         Root::Pid(pid) => PathBuf::from(format!("/proc/{pid}/root")),
-        Root::Overlay { options, target } => {
+        Root::Overlay {
+            options,
+            target,
+            binds,
+        } => {
             crate::rootfs::mount_in_own_namespace(target, options)?;
+            for b in binds {
+                bind_in_root(target, b)?;
+            }
             target.clone()
         }
     };
     nix::unistd::chroot(&dir)?;
     std::env::set_current_dir("/")?;
+    Ok(())
+}
+
+/// Mounts `b` in the root at `target`, its destination resolved inside that
+/// root (a symlink in the container cannot place it on the host).
+fn bind_in_root(target: &Path, b: &Bind) -> io::Result<()> {
+    use nix::mount::{MsFlags, mount};
+    let root = fs::File::open(target)?;
+    let file = !fs::metadata(&b.source)?.is_dir();
+    let at = berth_safefs::ensure_in_root(&root, &b.destination, file)?;
+    let at_path = berth_safefs::proc_fd_path(&at);
+    let ctx = |what: &str, e: nix::Error| {
+        io::Error::other(format!(
+            "{what} {} at {}: {e}",
+            b.source.display(),
+            b.destination.display()
+        ))
+    };
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+    mount(Some(&b.source), &at_path, None::<&str>, flags, None::<&str>)
+        .map_err(|e| ctx("mounting", e))?;
+    if b.read_only {
+        let ro = flags | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+        mount(None::<&str>, &at_path, None::<&str>, ro, None::<&str>)
+            .map_err(|e| ctx("making read-only", e))?;
+    }
     Ok(())
 }
 
