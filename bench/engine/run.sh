@@ -13,6 +13,9 @@
 #              (berth shim; containerd-shim-runc-v2; conmon) and the daemon's
 #              growth add, per container (mem.py)
 #   5. exec    `CLI exec <running container> true` (hyperfine), berth and docker
+#   6. volumes `CLI run --rm -v bench-vol1:/v1 -v bench-vol2:/v2 -v bench-vol3:/v3
+#              --tmpfs /t busybox true` (hyperfine), berth and docker: its median
+#              minus series 1's is what volumes add to a start
 #   plus the Engine API calls of one `run --rm` (phases.py), for berth and dockerd.
 #
 # The engines, each with private state under one scratch directory
@@ -43,7 +46,7 @@
 #   MEM_N=20                      series 4: sleeping containers
 #   PHASE_REPS=20                 API phase timing rounds
 #   ENGINES="berth docker podman podman-crun docker-berth"   which to run
-#   SERIES="mem run exec par phases"   which series (run = 1 and 2)
+#   SERIES="mem run volumes exec par phases"   which series (run = 1 and 2)
 #   SETTLE_MAX=60                 before each series, wait up to this many seconds
 #                                 for the machine to be quiet (PSI cpu some avg10
 #                                 under 5 %): what the previous series left
@@ -73,7 +76,7 @@ PAR_REPS=${PAR_REPS:-3}
 MEM_N=${MEM_N:-20}
 PHASE_REPS=${PHASE_REPS:-20}
 ENGINES=${ENGINES:-"berth docker podman podman-crun docker-berth"}
-SERIES=${SERIES:-"mem run exec par phases"}
+SERIES=${SERIES:-"mem run volumes exec par phases"}
 SETTLE_MAX=${SETTLE_MAX:-60}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 DOCKERD=${DOCKERD:-$(command -v dockerd || true)}
@@ -490,6 +493,20 @@ for e in $ENGINES; do
     hf "run-$e" "$cli run --rm busybox true" -N
     hf "cycle-$e" "id=\$($cli run -d busybox sleep 1000) && $cli stop -t 0 \$id >/dev/null && $cli rm \$id >/dev/null"
 done
+
+# --- volumes: what 3 named volumes and a tmpfs add to run --rm ------------------------
+# Both engines run the same command; the added cost is its median minus
+# series 1's (summary.py). The volumes exist beforehand and stay empty (the
+# mount points are not in the image: no copy-up, as in a database's reuse).
+if series volumes; then
+    for e in berth docker; do
+        has "$e" || continue
+        cli=$(cli_of "$e")
+        for v in 1 2 3; do eval "$cli volume create bench-vol$v" >/dev/null || note "volumes-$e: create failed"; done
+        hf "runvol-$e" "$cli run --rm -v bench-vol1:/v1 -v bench-vol2:/v2 -v bench-vol3:/v3 --tmpfs /t busybox true" -N
+        eval "$cli volume rm bench-vol1 bench-vol2 bench-vol3" >/dev/null || note "volumes-$e: rm failed"
+    done
+fi
 
 # --- exec: `CLI exec <running container> true` (hyperfine) ----------------------------
 if series exec; then
