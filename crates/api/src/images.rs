@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use berth_engine::images::{ArchiveFormat, ProgressSink};
+use berth_engine::images::{ArchiveFormat, ImageFilters, ProgressSink};
 use berth_engine::{Engine, Error};
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -36,7 +36,23 @@ pub async fn route(
     match (method, path) {
         (Method::POST, "/auth") => login(engine, req).await,
         (Method::GET, "/images/json") => {
-            let filters = first(q, "filters").unwrap_or("{}").to_string();
+            let allowed = ["dangling", "reference", "label", "before", "since"];
+            let mut f = match crate::filters::parse(q, &allowed) {
+                Ok(f) => f,
+                Err(r) => return *r,
+            };
+            let dangling = match dangling_filter(&f) {
+                Ok(d) => d,
+                Err(msg) => return error(400, msg),
+            };
+            let mut take = |k: &str| f.remove(k).unwrap_or_default();
+            let filters = ImageFilters {
+                dangling,
+                reference: take("reference"),
+                labels: take("label"),
+                before: take("before").pop(),
+                since: take("since").pop(),
+            };
             blocking(engine, move |e| {
                 Ok(json(200, &json!(e.image_list(&filters)?)))
             })
@@ -56,8 +72,8 @@ pub async fn route(
                 Ok(f) => f,
                 Err(r) => return *r,
             };
-            let all = match dangling(&f) {
-                Ok(all) => all,
+            let all = match dangling_filter(&f) {
+                Ok(d) => d == Some(false),
                 Err(msg) => return error(400, msg),
             };
             blocking(engine, move |e| {
@@ -275,20 +291,22 @@ fn registry_auth(header: &str) -> Option<berth_engine::images::Credentials> {
 
 /// prune's `dangling` filter: true (the default) prunes untagged images,
 /// false every image no container uses.
-fn dangling(f: &crate::filters::Filters) -> Result<bool, String> {
-    let mut all = false;
+/// The `dangling` filter: Some(true) for untagged images only, Some(false)
+/// for tagged ones (prune: every unused image), None when absent.
+fn dangling_filter(f: &crate::filters::Filters) -> Result<Option<bool>, String> {
+    let mut wanted = None;
     for d in f.get("dangling").into_iter().flatten() {
-        match d.as_str() {
-            "false" | "0" => all = true,
-            "true" | "1" => {}
+        wanted = Some(match d.as_str() {
+            "false" | "0" => false,
+            "true" | "1" => true,
             other => {
                 return Err(format!(
                     "invalid filter 'dangling={other}': use true or false"
                 ));
             }
-        }
+        });
     }
-    Ok(all)
+    Ok(wanted)
 }
 
 /// The image a `repo` (and `tag`) query names, for import and commit; None

@@ -148,7 +148,9 @@ fn version() -> serde_json::Value {
 }
 
 fn info(engine: &berth_engine::Engine) -> berth_engine::Result<serde_json::Value> {
-    let images = engine.image_list("{}")?.len();
+    let images = engine
+        .image_list(&berth_engine::images::ImageFilters::default())?
+        .len();
     let all = engine.list();
     let count =
         |st: berth_engine::model::Status| all.iter().filter(|c| c.state.status == st).count();

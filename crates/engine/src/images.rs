@@ -20,6 +20,7 @@ pub type ProgressSink<'a> = &'a (dyn Fn(Value) + Sync);
 
 /// Where `save` writes: Docker's archive (`docker save`) or an OCI layout.
 pub use berth_image::archive::Format as ArchiveFormat;
+pub use berth_image::inspect::Filters as ImageFilters;
 
 /// The image crate's errors in the engine's classes: a conflict (an image
 /// in use) is a 409, bad input a 400, a missing image or blob a 404.
@@ -56,9 +57,8 @@ pub fn progress_message(e: &Event) -> Value {
 
 impl Engine {
     /// `GET /images/json`: moby's ImageSummary list, filtered.
-    pub fn image_list(&self, filters_json: &str) -> Result<Vec<Value>> {
-        let f = inspect::Filters::from_json(filters_json)?;
-        Ok(inspect::summaries(&self.images, &f)?)
+    pub fn image_list(&self, filters: &inspect::Filters) -> Result<Vec<Value>> {
+        Ok(inspect::summaries(&self.images, filters)?)
     }
 
     /// `GET /images/{name}/json`: moby's ImageInspect.
@@ -254,7 +254,7 @@ impl Engine {
 
     /// Images for `system df`: moby's ImageSummary with container counts.
     pub fn image_usage(&self) -> Result<Vec<Value>> {
-        let mut list = self.image_list("{}")?;
+        let mut list = self.image_list(&ImageFilters::default())?;
         for s in &mut list {
             let id = s["Id"].as_str().unwrap_or_default();
             s["Containers"] = json!(self.containers_using(id));

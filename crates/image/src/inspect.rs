@@ -61,9 +61,10 @@ pub fn unix_time(rfc3339: &str) -> i64 {
 /// The ImageSummary list of `GET /images/json`.
 pub fn summaries(store: &ImageStore, filters: &Filters) -> Result<Vec<serde_json::Value>> {
     let mut out = Vec::new();
+    let window = filters.window(store)?;
     for (rec, tags) in store.list()? {
         let config = store.config(&rec).unwrap_or_default();
-        if !filters.keep(&tags, &config) {
+        if !filters.keep(&tags, &config, window) {
             continue;
         }
         let tags: Vec<crate::ImageRef> = tags
@@ -130,75 +131,71 @@ pub fn history(store: &ImageStore, name: &str) -> Result<Vec<serde_json::Value>>
         .collect())
 }
 
-/// `images --filter`, as docker documents them (the ones that apply here).
-#[derive(Default)]
+/// `GET /images/json`'s filters, parsed by the API: what docker documents
+/// for `images --filter`.
+#[derive(Debug, Default, Clone)]
 pub struct Filters {
-    dangling: Option<bool>,
-    reference: Vec<String>,
-    labels: Vec<(String, Option<String>)>,
+    /// Untagged images only (true) or tagged only (false).
+    pub dangling: Option<bool>,
+    /// `repo[:tag]` patterns (`*` as path.Match's).
+    pub reference: Vec<String>,
+    /// `key` or `key=value`, all must match.
+    pub labels: Vec<String>,
+    /// Images created before this one's creation (a name or id).
+    pub before: Option<String>,
+    /// Images created after this one's.
+    pub since: Option<String>,
 }
 
 impl Filters {
-    /// From `key=value` strings (the CLI's `--filter`).
-    pub fn parse(specs: &[String]) -> crate::Result<Filters> {
-        let mut f = Filters::default();
-        for spec in specs {
-            let (k, v) = spec.split_once('=').ok_or_else(|| {
-                crate::Error::invalid(
-                    "filter",
-                    format!("bad format of filter (expected name=value): {spec}"),
-                )
-            })?;
-            match k {
-                "dangling" => f.dangling = Some(matches!(v, "true" | "1")),
-                "reference" => f.reference.push(v.to_string()),
-                "label" => f.labels.push(match v.split_once('=') {
-                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                    None => (v.to_string(), None),
-                }),
-                other => {
-                    return Err(crate::Error::invalid(
-                        "filter",
-                        format!("invalid filter '{other}'"),
-                    ));
-                }
-            }
-        }
-        Ok(f)
-    }
-
-    /// From the API's `filters` JSON (`{"reference":{"busybox":true}}`).
-    pub fn from_json(text: &str) -> crate::Result<Filters> {
-        let v: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| crate::Error::invalid("filters", e))?;
-        let mut specs = Vec::new();
-        for (k, vals) in v.as_object().into_iter().flatten() {
-            let vals: Vec<String> = match vals {
-                serde_json::Value::Object(m) => m.keys().cloned().collect(),
-                serde_json::Value::Array(a) => a
-                    .iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect(),
-                _ => Vec::new(),
-            };
-            specs.extend(vals.into_iter().map(|x| format!("{k}={x}")));
-        }
-        Filters::parse(&specs)
-    }
-
-    pub fn keep(&self, tags: &[crate::ImageRef], config: &serde_json::Value) -> bool {
+    fn keep(
+        &self,
+        tags: &[crate::ImageRef],
+        config: &serde_json::Value,
+        window: (i64, i64),
+    ) -> bool {
         if let Some(d) = self.dangling
             && d != tags.is_empty()
         {
             return false;
         }
-        self.labels
-            .iter()
-            .all(|(k, v)| match (&config["config"]["Labels"][k], v) {
+        let created = unix_time(config["created"].as_str().unwrap_or(""));
+        if created >= window.1 || created <= window.0 {
+            return false;
+        }
+        self.labels.iter().all(|spec| {
+            let (k, want) = match spec.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (spec.as_str(), None),
+            };
+            match (&config["config"]["Labels"][k], want) {
                 (serde_json::Value::String(have), Some(want)) => have == want,
                 (serde_json::Value::String(_), None) => true,
                 _ => false,
-            })
+            }
+        })
+    }
+
+    /// (after, before) as creation times: `since` and `before` resolved.
+    fn window(&self, store: &ImageStore) -> Result<(i64, i64)> {
+        let created = |name: &str| -> Result<i64> {
+            let rec = store.resolve(name)?;
+            let config = store.config(&rec)?;
+            Ok(unix_time(config["created"].as_str().unwrap_or("")))
+        };
+        let after = self
+            .since
+            .as_deref()
+            .map(created)
+            .transpose()?
+            .unwrap_or(i64::MIN);
+        let before = self
+            .before
+            .as_deref()
+            .map(created)
+            .transpose()?
+            .unwrap_or(i64::MAX);
+        Ok((after, before))
     }
 }
 
