@@ -251,3 +251,213 @@ fn bad_image_requests_get_moby_errors() {
     let (_, list) = d.json("GET", "/images/json");
     assert_eq!(list, serde_json::json!([]));
 }
+
+fn json_of(body: &[u8]) -> Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+}
+
+/// The volume endpoints need no container either: create, list with
+/// filters, inspect, remove, prune (by API version), with dockerd's shapes.
+#[test]
+fn volumes_through_the_api_alone() {
+    let d = Daemon::start();
+    let (st, body) = d.request(
+        "POST",
+        "/volumes/create",
+        br#"{"Name": "data", "Labels": {"tier": "db"}}"#,
+    );
+    assert_eq!(st, 201, "{}", String::from_utf8_lossy(&body));
+    let v = json_of(&body);
+    assert_eq!(v["Name"], "data");
+    assert_eq!(v["Driver"], "local");
+    assert_eq!(v["Scope"], "local");
+    assert_eq!(v["Options"], Value::Null);
+    assert!(
+        v["Mountpoint"]
+            .as_str()
+            .unwrap()
+            .ends_with("/volumes/data/_data")
+    );
+    // Go's field order, as docker prints inspect.
+    let keys: Vec<&str> = std::str::from_utf8(&body)
+        .unwrap()
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|k| k.chars().next().is_some_and(char::is_uppercase))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "CreatedAt",
+            "Driver",
+            "Labels",
+            "Mountpoint",
+            "Name",
+            "Options",
+            "Scope"
+        ]
+    );
+    let (st, body) = d.request("POST", "/volumes/create", b"{}");
+    assert_eq!(st, 201);
+    let anon = json_of(&body)["Name"].as_str().unwrap().to_string();
+    assert_eq!(anon.len(), 64);
+
+    let names = |path: &str| -> Vec<String> {
+        let (st, body) = d.request("GET", path, b"");
+        assert_eq!(st, 200, "{path}: {}", String::from_utf8_lossy(&body));
+        let mut n: Vec<String> = json_of(&body)["Volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["Name"].as_str().unwrap().to_string())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names("/volumes").len(), 2);
+    assert_eq!(
+        names("/volumes?filters=%7B%22label%22%3A%5B%22tier%3Ddb%22%5D%7D"),
+        ["data"]
+    );
+    assert_eq!(
+        names("/volumes?filters=%7B%22name%22%3A%5B%22dat%22%5D%7D"),
+        ["data"]
+    );
+    assert_eq!(
+        names("/volumes?filters=%7B%22dangling%22%3A%5B%22true%22%5D%7D").len(),
+        2
+    );
+
+    // Prune: 1.45 takes only anonymous volumes, 1.41 every unused one.
+    let (st, body) = d.request("POST", "/v1.45/volumes/prune", b"");
+    assert_eq!(st, 200);
+    assert_eq!(json_of(&body)["VolumesDeleted"], serde_json::json!([anon]));
+    let (st, body) = d.request("POST", "/v1.41/volumes/prune", b"");
+    assert_eq!(st, 200);
+    assert_eq!(
+        json_of(&body)["VolumesDeleted"],
+        serde_json::json!(["data"])
+    );
+    let (st, body) = d.request("POST", "/v1.45/volumes/prune", b"");
+    assert_eq!(st, 200);
+    assert_eq!(json_of(&body)["VolumesDeleted"], Value::Null);
+
+    let (st, _) = d.request("POST", "/volumes/create", br#"{"Name": "gone"}"#);
+    assert_eq!(st, 201);
+    let (st, _) = d.request("DELETE", "/volumes/gone", b"");
+    assert_eq!(st, 204);
+    let (st, body) = d.request("GET", "/volumes/gone", b"");
+    assert_eq!(st, 404);
+    assert_eq!(json_of(&body)["message"], "get gone: no such volume");
+    let (st, _) = d.request("DELETE", "/volumes/gone?force=1", b"");
+    assert_eq!(st, 204, "force: a missing volume is no error");
+}
+
+/// Hostile and malformed volume requests: moby's status codes, the cause
+/// named, and nothing created.
+#[test]
+fn bad_volume_requests_get_moby_errors_and_leave_nothing() {
+    let d = Daemon::start();
+    for (path, body, status, says) in [
+        (
+            "/volumes/create",
+            &br#"{"Name": "x"}"#[..],
+            400,
+            "too short",
+        ),
+        (
+            "/volumes/create",
+            br#"{"Name": "../etc"}"#,
+            400,
+            "invalid characters",
+        ),
+        (
+            "/volumes/create",
+            br#"{"Name": "a/b"}"#,
+            400,
+            "invalid characters",
+        ),
+        (
+            "/volumes/create",
+            br#"{"Name": "ok", "Driver": "nfs"}"#,
+            400,
+            "plugin \"nfs\" not found",
+        ),
+        (
+            "/volumes/create",
+            br#"{"Name": "ok", "DriverOpts": {"foo": "1"}}"#,
+            400,
+            "invalid option: \"foo\"",
+        ),
+        (
+            "/volumes/create",
+            br#"{"Name": "ok", "DriverOpts": {"type": "tmpfs"}}"#,
+            400,
+            "missing required option",
+        ),
+        (
+            "/volumes/create",
+            br#"{"Name": "ok", "DriverOpts": {"size": "10G"}}"#,
+            400,
+            "quota",
+        ),
+        (
+            "/volumes/create",
+            br#"{"Name": "ok", "ClusterVolumeSpec": {}}"#,
+            400,
+            "ClusterVolumeSpec",
+        ),
+        ("/volumes/create", br#"{"Name": 5}"#, 400, "invalid JSON"),
+        ("/volumes/create", b"{", 400, "invalid JSON"),
+        (
+            "/volumes?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D",
+            b"",
+            400,
+            "bogus",
+        ),
+        (
+            "/volumes?filters=%7B%22dangling%22%3A%5B%22maybe%22%5D%7D",
+            b"",
+            400,
+            "dangling=maybe",
+        ),
+        ("/volumes?filters=nojson", b"", 400, "invalid filters"),
+        (
+            "/v1.41/volumes/prune?filters=%7B%22all%22%3A%5B%22true%22%5D%7D",
+            b"",
+            400,
+            "all",
+        ),
+        (
+            "/v1.45/volumes/prune?filters=%7B%22all%22%3A%5B%22perhaps%22%5D%7D",
+            b"",
+            400,
+            "all=perhaps",
+        ),
+    ] {
+        let method = if path.starts_with("/volumes?") {
+            "GET"
+        } else {
+            "POST"
+        };
+        let (st, resp) = d.request(method, path, body);
+        let msg = json_of(&resp)["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(
+            st,
+            status,
+            "{path} {}: {msg}",
+            String::from_utf8_lossy(body)
+        );
+        assert!(msg.contains(says), "{path}: {msg:?} lacks {says:?}");
+    }
+    let (st, body) = d.request("GET", "/volumes", b"");
+    assert_eq!(st, 200);
+    assert_eq!(json_of(&body)["Volumes"], serde_json::json!([]));
+    let (st, _) = d.request("PUT", "/volumes/anything", b"{}");
+    assert_eq!(st, 400);
+}

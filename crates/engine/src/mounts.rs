@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use berth_volume::{ANONYMOUS_LABEL, CreateRequest};
+use berth_volume::CreateRequest;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Config, HostConfig, Mount};
@@ -555,10 +555,7 @@ impl Engine {
         let mut point = p.point;
         match p.volume {
             Some(VolumeSource::Anonymous) => {
-                let v = self.volumes.create(CreateRequest {
-                    labels: [(ANONYMOUS_LABEL.to_string(), String::new())].into(),
-                    ..Default::default()
-                })?;
+                let v = self.volumes.create(CreateRequest::default())?;
                 self.events.volume("create", &v.name, &v.driver);
                 point.name = v.name;
             }
@@ -658,6 +655,16 @@ impl Engine {
             }
         }
         mounts.iter().map(oci_mount).collect()
+    }
+
+    /// A running container taken back by a new daemon: its volumes count
+    /// it again (a mounted filesystem stays as it is).
+    pub(crate) fn adopt_mounts(&self, mounts: &[MountPoint]) {
+        for m in mounts.iter().filter(|m| m.kind == Kind::Volume) {
+            if let Ok(v) = self.volumes.get(&m.name) {
+                let _ = self.volumes.acquire(&v);
+            }
+        }
     }
 
     /// A container stopped: its volumes' filesystems may be unmounted.

@@ -91,7 +91,8 @@ impl Volume {
 /// What `volume create` asks for.
 #[derive(Debug, Clone, Default)]
 pub struct CreateRequest {
-    /// None: an anonymous volume with a random 64-hex name.
+    /// None: an anonymous volume, a random 64-hex name and the
+    /// [`ANONYMOUS_LABEL`].
     pub name: Option<String>,
     /// None or empty: `local`.
     pub driver: Option<String>,
@@ -181,8 +182,13 @@ impl Volumes {
                 "error looking up volume plugin {driver}: plugin \"{driver}\" not found"
             )));
         }
+        let mut labels = req.labels;
         let name = match req.name.as_deref() {
-            None | Some("") => random_name()?,
+            // No name: an anonymous volume, labelled so, as dockerd does.
+            None | Some("") => {
+                labels.insert(ANONYMOUS_LABEL.to_string(), String::new());
+                random_name()?
+            }
             Some(n) => {
                 validate_name(n)?;
                 n.to_string()
@@ -196,7 +202,7 @@ impl Volumes {
         let v = Volume {
             name: name.clone(),
             driver: driver.to_string(),
-            labels: req.labels,
+            labels,
             options: req.options,
             created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         };

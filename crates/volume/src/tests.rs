@@ -27,6 +27,7 @@ fn create_is_idempotent_and_lists_by_name() {
     assert_eq!(vols.data_mode("zeta"), Some(0o755));
     let anon = vols.create(CreateRequest::default()).unwrap();
     assert_eq!(anon.name.len(), 64);
+    assert!(anon.is_anonymous());
     assert_eq!(anon.driver, LOCAL);
 }
 
