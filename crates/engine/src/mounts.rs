@@ -640,7 +640,7 @@ impl Engine {
             let v = self.volumes.get(&m.name)?;
             let path = self.volumes.acquire(&v)?;
             acquired.push(v);
-            if m.copy_up && dir_is_empty(&path) {
+            if m.copy_up && dir_is_empty(&path) && may_exist(layers, &m.destination) {
                 fill.push((m.destination.as_str(), path));
             }
         }
@@ -675,6 +675,31 @@ impl Engine {
             }
         }
     }
+}
+
+/// Whether `dest` may name something in the image: false only when no
+/// layer has it and no layer has a symlink on its way (a symlink could lead
+/// anywhere; then the overlay is mounted and looked at for real). Spares a
+/// start with a new volume on a path the image lacks (most of them) the
+/// overlay mount.
+fn may_exist(layers: &[PathBuf], dest: &str) -> bool {
+    use std::path::Component;
+    let parts: Vec<Component> = Path::new(dest).components().collect();
+    if parts.iter().any(|c| matches!(c, Component::ParentDir)) {
+        return true;
+    }
+    layers.iter().any(|layer| {
+        let mut at = layer.clone();
+        for part in parts.iter().filter(|c| matches!(c, Component::Normal(_))) {
+            at.push(part);
+            match std::fs::symlink_metadata(&at) {
+                Ok(meta) if meta.file_type().is_symlink() => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        true
+    })
 }
 
 fn dir_is_empty(path: &Path) -> bool {
@@ -840,6 +865,22 @@ mod tests {
             mount.options().as_deref().unwrap(),
             ["nosuid", "nodev", "noexec", "mode=700", "size=64k", "exec"]
         );
+    }
+
+    #[test]
+    fn only_paths_the_image_may_have_are_looked_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let (lower, upper) = (dir.path().join("l"), dir.path().join("u"));
+        std::fs::create_dir_all(lower.join("var/lib/db")).unwrap();
+        std::fs::create_dir_all(upper.join("etc")).unwrap();
+        std::os::unix::fs::symlink("/elsewhere", upper.join("link")).unwrap();
+        let layers = [upper, lower];
+        assert!(may_exist(&layers, "/var/lib/db"));
+        assert!(may_exist(&layers, "/etc"));
+        assert!(!may_exist(&layers, "/data"));
+        assert!(!may_exist(&layers, "/var/lib/other"));
+        assert!(may_exist(&layers, "/link/x"), "a symlink on the way");
+        assert!(may_exist(&layers, "/a/../var"));
     }
 
     #[test]
