@@ -1559,6 +1559,8 @@ fn devices_mounts_namespaces_and_refused_fields() {
         (&["--network", "backend"], "--network backend"),
         (&["--link", "other:alias"], "--link"),
         (&["--ipc", "container:other"], "--ipc container:other"),
+        (&["--mac-address", "02:42:ac:11:00:02"], "(--mac-address / "),
+        (&["--cpu-rt-runtime", "1000"], "--cpu-rt-runtime"),
     ];
     for (flags, says) in refused {
         let mut args = vec!["run", "--rm"];
@@ -1613,5 +1615,20 @@ fn devices_mounts_namespaces_and_refused_fields() {
     );
     assert_eq!(status, 201, "{body}");
     let (status, body) = d.request("DELETE", "/containers/defaults", "");
+    assert_eq!(status, 204, "{body}");
+    // What the host cannot do is discarded with dockerd's warning, which
+    // the create's answer carries.
+    let (status, body) = d.request(
+        "POST",
+        "/containers/create?name=warned",
+        r#"{"Image": "bb:1", "Cmd": ["true"], "HostConfig": {"CpuPercent": 20}}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let created: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        created["Warnings"],
+        serde_json::json!(["linux does not support CPU percent. Percent discarded."])
+    );
+    let (status, body) = d.request("DELETE", "/containers/warned", "");
     assert_eq!(status, 204, "{body}");
 }

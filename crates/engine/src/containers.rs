@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 use crate::model::{Config, Container, HostConfig, State, Status};
-use crate::{Engine, names, spec};
+use crate::{Engine, names, spec, sysinfo};
 use berth_shim::protocol::{Exit, Ready, Reply, Request, ShimConfig};
 
 /// An attach made before the container runs; fulfilled at its next start.
@@ -105,8 +105,8 @@ fn validate_host_config(hc: &mut HostConfig) -> Result<()> {
         }
     }
     match hc.log_config.kind.as_str() {
-        "" => hc.log_config.kind = "json-file".into(),
-        "json-file" => {}
+        "" => hc.log_config.kind = crate::defaults::LOG_DRIVER.into(),
+        k if k == crate::defaults::LOG_DRIVER => {}
         other => {
             return Err(Error::Invalid(format!(
                 "logging driver {other:?} is not supported: berth writes json-file logs"
@@ -138,23 +138,7 @@ fn validate_host_config(hc: &mut HostConfig) -> Result<()> {
             "can't create 'AutoRemove' container with restart policy".into(),
         ));
     }
-    if hc.memory > 0 && hc.memory < 6 << 20 {
-        return Err(Error::Invalid("Minimum memory limit allowed is 6MB".into()));
-    }
-    if hc.nano_cpus < 0 || hc.cpu_shares < 0 || hc.memory < 0 {
-        return Err(Error::Invalid("resource values cannot be negative".into()));
-    }
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
-    if hc.nano_cpus > cpus * 1_000_000_000 {
-        return Err(Error::Invalid(format!(
-            "range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
-        )));
-    }
-    if hc.cpu_quota > 0 && hc.nano_cpus > 0 {
-        return Err(Error::Invalid(
-            "Conflicting options: Nano CPUs and CPU Period cannot both be set".into(),
-        ));
-    }
+    // The resources are checked against the host's cgroups (sysinfo.rs).
     Ok(())
 }
 
@@ -219,7 +203,87 @@ fn refuse_unsupported(hc: &HostConfig) -> Result<()> {
     if hc.device_requests.iter().flatten().next().is_some() {
         return not_yet("device requests (--gpus / HostConfig.DeviceRequests) are".into());
     }
+    if !hc.cgroup.is_empty() {
+        return not_yet(format!(
+            "sharing another container's cgroup (HostConfig.Cgroup {:?}) is",
+            hc.cgroup
+        ));
+    }
+    if !matches!(hc.userns_mode.as_str(), "" | "host") {
+        return not_yet(format!(
+            "user namespaces (--userns {0} / HostConfig.UsernsMode {0:?}) are",
+            hc.userns_mode
+        ));
+    }
+    if hc.storage_opt.iter().flatten().next().is_some() {
+        return not_yet("storage options (--storage-opt / HostConfig.StorageOpt) are".into());
+    }
+    // Needs a real-time budget in the daemon's own cgroup, which berth does
+    // not set aside (dockerd's --cpu-rt-runtime).
+    if hc.cpu_realtime_period != 0 || hc.cpu_realtime_runtime != 0 {
+        return not_yet(
+            "real-time CPU scheduling (--cpu-rt-period, --cpu-rt-runtime / HostConfig.CpuRealtimePeriod, CpuRealtimeRuntime) is"
+                .into(),
+        );
+    }
     Ok(())
+}
+
+/// `--mac-address` and `NetworkingConfig`'s endpoints, refused until
+/// networks land; the endpoint clients send for the network mode itself
+/// with nothing in it (docker's CLI: `{"default": {...empty}}`) passes.
+fn refuse_endpoint_settings(config: &Config, hc: &HostConfig) -> Result<()> {
+    let not_yet = |what: String| Err(Error::Invalid(format!("{what} not supported yet")));
+    if !config.mac_address.is_empty() {
+        return not_yet("MAC addresses (--mac-address / Config.MacAddress) are".into());
+    }
+    let own = match hc.network_mode.as_str() {
+        "" => "default",
+        m => m,
+    };
+    let endpoints = config
+        .networking_config
+        .iter()
+        .flat_map(|n| n.endpoints_config.iter().flatten());
+    for (network, settings) in endpoints {
+        if network != own {
+            return not_yet(format!(
+                "connecting to more networks (--network {network} / NetworkingConfig.EndpointsConfig {network:?}) is"
+            ));
+        }
+        let set = settings
+            .as_object()
+            .into_iter()
+            .flatten()
+            .find(|(_, v)| !is_empty(v));
+        if let Some((field, _)) = set {
+            let flag = match field.as_str() {
+                "MacAddress" => "--mac-address",
+                "Aliases" => "--network-alias",
+                "IPAMConfig" => "--ip / --ip6",
+                "Links" => "--link",
+                "DriverOpts" => "--network driver-opt",
+                _ => "the endpoint's settings",
+            };
+            return not_yet(format!(
+                "endpoint settings ({flag} / NetworkingConfig.EndpointsConfig.{network}.{field}) are"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A value a client sends when it means nothing.
+fn is_empty(v: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.iter().all(is_empty),
+        Value::Object(o) => o.values().all(is_empty),
+    }
 }
 
 impl Engine {
@@ -234,10 +298,18 @@ impl Engine {
             return Err(Error::Invalid("No image specified".into()));
         }
         refuse_unsupported(&host_config)?;
+        refuse_endpoint_settings(&config, &host_config)?;
+        config.networking_config = None;
         let image = self.images.resolve(&config.image)?;
         let image_config = self.images.config(&image)?;
         merge_image_config(&mut config, &image_config);
         validate_host_config(&mut host_config)?;
+        sysinfo::adapt(&mut host_config);
+        let warnings = sysinfo::verify(&mut host_config, sysinfo::SysInfo::host(), false)?;
+        if host_config.cgroupns_mode.is_empty() {
+            // What the container gets, for inspect (spec.rs: private).
+            host_config.cgroupns_mode = "private".into();
+        }
         if !config.working_dir.is_empty() && !config.working_dir.starts_with('/') {
             return Err(Error::Invalid(format!(
                 "the working directory '{}' is invalid, it needs to be an absolute path",
@@ -301,7 +373,7 @@ impl Engine {
             return Err(e);
         }
         self.event("create", &c, &[]);
-        Ok((c, Vec::new()))
+        Ok((c, warnings))
     }
 
     /// Names the new container (the given name, or a generated one), puts
@@ -740,7 +812,7 @@ impl Engine {
         let c = self.get(name)?;
         let sig = match signal.or(c.config.stop_signal.as_deref()) {
             Some(s) => parse_signal(s)?,
-            None => 15,
+            None => crate::defaults::STOP_SIGNAL,
         };
         if !c.is_running() {
             return Err(Error::NotModified);
@@ -760,7 +832,9 @@ impl Engine {
         if status != Status::Running && status != Status::Paused {
             self.update(&c.id, |_| ())?;
         }
-        let timeout = timeout.or(c.config.stop_timeout).unwrap_or(10);
+        let timeout = timeout
+            .or(c.config.stop_timeout)
+            .unwrap_or(crate::defaults::STOP_TIMEOUT);
         let (_, mut rx) = self.events.subscribe();
         let _ = self.signal(&c, sig).await;
         self.event("kill", &c, &[("signal", sig.to_string())]);
@@ -1039,7 +1113,12 @@ impl Engine {
     pub fn adopt(self: &Arc<Self>) {
         for c in self.list() {
             match c.state.status {
-                Status::Running | Status::Paused => self.monitor(c.id.clone()),
+                Status::Running | Status::Paused => {
+                    // Its volumes' filesystems are still mounted: count it
+                    // as a user again, so that its exit can unmount them.
+                    self.adopt_mounts(&c.mounts);
+                    self.monitor(c.id.clone())
+                }
                 Status::Restarting => {
                     let engine = self.clone();
                     tokio::spawn(async move {
@@ -1203,6 +1282,8 @@ const UPDATABLE: &[&str] = &[
     "CpuPeriod",
     "CpuQuota",
     "CpusetCpus",
+    "CpusetMems",
+    "BlkioWeight",
     "PidsLimit",
     "RestartPolicy",
 ];
@@ -1220,37 +1301,26 @@ impl Engine {
         let Some(fields) = body.as_object() else {
             return Err(Error::Invalid("the update must be a JSON object".into()));
         };
+        // Clients send every field; as dockerd, zero and empty leave the
+        // container's value alone (a PidsLimit of 0 is "unlimited").
         for (k, v) in fields {
-            if UPDATABLE.contains(&k.as_str()) && !v.is_null() {
+            let unchanged = if k == "PidsLimit" {
+                v.is_null()
+            } else {
+                is_empty(v)
+            };
+            if UPDATABLE.contains(&k.as_str()) && !unchanged {
                 hc[k] = v.clone();
             }
         }
         let mut hc: HostConfig = serde_json::from_value(hc)
             .map_err(|e| Error::Invalid(format!("invalid update: {e}")))?;
         validate_host_config(&mut hc)?;
+        let warnings = sysinfo::verify(&mut hc, sysinfo::SysInfo::host(), true)?;
         let mut next = c.clone();
         next.host_config = hc;
         if next.is_running() {
-            let layers = self.layers(&next)?;
-            let files = spec::Files {
-                hosts: Path::new("/"),
-                hostname: Path::new("/"),
-                resolv: Path::new("/"),
-            };
-            // Resources only: the mounts stay as the start made them.
-            let spec = spec::build(
-                &next,
-                &[],
-                &layers,
-                &files,
-                &self.config.cgroup_parent,
-                Vec::new(),
-            )?;
-            let mut resources = spec["linux"]["resources"].clone();
-            // The device rules were set at create; an update leaves them.
-            if let Some(r) = resources.as_object_mut() {
-                r.remove("devices");
-            }
+            let resources = self.live_resources(&next)?;
             shim_query(&self.shim_socket(&c.id), &Request::Update { resources })
                 .await
                 .map_err(|e| Error::Internal(format!("updating {}: {e}", c.name)))?;
@@ -1260,7 +1330,34 @@ impl Engine {
             c.clone()
         })?;
         self.event("update", &updated, &[]);
-        Ok(Vec::new())
+        Ok(warnings)
+    }
+
+    /// The limits for a running container's cgroup, as its spec has them;
+    /// the device rules, set at create, stay as they are.
+    fn live_resources(&self, c: &Container) -> Result<serde_json::Value> {
+        let layers = self.layers(c)?;
+        let files = spec::Files {
+            hosts: Path::new("/"),
+            hostname: Path::new("/"),
+            resolv: Path::new("/"),
+        };
+        // Resources only: the mounts stay as the start made them.
+        let spec = spec::build(
+            c,
+            &[],
+            &layers,
+            &files,
+            &self.config.cgroup_parent,
+            Vec::new(),
+        )?;
+        let mut resources = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().clone())
+            .unwrap_or_default();
+        resources.set_devices(None);
+        Ok(serde_json::to_value(resources).expect("json serializes"))
     }
 }
 
@@ -1294,9 +1391,16 @@ mod tests {
                 "NetworkMode": "default", "Binds": ["/tmp:/x:ro"]}}),
             serde_json::json!({"Image": "x", "HostConfig": {"PortBindings": {"80/tcp": null},
                 "NetworkMode": "none"}}),
+            // docker's CLI 28: an endpoint for the network mode, all empty.
+            serde_json::json!({"Image": "x", "HostConfig": {"NetworkMode": "default",
+                "Cgroup": "", "UsernsMode": "", "Isolation": "", "CpuCount": 0},
+                "NetworkingConfig": {"EndpointsConfig": {"default": {"IPAMConfig": null,
+                "Links": null, "Aliases": null, "MacAddress": "", "DriverOpts": null,
+                "GwPriority": 0, "NetworkID": "", "IPPrefixLen": 0, "DNSNames": null}}}}),
         ] {
-            let (_, hc) = body(v.clone());
+            let (c, hc) = body(v.clone());
             refuse_unsupported(&hc).unwrap_or_else(|e| panic!("{v}: {e}"));
+            refuse_endpoint_settings(&c, &hc).unwrap_or_else(|e| panic!("{v}: {e}"));
         }
     }
 
@@ -1324,9 +1428,59 @@ mod tests {
                 serde_json::json!({"PidMode": "container:a"}),
                 "--pid container:a",
             ),
+            (
+                serde_json::json!({"UsernsMode": "private"}),
+                "--userns private",
+            ),
+            (
+                serde_json::json!({"Cgroup": "container:a"}),
+                "HostConfig.Cgroup",
+            ),
+            (
+                serde_json::json!({"StorageOpt": {"size": "1G"}}),
+                "HostConfig.StorageOpt",
+            ),
+            (
+                serde_json::json!({"CpuRealtimeRuntime": 950000}),
+                "HostConfig.CpuRealtimePeriod, CpuRealtimeRuntime",
+            ),
         ] {
             let (_, hc) = body(serde_json::json!({"Image": "x", "HostConfig": hc}));
             let e = refuse_unsupported(&hc).unwrap_err();
+            assert_eq!(e.status(), 400);
+            let msg = e.to_string();
+            assert!(
+                msg.contains(says) && msg.ends_with("not supported yet"),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn endpoint_settings_are_refused_by_name() {
+        for (v, says) in [
+            (
+                serde_json::json!({"Image": "x", "MacAddress": "02:42:ac:11:00:02"}),
+                "MAC addresses (--mac-address / Config.MacAddress) are not supported yet",
+            ),
+            (
+                serde_json::json!({"Image": "x", "HostConfig": {"NetworkMode": "none"},
+                    "NetworkingConfig": {"EndpointsConfig": {"none": {"MacAddress": "02:42:ac:11:00:02"}}}}),
+                "(--mac-address / NetworkingConfig.EndpointsConfig.none.MacAddress)",
+            ),
+            (
+                serde_json::json!({"Image": "x",
+                    "NetworkingConfig": {"EndpointsConfig": {"default": {"Aliases": ["db"]}}}}),
+                "(--network-alias / NetworkingConfig.EndpointsConfig.default.Aliases)",
+            ),
+            (
+                serde_json::json!({"Image": "x", "HostConfig": {"NetworkMode": "host"},
+                    "NetworkingConfig": {"EndpointsConfig": {"backend": {}}}}),
+                "(--network backend / NetworkingConfig.EndpointsConfig \"backend\")",
+            ),
+        ] {
+            let (c, hc) = body(v.clone());
+            let e = refuse_endpoint_settings(&c, &hc).unwrap_err();
             assert_eq!(e.status(), 400);
             let msg = e.to_string();
             assert!(

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 
+use oci_spec::runtime::{Process, Spec, UserBuilder};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::mpsc;
@@ -140,38 +141,45 @@ impl Engine {
 
     /// The runtime spec process for an exec: the container's, with the
     /// exec's command, environment, user, directory and terminal.
-    fn exec_process(&self, container: &str, cfg: &ExecConfig) -> Result<serde_json::Value> {
+    fn exec_process(&self, container: &str, cfg: &ExecConfig) -> Result<Process> {
         let dir = self.current_bundle(container);
-        let spec: serde_json::Value = std::fs::read(dir.join("config.json"))
+        let spec: Spec = std::fs::read(dir.join("config.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or_else(|| Error::Internal(format!("container {container}: no runtime spec")))?;
-        let mut process = spec["process"].clone();
-        process["args"] = serde_json::json!(cfg.cmd.clone().unwrap_or_default());
-        process["terminal"] = serde_json::json!(cfg.tty);
+        let mut process = spec
+            .process()
+            .clone()
+            .ok_or_else(|| Error::Internal(format!("container {container}: no process")))?;
+        process.set_args(Some(cfg.cmd.clone().unwrap_or_default()));
+        process.set_terminal(Some(cfg.tty));
         if let Some(env) = &cfg.env {
-            let mut all: Vec<String> =
-                crate::containers::strings(&process["env"]).unwrap_or_default();
+            let mut all = process.env().clone().unwrap_or_default();
             for e in env.iter().filter(|e| e.contains('=')) {
                 let key = e.split('=').next().unwrap_or("");
                 all.retain(|x| x.split('=').next() != Some(key));
                 all.push(e.clone());
             }
-            process["env"] = serde_json::json!(all);
+            process.set_env(Some(all));
         }
         if !cfg.working_dir.is_empty() {
-            process["cwd"] = serde_json::json!(cfg.working_dir);
+            process.set_cwd(PathBuf::from(&cfg.working_dir));
         }
         if !cfg.user.is_empty() {
             let c = self.get(container)?;
             let layers = self.layers(&c)?;
             let (uid, gid, groups) = crate::spec::resolve_user(&cfg.user, &layers)?;
-            process["user"] = serde_json::json!({"uid": uid, "gid": gid, "additionalGids": groups});
+            let user = UserBuilder::default()
+                .uid(uid)
+                .gid(gid)
+                .additional_gids(groups)
+                .build()
+                .map_err(|e| Error::Internal(format!("the exec's user: {e}")))?;
+            process.set_user(user);
         }
         if cfg.privileged {
-            let caps = crate::spec::all_caps();
-            process["capabilities"] =
-                serde_json::json!({"bounding": caps, "effective": caps, "permitted": caps});
+            let all = crate::spec::all_caps();
+            process.set_capabilities(Some(crate::spec::capability_sets(&all)?));
         }
         Ok(process)
     }

@@ -15,6 +15,7 @@
 pub mod archive;
 pub mod changes;
 pub mod containers;
+pub mod defaults;
 pub mod error;
 pub mod events;
 pub mod exec;
@@ -27,6 +28,7 @@ pub mod mounts;
 pub mod names;
 pub mod seccomp;
 pub mod spec;
+pub mod sysinfo;
 pub mod volumes;
 
 use std::collections::{BTreeMap, HashMap};

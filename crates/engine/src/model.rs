@@ -60,6 +60,20 @@ pub struct Config {
     pub stop_signal: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
+    /// `--mac-address` as API versions before 1.44 send it.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub mac_address: String,
+    /// The create body's `NetworkingConfig`, which the API decodes with
+    /// the Config: checked at create, never kept.
+    #[serde(skip_serializing)]
+    pub networking_config: Option<NetworkingConfig>,
+}
+
+/// `NetworkingConfig` of a create: an endpoint per network to join.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkingConfig {
+    pub endpoints_config: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 /// Durations are in nanoseconds, as in the API.
@@ -147,6 +161,67 @@ pub struct HostConfig {
     pub device_requests: Option<Vec<serde_json::Value>>,
     pub links: Option<Vec<String>>,
     pub runtime: String,
+    /// The cgroup the container's goes under (`<parent>/<id>`), instead of
+    /// the daemon's.
+    pub cgroup_parent: String,
+    /// `private` (a cgroup namespace of its own) or `host`.
+    pub cgroupns_mode: String,
+    pub cpuset_mems: String,
+    pub cpu_realtime_period: i64,
+    pub cpu_realtime_runtime: i64,
+    /// 0 to 100; -1 (older clients' "unset") or none keeps the kernel's.
+    pub memory_swappiness: Option<i64>,
+    pub blkio_weight: u16,
+    pub blkio_weight_device: Option<Vec<WeightDevice>>,
+    pub blkio_device_read_bps: Option<Vec<ThrottleDevice>>,
+    pub blkio_device_write_bps: Option<Vec<ThrottleDevice>>,
+    #[serde(rename = "BlkioDeviceReadIOps")]
+    pub blkio_device_read_iops: Option<Vec<ThrottleDevice>>,
+    #[serde(rename = "BlkioDeviceWriteIOps")]
+    pub blkio_device_write_iops: Option<Vec<ThrottleDevice>>,
+    /// Replace Docker's masked and read-only paths when set (an empty list
+    /// is `--security-opt systempaths=unconfined`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub masked_paths: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readonly_paths: Option<Vec<String>>,
+    /// The runtime spec's annotations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+    /// The terminal's initial [height, width].
+    pub console_size: Option<[u64; 2]>,
+    // Fields berth has no use for on Linux, kept to be refused (or warned
+    // about) when set: see sysinfo.rs and `refuse_unsupported`.
+    pub kernel_memory: i64,
+    #[serde(rename = "KernelMemoryTCP")]
+    pub kernel_memory_tcp: i64,
+    pub cpu_count: i64,
+    pub cpu_percent: i64,
+    #[serde(rename = "IOMaximumIOps")]
+    pub io_maximum_iops: u64,
+    #[serde(rename = "IOMaximumBandwidth")]
+    pub io_maximum_bandwidth: u64,
+    pub cgroup: String,
+    pub userns_mode: String,
+    pub isolation: String,
+    pub storage_opt: Option<BTreeMap<String, String>>,
+}
+
+/// `--blkio-weight-device PATH:WEIGHT`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct WeightDevice {
+    pub path: String,
+    pub weight: u16,
+}
+
+/// `--device-read-bps PATH:RATE` and the other throttles (bytes or
+/// operations per second).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ThrottleDevice {
+    pub path: String,
+    pub rate: u64,
 }
 
 /// `--device HOST[:CONTAINER][:PERMS]`.

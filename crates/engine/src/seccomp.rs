@@ -8,7 +8,10 @@
 //! new user namespaces, and clone3 answered ENOSYS so that libcs fall back
 //! to clone, whose flags can be checked.
 
-use serde_json::{Value, json};
+use oci_spec::runtime::{
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArgBuilder, LinuxSeccompBuilder,
+    LinuxSeccompOperator, LinuxSyscall, LinuxSyscallBuilder,
+};
 
 use crate::error::{Error, Result};
 
@@ -113,8 +116,31 @@ const ALWAYS: &[&str] = &[
 
 const CLONE_NEWUSER: u64 = 0x1000_0000;
 
+/// The architectures the profile covers (Docker's for x86-64 and arm64).
+const ARCHES: &[Arch] = &[
+    Arch::ScmpArchX86_64,
+    Arch::ScmpArchX86,
+    Arch::ScmpArchX32,
+    Arch::ScmpArchAarch64,
+    Arch::ScmpArchArm,
+];
+
+fn oci(e: oci_spec::OciSpecError) -> Error {
+    Error::Internal(format!("building the seccomp profile: {e}"))
+}
+
+/// Calls answered with `errno` instead of being made.
+fn refuse(names: Vec<String>, errno: u32) -> Result<LinuxSyscall> {
+    LinuxSyscallBuilder::default()
+        .names(names)
+        .action(LinuxSeccompAction::ScmpActErrno)
+        .errno_ret(errno)
+        .build()
+        .map_err(oci)
+}
+
 /// The profile for a container with capabilities `caps`.
-pub fn default_profile(caps: &[String]) -> Value {
+pub fn default_profile(caps: &[String]) -> Result<LinuxSeccomp> {
     let has = |c: &str| caps.iter().any(|x| x == c);
     let mut denied: Vec<&str> = ALWAYS.to_vec();
     for (cap, calls) in GATED {
@@ -124,33 +150,44 @@ pub fn default_profile(caps: &[String]) -> Value {
     }
     denied.sort();
     denied.dedup();
-    let mut syscalls = vec![json!({"names": denied, "action": "SCMP_ACT_ERRNO", "errnoRet": 1})];
+    let owned = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    let mut syscalls = vec![refuse(owned(&denied), EPERM)?];
     if !has("CAP_SYS_ADMIN") {
         // New user namespaces need CAP_SYS_ADMIN here, as in Docker's profile.
-        syscalls.push(json!({
-            "names": ["clone"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
-            "args": [{"index": 0, "value": CLONE_NEWUSER, "valueTwo": CLONE_NEWUSER, "op": "SCMP_CMP_MASKED_EQ"}],
-        }));
-        syscalls.push(json!({"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}));
+        let newuser = LinuxSeccompArgBuilder::default()
+            .index(0usize)
+            .value(CLONE_NEWUSER)
+            .value_two(CLONE_NEWUSER)
+            .op(LinuxSeccompOperator::ScmpCmpMaskedEq)
+            .build()
+            .map_err(oci)?;
+        let mut clone = refuse(owned(&["clone"]), EPERM)?;
+        clone.set_args(Some(vec![newuser]));
+        syscalls.push(clone);
+        syscalls.push(refuse(owned(&["clone3"]), ENOSYS)?);
     }
-    json!({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
-        "syscalls": syscalls,
-    })
+    LinuxSeccompBuilder::default()
+        .default_action(LinuxSeccompAction::ScmpActAllow)
+        .architectures(ARCHES.to_vec())
+        .syscalls(syscalls)
+        .build()
+        .map_err(oci)
 }
+
+const EPERM: u32 = 1;
+const ENOSYS: u32 = 38;
 
 /// What `--security-opt seccomp=...` asks for: None for unconfined, else
 /// the profile (the default, or a file in the runtime spec's format).
-pub fn from_option(value: Option<&str>, caps: &[String]) -> Result<Option<Value>> {
+pub fn from_option(value: Option<&str>, caps: &[String]) -> Result<Option<LinuxSeccomp>> {
     match value {
-        None | Some("default") | Some("builtin") => Ok(Some(default_profile(caps))),
+        None | Some("default") | Some("builtin") => default_profile(caps).map(Some),
         Some("unconfined") => Ok(None),
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| {
                 Error::Invalid(format!("opening seccomp profile ({path}) failed: {e}"))
             })?;
-            let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
                 Error::Invalid(format!("decoding seccomp profile ({path}) failed: {e}"))
             })?;
             if !v["defaultAction"].is_string() {
@@ -158,7 +195,9 @@ pub fn from_option(value: Option<&str>, caps: &[String]) -> Result<Option<Value>
                     "seccomp profile ({path}): defaultAction is missing"
                 )));
             }
-            Ok(Some(v))
+            serde_json::from_value(v).map(Some).map_err(|e| {
+                Error::Invalid(format!("decoding seccomp profile ({path}) failed: {e}"))
+            })
         }
     }
 }
@@ -167,14 +206,18 @@ pub fn from_option(value: Option<&str>, caps: &[String]) -> Result<Option<Value>
 mod tests {
     use super::*;
 
+    fn denied(p: &LinuxSeccomp) -> Vec<String> {
+        p.syscalls().as_ref().unwrap()[0].names().clone()
+    }
+
     #[test]
     fn capabilities_open_their_calls() {
-        let plain = default_profile(&[]);
-        let names = plain["syscalls"][0]["names"].to_string();
-        assert!(names.contains("\"mount\"") && names.contains("\"ptrace\""));
-        let admin = default_profile(&["CAP_SYS_ADMIN".into()]);
-        let names = admin["syscalls"][0]["names"].to_string();
-        assert!(!names.contains("\"mount\"") && names.contains("\"ptrace\""));
-        assert_eq!(admin["syscalls"].as_array().unwrap().len(), 1);
+        let plain = default_profile(&[]).unwrap();
+        let names = denied(&plain);
+        assert!(names.iter().any(|n| n == "mount") && names.iter().any(|n| n == "ptrace"));
+        let admin = default_profile(&["CAP_SYS_ADMIN".into()]).unwrap();
+        let names = denied(&admin);
+        assert!(!names.iter().any(|n| n == "mount") && names.iter().any(|n| n == "ptrace"));
+        assert_eq!(admin.syscalls().as_ref().unwrap().len(), 1);
     }
 }

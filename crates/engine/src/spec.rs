@@ -1,16 +1,31 @@
 //! A container's OCI runtime spec, from its config, its host config and its
 //! image, as dockerd makes one: Docker's default mounts, capabilities,
-//! masked paths, resources and the files it writes per container.
+//! masked paths, resources (defaults.rs) and the files it writes per
+//! container.
 
+mod devices;
+mod resources;
+
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
+use oci_spec::OciSpecError;
+use oci_spec::runtime::{
+    Capabilities, Capability, Linux, LinuxBuilder, LinuxCapabilities, LinuxCapabilitiesBuilder,
+    LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, Mount, PosixRlimit,
+    PosixRlimitBuilder, PosixRlimitType, Process, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
+    User, UserBuilder,
+};
 
+use crate::defaults;
 use crate::error::{Error, Result};
-use crate::model::{Container, DeviceMapping, HostConfig};
+use crate::model::{Container, HostConfig};
 
-use berth_image::bundle::DEFAULT_PATH;
+/// A spec part that did not build: the engine's own mistake.
+fn oci(e: OciSpecError) -> Error {
+    Error::Internal(format!("building the runtime spec: {e}"))
+}
 
 /// Every capability, by number (the index is the capability's bit).
 const ALL_CAPS: &[&str] = &[
@@ -55,28 +70,6 @@ const ALL_CAPS: &[&str] = &[
     "CAP_PERFMON",
     "CAP_BPF",
     "CAP_CHECKPOINT_RESTORE",
-];
-
-const MASKED_PATHS: &[&str] = &[
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-];
-
-const READONLY_PATHS: &[&str] = &[
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
 ];
 
 /// Every capability the engine itself holds (its bounding set): what
@@ -134,7 +127,7 @@ pub fn capabilities(c: &Container) -> Result<Vec<String>> {
     let mut caps: Vec<String> = if adds.iter().any(|a| a == "CAP_ALL") {
         all_caps()
     } else {
-        berth_image::bundle::DEFAULT_CAPS
+        defaults::CAPABILITIES
             .iter()
             .map(|s| s.to_string())
             .collect()
@@ -164,10 +157,10 @@ pub fn environment(image_env: &[String], env: &[String], hostname: &str, tty: bo
             out.push(e.to_string());
         }
     };
-    set(DEFAULT_PATH);
+    set(&format!("PATH={}", defaults::PATH));
     set(&format!("HOSTNAME={hostname}"));
     if tty {
-        set("TERM=xterm");
+        set(&format!("TERM={}", defaults::TERM));
     }
     for e in image_env.iter().chain(env) {
         // `-e NAME` without a value means "take it from the client", which
@@ -283,33 +276,24 @@ pub struct Files<'a> {
 }
 
 /// The whole runtime spec; `user_mounts` are the container's own (binds,
-/// volumes, tmpfs: mounts.rs), after Docker's.
+/// volumes, tmpfs: mounts.rs), after Docker's. `cgroup_parent` is the
+/// daemon's, which the container's `CgroupParent` overrides.
 pub fn build(
     c: &Container,
     image_env: &[String],
     layers: &[PathBuf],
     files: &Files<'_>,
     cgroup_parent: &str,
-    user_mounts: Vec<oci_spec::runtime::Mount>,
-) -> Result<Value> {
+    user_mounts: Vec<Mount>,
+) -> Result<Spec> {
     let hc = &c.host_config;
-    let hostname = hostname(c);
-    let (uid, gid, mut groups) = resolve_user(&c.config.user, layers)?;
-    for g in resolve_groups(hc.group_add.as_deref().unwrap_or_default(), layers)? {
-        if g != gid && !groups.contains(&g) {
-            groups.push(g);
-        }
-    }
-    let caps = capabilities(c)?;
     let ns = namespace_modes(c)?;
-    let mut args = vec![c.path.clone()];
-    args.extend(c.args.iter().cloned());
-    let init = if hc.init == Some(true) {
-        let bin = init_binary()?;
-        args.splice(0..0, [INIT_PATH.to_string(), "--".to_string()]);
-        Some(bin)
-    } else {
-        None
+    let security = SecurityOpts::parse(hc)?;
+    let caps = capabilities(c)?;
+    let hostname = hostname(c);
+    let init = match hc.init {
+        Some(true) => Some(init_binary()?),
+        _ => None,
     };
     let env = environment(
         image_env,
@@ -317,166 +301,324 @@ pub fn build(
         &hostname,
         c.config.tty,
     );
-    let mut no_new_privs = false;
-    let mut seccomp_opt: Option<String> = None;
-    for opt in hc.security_opt.iter().flatten() {
-        let (k, v) = opt.split_once(['=', ':']).unwrap_or((opt, "true"));
-        match k {
-            "no-new-privileges" => no_new_privs = v != "false",
-            "seccomp" => seccomp_opt = Some(v.to_string()),
-            // No AppArmor or SELinux on these hosts: accepted, as dockerd
-            // accepts them where those are off.
-            "apparmor" | "label" => {}
-            _ => {
-                return Err(Error::Invalid(format!("invalid --security-opt: {opt:?}")));
-            }
+    let process = process(c, layers, env, &caps, &security, init.is_some())?;
+    let mounts = mounts(ns.ipc, hc.shm_size, files, user_mounts, init);
+    let linux = linux(c, &ns, &caps, &security, cgroup_parent)?;
+    let root = RootBuilder::default()
+        .path("rootfs")
+        .readonly(hc.readonly_rootfs)
+        .build()
+        .map_err(oci)?;
+    let mut spec = SpecBuilder::default()
+        .version("1.2.0")
+        .root(root)
+        .mounts(mounts)
+        .process(process)
+        .linux(linux)
+        .build()
+        .map_err(oci)?;
+    // The builder starts from youki's defaults: a hostname, no annotations.
+    spec.set_hostname(None);
+    spec.set_annotations(
+        hc.annotations
+            .as_ref()
+            .map(|a| a.clone().into_iter().collect::<HashMap<_, _>>()),
+    );
+    // With the host's UTS namespace the names are the host's to keep.
+    if !ns.uts_host {
+        spec.set_hostname(Some(hostname));
+        if !c.config.domainname.is_empty() {
+            spec.set_domainname(Some(c.config.domainname.clone()));
         }
     }
-    let mut rlimits = Vec::new();
-    for u in hc.ulimits.iter().flatten() {
-        let name = format!("RLIMIT_{}", u.name.to_ascii_uppercase());
-        rlimits.push(json!({"type": name, "soft": u.soft, "hard": u.hard}));
+    Ok(spec)
+}
+
+/// `--security-opt`: no-new-privileges and a seccomp profile.
+struct SecurityOpts {
+    no_new_privs: bool,
+    seccomp: Option<String>,
+}
+
+impl SecurityOpts {
+    fn parse(hc: &HostConfig) -> Result<SecurityOpts> {
+        let mut out = SecurityOpts {
+            no_new_privs: false,
+            seccomp: None,
+        };
+        for opt in hc.security_opt.iter().flatten() {
+            let (k, v) = opt.split_once(['=', ':']).unwrap_or((opt, "true"));
+            match k {
+                "no-new-privileges" => out.no_new_privs = v != "false",
+                "seccomp" => out.seccomp = Some(v.to_string()),
+                // No AppArmor or SELinux on these hosts: accepted, as dockerd
+                // accepts them where those are off.
+                "apparmor" | "label" => {}
+                _ => {
+                    return Err(Error::Invalid(format!("invalid --security-opt: {opt:?}")));
+                }
+            }
+        }
+        Ok(out)
     }
-    let shm = if hc.shm_size > 0 {
-        hc.shm_size as u64
+}
+
+/// The container's first process: `--init`'s tini in front when asked.
+fn process(
+    c: &Container,
+    layers: &[PathBuf],
+    env: Vec<String>,
+    caps: &[String],
+    security: &SecurityOpts,
+    init: bool,
+) -> Result<Process> {
+    let hc = &c.host_config;
+    let mut args = vec![c.path.clone()];
+    args.extend(c.args.iter().cloned());
+    if init {
+        args.splice(0..0, [defaults::INIT_PATH.to_string(), "--".to_string()]);
+    }
+    let cwd = if c.config.working_dir.is_empty() {
+        "/"
     } else {
-        64 << 20
+        c.config.working_dir.as_str()
     };
-    let mut mounts = vec![
-        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
-        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
-        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}),
-        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
-    ];
-    match ns.ipc {
+    let mut p = ProcessBuilder::default()
+        .terminal(c.config.tty)
+        .user(user(c, layers)?)
+        .args(args)
+        .env(env)
+        .cwd(cwd)
+        .capabilities(capability_sets(caps)?)
+        .rlimits(rlimits(hc)?)
+        .no_new_privileges(security.no_new_privs)
+        .build()
+        .map_err(oci)?;
+    if hc.oom_score_adj != 0 {
+        let adj = i32::try_from(hc.oom_score_adj)
+            .ok()
+            .filter(|a| (-1000..=1000).contains(a))
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "Invalid value {}, range for oom score adj is [-1000, 1000]",
+                    hc.oom_score_adj
+                ))
+            })?;
+        p.set_oom_score_adj(Some(adj));
+    }
+    if let Some([height, width]) = hc.console_size.filter(|s| c.config.tty && *s != [0, 0]) {
+        p.set_console_size(Some(
+            oci_spec::runtime::BoxBuilder::default()
+                .height(height)
+                .width(width)
+                .build()
+                .map_err(oci)?,
+        ));
+    }
+    Ok(p)
+}
+
+/// The user and groups: `-u`, then `--group-add`'s.
+fn user(c: &Container, layers: &[PathBuf]) -> Result<User> {
+    let (uid, gid, mut groups) = resolve_user(&c.config.user, layers)?;
+    let added = c.host_config.group_add.as_deref().unwrap_or_default();
+    for g in resolve_groups(added, layers)? {
+        if g != gid && !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    UserBuilder::default()
+        .uid(uid)
+        .gid(gid)
+        .additional_gids(groups)
+        .build()
+        .map_err(oci)
+}
+
+/// The same capabilities bounding, effective and permitted; none inherited
+/// or ambient, as dockerd gives them.
+pub(crate) fn capability_sets(names: &[String]) -> Result<LinuxCapabilities> {
+    let set: Capabilities = names
+        .iter()
+        .map(|n| {
+            serde_json::from_value::<Capability>(serde_json::Value::String(n.clone()))
+                .map_err(|_| Error::Invalid(format!("unknown capability: {n:?}")))
+        })
+        .collect::<Result<_>>()?;
+    let mut caps = LinuxCapabilitiesBuilder::default()
+        .bounding(set.clone())
+        .effective(set.clone())
+        .permitted(set)
+        .build()
+        .map_err(oci)?;
+    caps.set_inheritable(None);
+    caps.set_ambient(None);
+    Ok(caps)
+}
+
+/// `--ulimit`: -1 (as the client sends "unlimited") is RLIM_INFINITY.
+fn rlimits(hc: &HostConfig) -> Result<Vec<PosixRlimit>> {
+    hc.ulimits
+        .iter()
+        .flatten()
+        .map(|u| {
+            let name = format!("RLIMIT_{}", u.name.to_ascii_uppercase());
+            let typ: PosixRlimitType = name
+                .parse()
+                .map_err(|_| Error::Invalid(format!("invalid ulimit type: {}", u.name)))?;
+            PosixRlimitBuilder::default()
+                .typ(typ)
+                .soft(u.soft as u64)
+                .hard(u.hard as u64)
+                .build()
+                .map_err(oci)
+        })
+        .collect()
+}
+
+/// Docker's mounts, /dev/shm as the IPC mode wants it, the files dockerd
+/// writes per container, the container's own mounts, and the init.
+fn mounts(
+    ipc: Ipc,
+    shm_size: i64,
+    files: &Files<'_>,
+    user_mounts: Vec<Mount>,
+    init: Option<PathBuf>,
+) -> Vec<Mount> {
+    let mut mounts = defaults::mounts();
+    let bind = ["rbind", "rprivate"];
+    match ipc {
         // Docker's --ipc none: a private namespace and no /dev/shm.
         Ipc::None => {}
         // --ipc host: the host's shared memory, as Docker binds it.
-        Ipc::Host => mounts.push(json!({"destination": "/dev/shm", "type": "bind", "source": "/dev/shm", "options": ["rbind", "rprivate"]})),
-        Ipc::Private => mounts.push(json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm}")]})),
+        Ipc::Host => mounts.push(defaults::mount("/dev/shm", "bind", "/dev/shm", &bind)),
+        Ipc::Private => mounts.push(defaults::shm_mount(if shm_size > 0 {
+            shm_size
+        } else {
+            defaults::SHM_SIZE
+        })),
     }
-    for (dest, src) in [
+    let mut own: Vec<Mount> = [
         ("/etc/resolv.conf", files.resolv),
         ("/etc/hostname", files.hostname),
         ("/etc/hosts", files.hosts),
-    ] {
-        mounts.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
-    }
-    for m in user_mounts {
-        mounts.push(serde_json::to_value(m).expect("json serializes"));
-    }
+    ]
+    .into_iter()
+    .map(|(dest, src)| defaults::mount(dest, "bind", &src.to_string_lossy(), &bind))
+    .collect();
     if let Some(bin) = init {
-        mounts.push(json!({"destination": INIT_PATH, "type": "bind", "source": bin, "options": ["bind", "ro", "nosuid", "nodev"]}));
+        let options = ["bind", "ro", "nosuid", "nodev"];
+        let src = bin.to_string_lossy();
+        own.push(defaults::mount(defaults::INIT_PATH, "bind", &src, &options));
     }
+    // A user's mount on a path replaces Docker's there (a volume at
+    // /dev/shm, a bind of /etc/hosts), as dockerd filters them.
+    let taken: Vec<PathBuf> = user_mounts
+        .iter()
+        .map(|m| m.destination().clone())
+        .collect();
+    mounts.retain(|m| !taken.contains(m.destination()));
+    own.retain(|m| !taken.contains(m.destination()));
+    own.extend(user_mounts);
+    // Parents before children, as dockerd sorts them: a volume at /etc
+    // goes under the /etc/hosts bind, not over it.
+    own.sort_by_key(|m| m.destination().components().count());
+    mounts.extend(own);
+    mounts
+}
 
-    let mut namespaces = vec![json!({"type": "mount"}), json!({"type": "cgroup"})];
+/// The `linux` part: namespaces, cgroup and its limits, devices, sysctls,
+/// and for an unprivileged container the masked paths and seccomp.
+fn linux(
+    c: &Container,
+    ns: &NamespaceModes,
+    caps: &[String],
+    security: &SecurityOpts,
+    cgroup_parent: &str,
+) -> Result<Linux> {
+    let hc = &c.host_config;
+    let (devices, device_rules) = devices::devices(hc)?;
+    let sysctl: HashMap<String, String> =
+        hc.sysctls.clone().unwrap_or_default().into_iter().collect();
+    let mut linux = LinuxBuilder::default()
+        .namespaces(namespaces(c, ns)?)
+        .resources(resources::resources(hc, device_rules)?)
+        .cgroups_path(cgroups_path(hc, cgroup_parent, &c.id)?)
+        .sysctl(sysctl)
+        .build()
+        .map_err(oci)?;
+    linux.set_devices((!devices.is_empty()).then_some(devices));
+    // The builder's defaults are youki's masked and read-only paths.
+    linux.set_masked_paths(None);
+    linux.set_readonly_paths(None);
+    if !hc.privileged {
+        let paths = |given: &Option<Vec<String>>, default: &[&str]| {
+            given
+                .clone()
+                .unwrap_or_else(|| default.iter().map(|p| p.to_string()).collect())
+        };
+        linux.set_masked_paths(Some(paths(&hc.masked_paths, defaults::MASKED_PATHS)));
+        linux.set_readonly_paths(Some(paths(&hc.readonly_paths, defaults::READONLY_PATHS)));
+        linux.set_seccomp(crate::seccomp::from_option(
+            security.seccomp.as_deref(),
+            caps,
+        )?);
+    }
+    Ok(linux)
+}
+
+/// The namespaces the container gets of its own.
+fn namespaces(c: &Container, ns: &NamespaceModes) -> Result<Vec<LinuxNamespace>> {
+    let hc = &c.host_config;
+    let mut kinds = vec![LinuxNamespaceType::Mount];
+    if !ns.cgroup_host {
+        kinds.push(LinuxNamespaceType::Cgroup);
+    }
     if !ns.pid_host {
-        namespaces.push(json!({"type": "pid"}));
+        kinds.push(LinuxNamespaceType::Pid);
     }
     if ns.ipc != Ipc::Host {
-        namespaces.push(json!({"type": "ipc"}));
+        kinds.push(LinuxNamespaceType::Ipc);
     }
     if !ns.uts_host {
-        namespaces.push(json!({"type": "uts"}));
+        kinds.push(LinuxNamespaceType::Uts);
     }
     match hc.network_mode.as_str() {
-        "host" => {}
-        "" | "none" | "default" | "bridge" => namespaces.push(json!({"type": "network"})),
+        // A container with its network disabled has only loopback, as
+        // dockerd gives it, whatever the mode.
+        "host" if !c.config.network_disabled => {}
+        "host" | "" | "none" | "default" | "bridge" => kinds.push(LinuxNamespaceType::Network),
         other => {
             return Err(Error::NotFound(format!("network {other} not found")));
         }
     }
+    kinds
+        .into_iter()
+        .map(|k| LinuxNamespaceBuilder::default().typ(k).build().map_err(oci))
+        .collect()
+}
 
-    let (devices, mut device_rules) = devices(hc)?;
-    device_rules.splice(0..0, [json!({"allow": false, "access": "rwm"})]);
-    let mut resources = json!({"devices": device_rules});
-    let mut memory = serde_json::Map::new();
-    if hc.memory > 0 {
-        memory.insert("limit".into(), json!(hc.memory));
-        // Docker's default: swap as much again as memory (-1 means unlimited).
-        if hc.memory_swap != 0 {
-            memory.insert("swap".into(), json!(hc.memory_swap));
-        }
+/// `<parent>/<id>`, the parent being the container's `CgroupParent` or the
+/// daemon's, as dockerd's cgroupfs driver names it. Without systemd here,
+/// a systemd slice ("a.slice:prefix:name") cannot be honoured.
+fn cgroups_path(hc: &HostConfig, daemon_parent: &str, id: &str) -> Result<PathBuf> {
+    let parent = if hc.cgroup_parent.is_empty() {
+        daemon_parent
+    } else {
+        hc.cgroup_parent.as_str()
+    };
+    let p = Path::new(parent);
+    if p.components().any(|c| c == std::path::Component::ParentDir) {
+        return Err(Error::Invalid(format!(
+            "invalid cgroup parent {parent:?} (--cgroup-parent / HostConfig.CgroupParent): it must not contain .."
+        )));
     }
-    if hc.memory_reservation > 0 {
-        memory.insert("reservation".into(), json!(hc.memory_reservation));
+    if !parent.starts_with('/') && parent.contains(':') {
+        return Err(Error::Invalid(format!(
+            "invalid cgroup parent {parent:?} (--cgroup-parent / HostConfig.CgroupParent): systemd cgroup paths need systemd, which berth does not use"
+        )));
     }
-    if !memory.is_empty() {
-        resources["memory"] = Value::Object(memory);
-    }
-    let mut cpu = serde_json::Map::new();
-    if hc.cpu_shares > 0 {
-        cpu.insert("shares".into(), json!(hc.cpu_shares));
-    }
-    if hc.nano_cpus > 0 {
-        let period = 100_000i64;
-        cpu.insert("period".into(), json!(period));
-        cpu.insert("quota".into(), json!(hc.nano_cpus * period / 1_000_000_000));
-    } else if hc.cpu_quota > 0 {
-        cpu.insert("quota".into(), json!(hc.cpu_quota));
-        if hc.cpu_period > 0 {
-            cpu.insert("period".into(), json!(hc.cpu_period));
-        }
-    }
-    if !hc.cpuset_cpus.is_empty() {
-        cpu.insert("cpus".into(), json!(hc.cpuset_cpus));
-    }
-    if !cpu.is_empty() {
-        resources["cpu"] = Value::Object(cpu);
-    }
-    if let Some(limit) = hc.pids_limit.filter(|l| *l != 0) {
-        resources["pids"] = json!({"limit": limit});
-    }
-    if hc.privileged {
-        resources["devices"] = json!([{"allow": true, "access": "rwm"}]);
-    }
-
-    let mut linux = json!({
-        "namespaces": namespaces,
-        "resources": resources,
-        "cgroupsPath": format!("{cgroup_parent}/{}", c.id),
-        "sysctl": hc.sysctls.clone().unwrap_or_default(),
-    });
-    if !devices.is_empty() {
-        linux["devices"] = Value::Array(devices);
-    }
-    if !hc.privileged {
-        linux["maskedPaths"] = json!(MASKED_PATHS);
-        linux["readonlyPaths"] = json!(READONLY_PATHS);
-        if let Some(profile) = crate::seccomp::from_option(seccomp_opt.as_deref(), &caps)? {
-            linux["seccomp"] = profile;
-        }
-    }
-    let mut process = json!({
-        "terminal": c.config.tty,
-        "user": {"uid": uid, "gid": gid, "additionalGids": groups},
-        "args": args,
-        "env": env,
-        "cwd": if c.config.working_dir.is_empty() { "/" } else { c.config.working_dir.as_str() },
-        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-        "rlimits": rlimits,
-        "noNewPrivileges": no_new_privs,
-    });
-    if hc.oom_score_adj != 0 {
-        process["oomScoreAdj"] = json!(hc.oom_score_adj);
-    }
-    let mut spec = json!({
-        "ociVersion": "1.2.0",
-        "process": process,
-        "root": {"path": "rootfs", "readonly": hc.readonly_rootfs},
-        "mounts": mounts,
-        "linux": linux,
-    });
-    // With the host's UTS namespace the names are the host's to keep.
-    if !ns.uts_host {
-        spec["hostname"] = json!(hostname);
-        if !c.config.domainname.is_empty() {
-            spec["domainname"] = json!(c.config.domainname);
-        }
-    }
-    Ok(spec)
+    Ok(p.join(id))
 }
 
 /// What `--ipc` asks for.
@@ -488,11 +630,13 @@ enum Ipc {
     Host,
 }
 
-/// `--pid`, `--ipc` and `--uts` (HostConfig.PidMode, IpcMode, UTSMode).
+/// `--pid`, `--ipc`, `--uts` and `--cgroupns` (HostConfig.PidMode,
+/// IpcMode, UTSMode, CgroupnsMode).
 struct NamespaceModes {
     pid_host: bool,
     ipc: Ipc,
     uts_host: bool,
+    cgroup_host: bool,
 }
 
 /// The namespace modes, as dockerd validates them. Joining another
@@ -516,6 +660,17 @@ fn namespace_modes(c: &Container) -> Result<NamespaceModes> {
         "host" => true,
         m => return Err(Error::Invalid(format!("invalid UTS mode: {m}"))),
     };
+    // berth's default is a private cgroup namespace, on any host (dockerd's
+    // is `host` on cgroup v1).
+    let cgroup_host = match hc.cgroupns_mode.as_str() {
+        "" | "private" => false,
+        "host" => true,
+        m => {
+            return Err(Error::Invalid(format!(
+                "invalid cgroup namespace mode: {m}"
+            )));
+        }
+    };
     if uts_host && !c.config.hostname.is_empty() {
         return Err(Error::Invalid(
             "conflicting options: hostname and the UTS mode".into(),
@@ -525,6 +680,7 @@ fn namespace_modes(c: &Container) -> Result<NamespaceModes> {
         pid_host,
         ipc,
         uts_host,
+        cgroup_host,
     })
 }
 
@@ -553,162 +709,6 @@ fn resolve_groups(groups: &[String], layers: &[PathBuf]) -> Result<Vec<u32>> {
         .collect()
 }
 
-/// `--device HOST[:CONTAINER][:PERMS]` and `--device-cgroup-rule`: the
-/// nodes the runtime makes (`linux.devices`, with the host node's type,
-/// numbers, mode and owner) and the cgroup rules that let the container use
-/// them, as dockerd derives them. A directory gives every device under it.
-fn devices(hc: &HostConfig) -> Result<(Vec<Value>, Vec<Value>)> {
-    let mut nodes = Vec::new();
-    let mut rules = Vec::new();
-    for d in hc.devices.iter().flatten() {
-        device_nodes(d, &mut nodes, &mut rules)?;
-    }
-    for r in hc.device_cgroup_rules.iter().flatten() {
-        rules.push(device_cgroup_rule(r)?);
-    }
-    Ok((nodes, rules))
-}
-
-fn device_nodes(d: &DeviceMapping, nodes: &mut Vec<Value>, rules: &mut Vec<Value>) -> Result<()> {
-    let host = d.path_on_host.as_str();
-    let gather = |e: std::io::Error| {
-        Error::Invalid(format!(
-            "error gathering device information while adding custom device {host:?}: {e}"
-        ))
-    };
-    if host.is_empty() {
-        return Err(Error::Invalid(
-            "invalid device mapping: PathOnHost must not be empty".into(),
-        ));
-    }
-    let ctr = if d.path_in_container.is_empty() {
-        host
-    } else {
-        d.path_in_container.as_str()
-    };
-    if !ctr.starts_with("/dev/") {
-        return Err(Error::Invalid(format!(
-            "invalid device mapping {host}:{ctr}: the container path must be under /dev/"
-        )));
-    }
-    let perms = if d.cgroup_permissions.is_empty() {
-        "rwm"
-    } else {
-        d.cgroup_permissions.as_str()
-    };
-    if !perms.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
-        return Err(Error::Invalid(format!(
-            "invalid device mode {perms:?} for {host}: use r, w and m"
-        )));
-    }
-    // A symlink (/dev/disk/by-id/...) stands for the node it names.
-    let resolved = std::fs::canonicalize(host).map_err(gather)?;
-    let meta = std::fs::metadata(&resolved).map_err(gather)?;
-    if meta.is_dir() {
-        let mut found = 0;
-        for (path, meta) in device_files(&resolved)? {
-            let rel = path.strip_prefix(&resolved).unwrap_or(&path);
-            let inside = Path::new(ctr).join(rel);
-            if let Some((node, rule)) = device_node(&inside, &meta, perms) {
-                nodes.push(node);
-                rules.push(rule);
-                found += 1;
-            }
-        }
-        if found == 0 {
-            return Err(Error::Invalid(format!(
-                "error gathering device information while adding custom device {host:?}: no device nodes under it"
-            )));
-        }
-        return Ok(());
-    }
-    let (node, rule) = device_node(Path::new(ctr), &meta, perms).ok_or_else(|| {
-        Error::Invalid(format!(
-            "error gathering device information while adding custom device {host:?}: not a device node"
-        ))
-    })?;
-    nodes.push(node);
-    rules.push(rule);
-    Ok(())
-}
-
-/// Every file under `dir` (not following links), with its metadata.
-fn device_files(dir: &Path) -> Result<Vec<(PathBuf, std::fs::Metadata)>> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        let entries =
-            std::fs::read_dir(&d).map_err(|e| Error::io(format!("reading {}", d.display()), e))?;
-        for e in entries.flatten() {
-            let Ok(meta) = std::fs::symlink_metadata(e.path()) else {
-                continue;
-            };
-            if meta.is_dir() {
-                todo.push(e.path());
-            } else {
-                out.push((e.path(), meta));
-            }
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
-}
-
-/// The spec's device entry and allow rule for a character or block node.
-fn device_node(inside: &Path, meta: &std::fs::Metadata, perms: &str) -> Option<(Value, Value)> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let kind = if meta.file_type().is_char_device() {
-        "c"
-    } else if meta.file_type().is_block_device() {
-        "b"
-    } else {
-        return None;
-    };
-    let rdev = meta.rdev();
-    let (major, minor) = (nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev));
-    Some((
-        json!({
-            "path": inside, "type": kind, "major": major, "minor": minor,
-            "fileMode": meta.mode() & 0o777, "uid": meta.uid(), "gid": meta.gid(),
-        }),
-        json!({"allow": true, "type": kind, "major": major, "minor": minor, "access": perms}),
-    ))
-}
-
-/// `--device-cgroup-rule 'c 1:3 rwm'` (`*` for any number), as dockerd parses it.
-fn device_cgroup_rule(rule: &str) -> Result<Value> {
-    let bad = || Error::Invalid(format!("invalid device cgroup rule format: '{rule}'"));
-    let parts: Vec<&str> = rule.split_whitespace().collect();
-    let [kind, numbers, access] = parts.as_slice() else {
-        return Err(bad());
-    };
-    if !matches!(*kind, "a" | "b" | "c")
-        || access.is_empty()
-        || !access.chars().all(|c| matches!(c, 'r' | 'w' | 'm'))
-    {
-        return Err(bad());
-    }
-    let (major, minor) = numbers.split_once(':').ok_or_else(bad)?;
-    let number = |n: &str| -> Result<Option<i64>> {
-        if n == "*" {
-            Ok(None)
-        } else {
-            n.parse::<i64>().map(Some).map_err(|_| bad())
-        }
-    };
-    let mut v = json!({"allow": true, "type": kind, "access": access});
-    if let Some(n) = number(major)? {
-        v["major"] = json!(n);
-    }
-    if let Some(n) = number(minor)? {
-        v["minor"] = json!(n);
-    }
-    Ok(v)
-}
-
-/// Where `--init` puts the init, as Docker does.
-const INIT_PATH: &str = "/sbin/docker-init";
-
 /// The init `--init` runs as pid 1 (reaping zombies, passing signals on):
 /// a static tini, bind-mounted read-only as Docker mounts its docker-init.
 fn init_binary() -> Result<PathBuf> {
@@ -728,8 +728,6 @@ fn init_binary() -> Result<PathBuf> {
     })
 }
 
-/// `-v /host:/ctr[:ro|rw]`: a bind mount of a host path. Named volumes are
-/// the volumes issue's.
 /// /etc/hosts as dockerd writes it for a container without a bridge.
 pub fn hosts_file(extra: &[String]) -> Result<String> {
     let mut s = String::from(
@@ -779,7 +777,9 @@ pub fn resolv_conf(dns: &[String], search: &[String], options: &[String]) -> Str
             out.push('\n');
         }
         if servers == 0 {
-            out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+            for ns in defaults::FALLBACK_NAMESERVERS {
+                out.push_str(&format!("nameserver {ns}\n"));
+            }
         }
     } else {
         for ns in dns {
@@ -806,54 +806,6 @@ mod tests {
         assert_eq!(parse_size("512"), Some(512));
         assert_eq!(parse_size("10kb"), Some(10 << 10));
         assert_eq!(parse_size("x"), None);
-    }
-
-    #[test]
-    fn device_cgroup_rules() {
-        assert_eq!(
-            device_cgroup_rule("c 1:3 rwm").unwrap(),
-            json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"})
-        );
-        assert_eq!(
-            device_cgroup_rule("b 8:* r").unwrap(),
-            json!({"allow": true, "type": "b", "major": 8, "access": "r"})
-        );
-        for bad in ["c 1:3", "x 1:3 rwm", "c 1 rwm", "c a:3 rw", "c 1:3 rwx"] {
-            assert!(device_cgroup_rule(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn devices_from_the_host_node() {
-        let hc = HostConfig {
-            devices: Some(vec![DeviceMapping {
-                path_on_host: "/dev/null".into(),
-                path_in_container: "/dev/xnull".into(),
-                cgroup_permissions: "rw".into(),
-            }]),
-            ..Default::default()
-        };
-        let (nodes, rules) = devices(&hc).unwrap();
-        assert_eq!(nodes[0]["path"], "/dev/xnull");
-        assert_eq!(
-            (&nodes[0]["type"], &nodes[0]["major"], &nodes[0]["minor"]),
-            (&json!("c"), &json!(1), &json!(3))
-        );
-        assert_eq!(rules[0]["access"], "rw");
-        let bad = |host: &str, ctr: &str, perms: &str| {
-            let hc = HostConfig {
-                devices: Some(vec![DeviceMapping {
-                    path_on_host: host.into(),
-                    path_in_container: ctr.into(),
-                    cgroup_permissions: perms.into(),
-                }]),
-                ..Default::default()
-            };
-            devices(&hc).unwrap_err().to_string()
-        };
-        assert!(bad("/dev/null", "", "rwx").contains("invalid device mode"));
-        assert!(bad("/etc/passwd", "/dev/p", "").contains("not a device node"));
-        assert!(bad("/dev/no-such", "", "").contains("/dev/no-such"));
     }
 
     #[test]

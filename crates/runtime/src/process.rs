@@ -13,6 +13,8 @@ use oci_spec::runtime::{Capabilities, LinuxCapabilities, PosixRlimitType, Proces
 use crate::error::{Context, Error, Result};
 use berth_sys as sys;
 
+/// The PATH a program is looked up in when the spec's environment has none
+/// (runc's), and Docker's default PATH: the engine's defaults use this copy.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The program to execute, found before the container is reported created,

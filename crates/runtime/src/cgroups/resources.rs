@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use oci_spec::runtime::{
+    LinuxBlockIo, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources, LinuxThrottleDevice,
+};
 
 use super::CgroupPaths;
 use crate::error::{Error, Result};
@@ -111,10 +113,26 @@ pub fn apply(
         let dir = need(paths.dir_of("pids"), "pids")?;
         write(dir, "pids.max", &pids_max(pids.limit()))?;
     }
-    if let Some(bio) = r.block_io()
-        && let Some(w) = bio.weight()
-    {
-        let dir = need(paths.dir_of("blkio"), "blkio")?;
+    if let Some(bio) = r.block_io() {
+        apply_v1_block_io(paths, bio)?;
+    }
+    if let Some(hp) = r.hugepage_limits() {
+        for l in hp {
+            let file = format!("hugetlb.{}.limit_in_bytes", l.page_size());
+            let dir = need(paths.dir_of("hugetlb"), "hugetlb")?;
+            write(dir, &file, &l.limit().to_string())?;
+        }
+    }
+    Ok(())
+}
+
+fn apply_v1_block_io(paths: &CgroupPaths, bio: &LinuxBlockIo) -> Result<()> {
+    let throttles = throttles(bio);
+    if bio.weight().is_none() && bio.weight_device().is_none() && throttles.is_empty() {
+        return Ok(());
+    }
+    let dir = need(paths.dir_of("blkio"), "blkio")?;
+    if let Some(w) = bio.weight() {
         if dir.join("blkio.weight").exists() {
             write(dir, "blkio.weight", &w.to_string())?;
         } else if dir.join("blkio.bfq.weight").exists() {
@@ -126,12 +144,89 @@ pub fn apply(
             ));
         }
     }
-    if let Some(hp) = r.hugepage_limits() {
-        for l in hp {
-            let file = format!("hugetlb.{}.limit_in_bytes", l.page_size());
-            let dir = need(paths.dir_of("hugetlb"), "hugetlb")?;
-            write(dir, &file, &l.limit().to_string())?;
+    for d in bio.weight_device().iter().flatten() {
+        if let Some(w) = d.weight() {
+            let line = format!("{}:{} {w}", d.major(), d.minor());
+            write(dir, "blkio.weight_device", &line)?;
         }
+    }
+    // One device per write, as the kernel reads these files.
+    for (kind, d) in throttles {
+        let line = format!("{}:{} {}", d.major(), d.minor(), d.rate());
+        write(dir, &format!("blkio.throttle.{}_device", kind.v1()), &line)?;
+    }
+    Ok(())
+}
+
+/// The four kinds of block I/O throttle: a v1 file each, a key of v2's
+/// io.max each.
+#[derive(Clone, Copy)]
+enum Throttle {
+    ReadBps,
+    WriteBps,
+    ReadIops,
+    WriteIops,
+}
+
+impl Throttle {
+    fn v1(self) -> &'static str {
+        match self {
+            Throttle::ReadBps => "read_bps",
+            Throttle::WriteBps => "write_bps",
+            Throttle::ReadIops => "read_iops",
+            Throttle::WriteIops => "write_iops",
+        }
+    }
+
+    fn v2(self) -> &'static str {
+        match self {
+            Throttle::ReadBps => "rbps",
+            Throttle::WriteBps => "wbps",
+            Throttle::ReadIops => "riops",
+            Throttle::WriteIops => "wiops",
+        }
+    }
+}
+
+fn throttles(bio: &LinuxBlockIo) -> Vec<(Throttle, &LinuxThrottleDevice)> {
+    [
+        (Throttle::ReadBps, bio.throttle_read_bps_device()),
+        (Throttle::WriteBps, bio.throttle_write_bps_device()),
+        (Throttle::ReadIops, bio.throttle_read_iops_device()),
+        (Throttle::WriteIops, bio.throttle_write_iops_device()),
+    ]
+    .into_iter()
+    .flat_map(|(kind, devices)| devices.iter().flatten().map(move |d| (kind, d)))
+    .collect()
+}
+
+/// blkio.weight's range (10..1000) onto io.weight's (1..10000).
+fn io_weight(w: u16) -> u64 {
+    1 + (u64::from(w).saturating_sub(10)) * 9999 / 990
+}
+
+fn apply_v2_block_io(dir: &Path, bio: &LinuxBlockIo) -> Result<()> {
+    let bfq = dir.join("io.bfq.weight").exists();
+    if let Some(w) = bio.weight() {
+        if bfq {
+            write(dir, "io.bfq.weight", &w.to_string())?;
+        } else {
+            write(dir, "io.weight", &format!("default {}", io_weight(w)))?;
+        }
+    }
+    for d in bio.weight_device().iter().flatten() {
+        if let Some(w) = d.weight() {
+            let (file, w) = if bfq {
+                ("io.bfq.weight", u64::from(w))
+            } else {
+                ("io.weight", io_weight(w))
+            };
+            write(dir, file, &format!("{}:{} {w}", d.major(), d.minor()))?;
+        }
+    }
+    for (kind, d) in throttles(bio) {
+        let line = format!("{}:{} {}={}", d.major(), d.minor(), kind.v2(), d.rate());
+        write(dir, "io.max", &line)?;
     }
     Ok(())
 }
@@ -213,14 +308,8 @@ pub fn apply_v2(dir: &Path, r: &LinuxResources) -> Result<()> {
     if let Some(pids) = r.pids() {
         write(dir, "pids.max", &pids_max(pids.limit()))?;
     }
-    if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()) {
-        if dir.join("io.bfq.weight").exists() {
-            write(dir, "io.bfq.weight", &w.to_string())?;
-        } else {
-            // io.weight runs 1..10000 where blkio.weight ran 10..1000.
-            let v = 1 + (u64::from(w).saturating_sub(10)) * 9999 / 990;
-            write(dir, "io.weight", &format!("default {v}"))?;
-        }
+    if let Some(bio) = r.block_io() {
+        apply_v2_block_io(dir, bio)?;
     }
     for (file, value) in r.unified().iter().flatten() {
         if file.contains('/') || file.starts_with('.') {
@@ -366,6 +455,21 @@ mod tests {
         assert_eq!(read(d.path(), "pids.max"), "64");
         assert_eq!(read(d.path(), "io.weight"), "default 4950");
         assert_eq!(read(d.path(), "memory.high"), "50000000");
+    }
+
+    #[test]
+    fn v2_block_io_limits() {
+        let d = v2_dir();
+        let r: LinuxResources = serde_json::from_str(
+            r#"{"blockIO":{"weightDevice":[{"major":8,"minor":0,"weight":1000}],
+                "throttleReadBpsDevice":[{"major":8,"minor":0,"rate":1048576}],
+                "throttleWriteIOPSDevice":[{"major":8,"minor":16,"rate":10}]}}"#,
+        )
+        .unwrap();
+        apply_v2(d.path(), &r).unwrap();
+        assert_eq!(read(d.path(), "io.weight"), "8:0 10000");
+        // The last write is the one a plain file keeps.
+        assert_eq!(read(d.path(), "io.max"), "8:16 wiops=10");
     }
 
     #[test]
