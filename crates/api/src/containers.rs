@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use berth_engine::containers::CreateRequest;
-use berth_engine::model::{Config, Container, HostConfig, Status};
+use berth_engine::model::{Config, Container, ContainerInspect, HostConfig, Status};
 use berth_engine::{Engine, Error};
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -148,7 +148,7 @@ async fn container_route(
     let signal = first(q, "signal").filter(|s| !s.is_empty());
     match (method, action) {
         (Method::GET, "json") => match engine.get(name) {
-            Ok(c) => json(200, &inspect(&engine, &c, truthy(q, "size"))),
+            Ok(c) => crate::typed(200, &inspect(&engine, &c, truthy(q, "size"))),
             Err(e) => engine_error(e),
         },
         (Method::POST, "start") => done(engine.start(name).await),
@@ -394,73 +394,80 @@ fn network_settings(c: &Container) -> Value {
     })
 }
 
-fn mounts(c: &Container) -> Value {
-    Value::Array(
-        c.mounts
-            .iter()
-            .filter(|m| m.listed)
-            .map(|m| m.wire())
-            .collect(),
-    )
+fn mounts(c: &Container) -> Vec<berth_models::container::MountPoint> {
+    c.mounts
+        .iter()
+        .filter(|m| m.listed)
+        .map(|m| m.wire())
+        .collect()
 }
 
-fn state_json(c: &Container) -> Value {
+fn state(c: &Container) -> berth_models::container::ContainerState {
     let s = &c.state;
-    let mut v = json!({
-        "Status": s.status.as_str(),
-        "Running": matches!(s.status, Status::Running | Status::Paused | Status::Restarting),
-        "Paused": s.status == Status::Paused,
-        "Restarting": s.status == Status::Restarting,
-        "OOMKilled": s.oom_killed,
-        "Dead": s.status == Status::Dead,
-        "Pid": s.pid,
-        "ExitCode": s.exit_code,
-        "Error": s.error,
-        "StartedAt": s.started_at.as_deref().unwrap_or(ZERO_TIME),
-        "FinishedAt": s.finished_at.as_deref().unwrap_or(ZERO_TIME),
-    });
-    if let Some(h) = &s.health {
-        v["Health"] = serde_json::to_value(h).expect("json serializes");
+    berth_models::container::ContainerState {
+        status: s.status.as_str().into(),
+        running: matches!(
+            s.status,
+            Status::Running | Status::Paused | Status::Restarting
+        ),
+        paused: s.status == Status::Paused,
+        restarting: s.status == Status::Restarting,
+        oom_killed: s.oom_killed,
+        dead: s.status == Status::Dead,
+        pid: s.pid,
+        exit_code: s.exit_code,
+        error: s.error.clone(),
+        started_at: s.started_at.as_deref().unwrap_or(ZERO_TIME).into(),
+        finished_at: s.finished_at.as_deref().unwrap_or(ZERO_TIME).into(),
+        health: s.health.clone(),
     }
-    v
 }
 
 /// `GET /containers/{id}/json`.
-pub fn inspect(engine: &Engine, c: &Container, _size: bool) -> Value {
+pub fn inspect(engine: &Engine, c: &Container, _size: bool) -> ContainerInspect {
     let dir = engine.container_dir(&c.id);
     let bundle = engine.bundle_dir(&c.id);
-    let mut config = serde_json::to_value(&c.config).expect("json serializes");
-    if config["Labels"].is_null() {
-        config["Labels"] = json!({});
-    }
-    json!({
-        "Id": c.id,
-        "Created": c.created,
-        "Path": c.path,
-        "Args": c.args,
-        "State": state_json(c),
-        "Image": c.image,
-        "ResolvConfPath": bundle.join("resolv.conf"),
-        "HostnamePath": bundle.join("hostname"),
-        "HostsPath": bundle.join("hosts"),
-        "LogPath": engine.log_path(&c.id),
-        "Name": format!("/{}", c.name),
-        "RestartCount": c.restart_count,
-        "Driver": "overlay2",
-        "Platform": "linux",
-        "MountLabel": "",
-        "ProcessLabel": "",
-        "AppArmorProfile": "",
-        "ExecIDs": null,
-        "HostConfig": c.host_config,
-        "GraphDriver": {
-            "Name": "overlay2",
-            "Data": {"UpperDir": dir.join("upper"), "WorkDir": dir.join("work"), "MergedDir": bundle.join("rootfs")},
+    let path = |p: std::path::PathBuf| p.display().to_string();
+    let mut config = c.config.clone();
+    // dockerd shows `{}` for a container without labels.
+    config.labels.get_or_insert_with(Default::default);
+    ContainerInspect {
+        id: c.id.clone(),
+        created: c.created.clone(),
+        path: c.path.clone(),
+        args: c.args.clone(),
+        state: state(c),
+        image: c.image.clone(),
+        resolv_conf_path: path(bundle.join("resolv.conf")),
+        hostname_path: path(bundle.join("hostname")),
+        hosts_path: path(bundle.join("hosts")),
+        log_path: path(engine.log_path(&c.id)),
+        name: format!("/{}", c.name),
+        restart_count: c.restart_count,
+        driver: "overlay2".into(),
+        platform: "linux".into(),
+        mount_label: String::new(),
+        process_label: String::new(),
+        app_armor_profile: String::new(),
+        exec_ids: None,
+        host_config: c.host_config.clone(),
+        graph_driver: berth_models::container::GraphDriver {
+            name: "overlay2".into(),
+            data: [
+                ("UpperDir", dir.join("upper")),
+                ("WorkDir", dir.join("work")),
+                ("MergedDir", bundle.join("rootfs")),
+            ]
+            .into_iter()
+            .map(|(k, p)| (k.to_string(), path(p)))
+            .collect(),
         },
-        "Mounts": mounts(c),
-        "Config": config,
-        "NetworkSettings": network_settings(c),
-    })
+        size_rw: None,
+        size_root_fs: None,
+        mounts: mounts(c),
+        config,
+        network_settings: network_settings(c),
+    }
 }
 
 /// Docker's "Up 5 minutes" wording (go-units HumanDuration, berth-units).

@@ -606,7 +606,8 @@ fn create_flags_reach_the_engine(e: &Engine) {
         ("{{.HostConfig.PidsLimit}}", "100".into()),
         (
             "{{json .HostConfig.Ulimits}}",
-            "[{\"Hard\":2048,\"Name\":\"nofile\",\"Soft\":1024}]".into(),
+            // docker's units.Ulimit, in its field order.
+            "[{\"Name\":\"nofile\",\"Hard\":2048,\"Soft\":1024}]".into(),
         ),
         ("{{json .HostConfig.CapAdd}}", "[\"NET_ADMIN\"]".into()),
         ("{{json .HostConfig.CapDrop}}", "[\"MKNOD\"]".into()),
@@ -628,10 +629,11 @@ fn create_flags_reach_the_engine(e: &Engine) {
             "{{json .Config.Healthcheck.Test}}",
             "[\"CMD-SHELL\",\"true\"]".into(),
         ),
-        ("{{.Config.Healthcheck.Interval}}", "5000000000".into()),
-        ("{{.Config.Healthcheck.Timeout}}", "2000000000".into()),
+        // time.Duration prints as Go prints it.
+        ("{{.Config.Healthcheck.Interval}}", "5s".into()),
+        ("{{.Config.Healthcheck.Timeout}}", "2s".into()),
         ("{{.Config.Healthcheck.Retries}}", "2".into()),
-        ("{{.Config.Healthcheck.StartPeriod}}", "60000000000".into()),
+        ("{{.Config.Healthcheck.StartPeriod}}", "1m0s".into()),
         ("{{json .HostConfig.Binds}}", format!("[\"{bind_spec}\"]")),
         ("{{json .Config.ExposedPorts}}", "{\"80/tcp\":{}}".into()),
         ("{{.Config.StopSignal}}", "SIGUSR1".into()),
@@ -644,12 +646,10 @@ fn create_flags_reach_the_engine(e: &Engine) {
     ];
     checks.push(("{{json .Config.Volumes}}", "{\"/data\":{}}".into()));
     if e.kind != "berth" {
-        checks.extend([
-            (
-                "{{json .HostConfig.PortBindings}}",
-                "{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"8080\"}]}".into(),
-            ),
-        ]);
+        checks.extend([(
+            "{{json .HostConfig.PortBindings}}",
+            "{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"8080\"}]}".into(),
+        )]);
     }
     for (format, want) in &checks {
         assert_eq!(&inspect(e, format, &name), want, "inspect -f {format}");
@@ -1120,7 +1120,7 @@ fn inspect_start_wait(e: &Engine) {
     let out = e.berth(&["inspect", "--type", "image", "-f", "{{.Id}}", img]);
     out.assert_success();
     let out = e.berth(&["container", "inspect", img]);
-    assert_fails(&out, 1, "Error: No such container");
+    assert_fails(&out, 1, "Error response from daemon: No such container");
 
     // start -a: attached to the output, exits with the container's code.
     let name = c.name("start-a");
@@ -1178,7 +1178,11 @@ fn unknown_container_errors(e: &Engine) {
         out.stderr_str()
     );
     let out = e.berth(&["container", "inspect", &nope]);
-    assert_fails(&out, 1, &format!("Error: No such container: {nope}"));
+    assert_fails(
+        &out,
+        1,
+        &format!("Error response from daemon: No such container: {nope}"),
+    );
     let out = e.berth(&["inspect", &nope]);
     assert_fails(&out, 1, &format!("Error: No such object: {nope}"));
     assert_eq!(out.stdout_str(), "[]\n");

@@ -4,19 +4,19 @@
 //! berth daemon, and must print the same stdout and exit with the same code
 //! (failing cases: the same Go error text, from "template: :" on).
 //!
-//! Left out, as they cannot match by design (berth evaluates over the JSON,
-//! docker over its Go structs first), with what each prints:
-//! * a struct printed whole: `{{.State}}`, `{{.Config}}`,
-//!   `{{.HostConfig.RestartPolicy}}`, `{{.HostConfig.LogConfig}}`,
-//!   `{{.GraphDriver}}`: docker `{no 0}` (field order, no names), berth
-//!   `map[MaximumRetryCount:0 Name:no]`;
-//! * `{{.NetworkSettings.Networks}}`: a map of struct pointers, which docker
-//!   prints as addresses (`map[none:0xc0003e20e0]`);
+//! Left out, as they cannot match by design, with what each prints:
+//! * a Go pointer inside a printed struct or map: docker prints its address
+//!   (`{{.NetworkSettings.Networks}}`: `map[none:0xc0003e20e0]`,
+//!   `{{.HostConfig}}` with its `*bool`/`*int64` fields), berth what it
+//!   points to;
 //! * quirks of docker's raw-JSON fallback, where numbers are `json.Number`
-//!   (a string type): `{{len .State.Pid}}` gives the pid's digit count
-//!   (berth: "len of type int"), and `{{.Id}} {{eq .State.ExitCode 0}}` (the
-//!   typed pass fails on `.Id`, the struct's field being `ID`) fails with
-//!   "incompatible types for comparison" (berth prints `... true`).
+//!   (a string type): `{{.Id}} {{len .State.Pid}}` gives the pid's digit
+//!   count (berth: "len of type int"), and `{{.Id}} {{eq .State.ExitCode
+//!   0}}` (the typed pass fails on `.Id`, the struct's field being `ID`)
+//!   fails with "incompatible types for comparison" (berth prints `...
+//!   true`);
+//! * `ps --format '{{range .}}'` and `{{.}}` on a table row: docker prints
+//!   its formatter's internals (`{{map[Command:COMMAND ...]} false {...}}`).
 
 mod common;
 
@@ -49,86 +49,48 @@ fn timed(args: &[&'static str]) -> Case {
     }
 }
 
-/// Cases that differ from docker today, each with why: berth evaluates its
-/// templates over the engine's JSON, where docker's CLI has Go structs (field
-/// order, zero values of absent fields, a typed missing-field error) and its
-/// own exit codes. Each is a known bug to fix (issue 9's notes); a known case
-/// that starts to match is reported, an unknown mismatch fails the test.
-const KNOWN: &[(&str, &str)] = &[
-    (
-        "ps -a --format {{json .}}",
-        "berth's row carries `_labels`; docker's has Platform",
-    ),
-    (
-        "ps --format {{.NoSuch}}",
-        "missing field: docker errors (can't evaluate field), berth prints <no value>",
-    ),
-    (
-        "images --format {{.NoSuch}}",
-        "missing field: as above, *formatter.imageContext",
-    ),
-    (
-        "images --format json",
-        "SharedSize/UniqueSize/VirtualSize missing; <none> not escaped",
-    ),
-    (
-        "inspect -f {{.NoSuchField}} fmt-web",
-        "inspect's missingkey=error fallback not followed",
-    ),
-    ("inspect -f {{.State.NoSuch}} fmt-web", "as above"),
-    (
-        "inspect -f {{index .Config.Cmd 5}} fmt-web",
-        "docker prints an empty line before the error",
-    ),
-    (
-        "inspect -f {{index .Config.Cmd 2}} fmt-web fmt-done",
-        "docker goes on with the next object after an error",
-    ),
-    (
-        "image inspect -f {{.NoSuchField}} fmt:1",
-        "missingkey=error fallback, images",
-    ),
-    (
-        "inspect -f {{.Name fmt-web",
-        "docker exits 64 on a parse error in inspect",
-    ),
-    (
-        "inspect -f {{nosuchfunc .Name}} fmt-web",
-        "exit 64, as above",
-    ),
-    ("inspect -f {{end}} fmt-web", "exit 64, as above"),
-    (
-        "image inspect -f {{range .RepoTags}} fmt:1",
-        "exit 64, as above",
-    ),
-    (
-        "inspect -f {{.Name}} nosuch",
-        "docker prints an empty line for a missing object",
-    ),
-    (
-        "inspect --format {{json .HostConfig.RestartPolicy}} fmt-web fmt-done",
-        "JSON keys sorted, not in struct order",
-    ),
-    (
-        "inspect --format {{json .State}} fmt-web fmt-done",
-        "JSON keys sorted",
-    ),
-    (
-        "inspect --format {{json .Config}} fmt-web fmt-done",
-        "JSON keys sorted; ExposedPorts null not omitted",
-    ),
-    (
-        "image inspect --format {{.Metadata.LastTagTime}} fmt:1 plain:1",
-        "a Go time.Time prints as Go prints it",
-    ),
-    (
-        "image inspect --format {{json .RootFS}} fmt:1 plain:1",
-        "JSON keys sorted",
-    ),
-];
+/// Cases that differ from docker today, each with why (none at present).
+/// A known case that starts to match is reported, an unknown mismatch fails
+/// the test.
+const KNOWN: &[(&str, &str)] = &[];
 
 const WEB: &str = "fmt-web";
 const DONE: &str = "fmt-done";
+/// Created, never started: a healthcheck, an exposed port, a bind mount.
+const HC: &str = "fmt-hc";
+const VOL: &str = "fmt-vol";
+
+/// Templates that do not parse: Go's wording, for `inspect` (exit 64) and
+/// `ps` ("failed to parse template").
+const BAD_TEMPLATES: &[&str] = &[
+    "{{.Name | }}",
+    "{{if}}{{end}}",
+    "{{$x}}",
+    r#"{{"unterminated}}"#,
+    "{{.Name}}{{else}}",
+    r#"{{define "x"}}"#,
+    "{{1 | 2}}",
+    "{{range $i, $j, $k := .Args}}{{end}}",
+    "{{break}}",
+    "{{with}}{{end}}",
+    "{{ .Name}",
+    "{{.Name}}}}{{",
+    "{{/* open comment }}",
+    "{{printf}} {{.",
+    "{{(.Name}}",
+    "{{.Name)}}",
+    "{{$x := }}",
+    "{{$x = 1}}",
+    "{{if .Name}}{{else if}}{{end}}",
+    "{{range .Args}}{{continue 1}}{{end}}",
+    "{{nil}}",
+    "{{.Na-me}}",
+    "{{'ab'}}",
+    "{{0x}}",
+    "{{template}}",
+    "{{block \"b\" .}}",
+    "{{end}}{{if .Name}}",
+];
 
 /// Templates for `inspect` on both containers (one line each).
 const CONTAINER_TEMPLATES: &[&str] = &[
@@ -185,6 +147,29 @@ const CONTAINER_TEMPLATES: &[&str] = &[
     r#"{{.Name | printf "%q"}} {{.Name | len}}"#,
     "{{/* a comment */}}{{.Path}} {{.Args}}",
     "{{.Config.Tty}} {{.Config.OpenStdin}} {{.Config.User}}|{{.Config.WorkingDir}}|",
+    // The typed pass: Go field names, Go structs, fields the engine omits.
+    "{{.ID}}",
+    "{{.HostConfig.NanoCPUs}} {{.HostConfig.DNS}} {{.HostConfig.CPUShares}}",
+    "{{.HostConfig.Isolation}}|{{.HostConfig.CgroupnsMode}}|{{.HostConfig.ConsoleSize}}",
+    "{{.State}}",
+    "{{.HostConfig.RestartPolicy}}",
+    "{{.HostConfig.LogConfig}}",
+    "{{.GraphDriver}}",
+    "{{.Config}}",
+    "{{.Config.Volumes}} {{.Config.ExposedPorts}}",
+    r#"{{printf "%+v" .HostConfig.RestartPolicy}}"#,
+    "{{json .}}",
+    "{{json .HostConfig}}",
+    "{{json .NetworkSettings}}",
+    "{{json .Mounts}}",
+    "{{json .GraphDriver}}",
+    // The typed pass fails, the raw JSON answers (or fails).
+    "{{.Id}} {{.Config.Labels.missing}}",
+    "{{range $k, $v := .State}}{{$k}};{{end}}",
+    "{{len .State}}",
+    r#"{{index .State "Status"}}"#,
+    "{{.State.Health.Status}}",
+    "table {{.Name}}",
 ];
 
 /// Templates for `image inspect` on both images.
@@ -208,6 +193,13 @@ const IMAGE_TEMPLATES: &[&str] = &[
     "{{.Parent}}|{{.Comment}}|",
     "{{json .RepoTags}}",
     "{{json .Config.Labels}}",
+    "{{.ID}}",
+    "{{.Config}}",
+    "{{.RootFS}} {{.Metadata}} {{.GraphDriver.Name}}",
+    "{{.Descriptor}} {{.VirtualSize}} {{.Variant}}|",
+    "{{json .}}",
+    "{{json .Config}}",
+    "{{json .Metadata}}",
 ];
 
 fn cases() -> Vec<Case> {
@@ -295,6 +287,22 @@ fn cases() -> Vec<Case> {
         timed(&["images", "--format", "json"]),
         timed(&["images", "--format", "table"]),
         case(&["images", "--format", "{{end}}"]),
+        case(&["images", "--format", r#"{{.Label "x"}}"#]),
+        case(&[
+            "images",
+            "--format",
+            "{{.VirtualSize}} {{.SharedSize}} {{.UniqueSize}}",
+        ]),
+        case(&[
+            "images",
+            "--format",
+            "table {{.Repository}}\\t{{.VirtualSize}}\\t{{.SharedSize}}\\t{{.UniqueSize}}",
+        ]),
+        case(&["images", "--format", " {{.Repository}} "]),
+        case(&["ps", "-a", "--format", " {{.Names}} "]),
+        case(&["ps", "-a", "--format", "{{.Names}} {{.Platform}}"]),
+        case(&["ps", "-a", "--format", "{{.Names}} {{.Size}}"]),
+        case(&["ps", "-a", "--format", "{{slice .ID 0 3}}"]),
         // inspect: the top-level verb finds images too.
         case(&["inspect", "-f", "{{.Id}} {{.RepoTags}}", "fmt:1"]),
         case(&["inspect", "--type", "image", "-f", "{{.RepoTags}}", "fmt:2"]),
@@ -315,9 +323,79 @@ fn cases() -> Vec<Case> {
         // Missing objects.
         case(&["inspect", "-f", "{{.Name}}", "nosuch"]),
         case(&["inspect", "-f", "{{.Name}}", WEB, "nosuch"]),
+        case(&["inspect", "-f", "{{.Name}}", "nosuch", "nosuch2"]),
+        case(&["image", "inspect", "-f", "{{.Id}}", "nosuch:1", "fmt:1"]),
+        // Durations, struct{} values, mounts, a pointer to an int.
+        case(&["inspect", "-f", "{{.Config.Healthcheck}}", HC]),
+        case(&["inspect", "-f", "{{json .Config.Healthcheck}}", HC]),
+        case(&["inspect", "-f", "{{.Config.Healthcheck.Interval}}", HC]),
+        case(&[
+            "inspect",
+            "-f",
+            "{{.Config.ExposedPorts}} {{json .Config.ExposedPorts}}",
+            HC,
+        ]),
+        case(&["inspect", "-f", "{{.Mounts}}", HC]),
+        case(&["inspect", "-f", "{{json .Mounts}}", HC]),
+        case(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.Binds}} {{.Config.StopTimeout}}",
+            HC,
+        ]),
+        case(&["inspect", "-f", "{{.State}}", HC]),
+        // Volumes: docker keeps no raw JSON, so the typed error shows.
+        case(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Name}} {{.Driver}} {{.Labels}} {{.Options}} {{.Scope}} {{.UsageData}}",
+            VOL,
+        ]),
+        case(&["volume", "inspect", "-f", "{{json .}}", VOL]),
+        case(&["volume", "inspect", "-f", "{{.NoSuch}}", VOL]),
+        case(&["volume", "inspect", "-f", "{{.Name}}", "fmt-nosuch", VOL]),
+        case(&["volume", "inspect", "-f", "{{.Name", VOL]),
+        // The top-level verb finds volumes too (with the raw fallback).
+        case(&["inspect", "-f", "{{.Name}} {{.Driver}} {{.Labels}}", VOL]),
+        case(&["inspect", "-f", "{{.NoSuch}}", VOL]),
+        case(&["inspect", "--type", "volume", "-f", "{{.Name}}", VOL]),
+        case(&[
+            "inspect",
+            "--type",
+            "volume",
+            "-f",
+            "{{.Name}}",
+            "fmt-nosuch",
+        ]),
+        case(&["inspect", "-f", "{{.Name}}", "fmt-nosuch", VOL]),
+        case(&["volume", "ls", "--format", "{{json .}}"]),
+        case(&["volume", "ls", "--format", "json"]),
+        case(&[
+            "volume",
+            "ls",
+            "--format",
+            r#"{{.Name}} {{.Label "a"}} {{.Labels}}"#,
+        ]),
+        case(&["volume", "ls", "--format", "{{.NoSuch}}"]),
+        case(&[
+            "volume",
+            "ls",
+            "--format",
+            "table {{.Name}}\\t{{.Links}}\\t{{.Size}}",
+        ]),
+        // Without a template: the engine's JSON, indented as docker does.
+        case(&["image", "inspect", "fmt:1"]),
+        case(&["inspect", "plain:1", "nosuch"]),
+        case(&["container", "inspect", "-f", "{{.Name}}", "nosuch", WEB]),
+        case(&["inspect", "--type", "image", "-f", "{{.Id}}", "nosuch:1"]),
     ];
     for t in CONTAINER_TEMPLATES {
         v.push(case(&["inspect", "--format", t, WEB, DONE]));
+    }
+    for t in BAD_TEMPLATES {
+        v.push(case(&["inspect", "-f", t, WEB]));
+        v.push(case(&["ps", "--format", t]));
     }
     for t in IMAGE_TEMPLATES {
         v.push(case(&[
@@ -400,6 +478,29 @@ fn format_templates_match_docker() {
         "run", "--name", DONE, "-l", "only=one", "plain:1", "sh", "-c", "exit 3",
     ])
     .assert_code(3);
+    d.docker(&[
+        "create",
+        "--name",
+        HC,
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "30s",
+        "--health-start-period",
+        "1500ms",
+        "--expose",
+        "80",
+        "-v",
+        "/tmp:/data:ro",
+        "--stop-timeout",
+        "7",
+        "plain:1",
+        "sleep",
+        "1",
+    ])
+    .assert_success();
+    d.docker(&["volume", "create", "--label", "a=b", VOL])
+        .assert_success();
 
     let cases = cases();
     let mut failed = 0;

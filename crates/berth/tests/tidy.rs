@@ -68,7 +68,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("berth-models", &[]),
     ("berth-net", &["berth-sys"]),
-    ("berth-api", &["berth-engine", "berth-models", "berth-units"]),
+    (
+        "berth-api",
+        &["berth-engine", "berth-models", "berth-units"],
+    ),
     ("berth-client", &["berth-models", "berth-sys"]),
     (
         "berth-cli",

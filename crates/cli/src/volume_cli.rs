@@ -12,6 +12,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::container_cli::format::{self as fmt, Template};
+use crate::container_cli::gotypes::Kind;
 use crate::container_cli::system::{confirm, filters_query};
 
 #[derive(Subcommand, Debug)]
@@ -148,7 +149,15 @@ async fn ls(e: &Engine, c: &Ls, out: &mut dyn Write) -> Result<i32> {
         None | Some("") | Some("table") => "table {{.Driver}}\t{{.Name}}",
         Some(f) => f,
     };
-    let t = Template::parse(format)?;
+    // docker's formatter: every error is "template parsing error", and
+    // nothing is printed when a row fails.
+    let t = match Template::parse_formatter(format) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("template parsing error: {e}");
+            return Ok(1);
+        }
+    };
     let mut lines = Vec::new();
     if t.table {
         lines.push(t.header(&|f| match f {
@@ -157,9 +166,24 @@ async fn ls(e: &Engine, c: &Ls, out: &mut dyn Write) -> Result<i32> {
         }));
     }
     for v in &volumes {
-        lines.push(t.render(&row(v))?);
+        let r = row(v);
+        let labels = serde_json::to_value(&v.labels)?;
+        let env = fmt::ContextEnv::new("*formatter.volumeContext", &r, Some(&labels));
+        match t.render_row(&env) {
+            Ok(line) => lines.push(line),
+            Err(e) => {
+                eprintln!("template parsing error: {e}");
+                return Ok(1);
+            }
+        }
     }
-    write!(out, "{}", fmt::tabwrite(&lines))?;
+    if t.table {
+        write!(out, "{}", fmt::tabwrite(&lines))?;
+    } else {
+        for l in lines {
+            writeln!(out, "{l}")?;
+        }
+    }
     Ok(0)
 }
 
@@ -175,50 +199,37 @@ fn row(v: &Volume) -> Value {
         "Labels": labels.join(","),
         "Links": usage.filter(|u| u.ref_count >= 0).map_or("N/A".into(), |u| u.ref_count.to_string()),
         "Size": usage.filter(|u| u.size >= 0).map_or("N/A".into(), |u| fmt::human_size(u.size as f64)),
-        "_labels": v.labels,
+        // Swarm's cluster volumes, which berth has not.
+        "Group": "N/A",
+        "Availability": "N/A",
+        "Status": "N/A",
     })
 }
 
 async fn inspect(e: &Engine, c: &Inspect, out: &mut dyn Write) -> Result<i32> {
+    // As docker: the template first (a bad one exits 64), errors after the
+    // output.
     let template = match c.format.as_deref() {
         None | Some("") | Some("json") => None,
-        Some(f) => Some(Template::parse(f)?),
+        Some(f) => match fmt::Inspector::parse(f) {
+            Ok(t) => Some(t.typed_only()),
+            Err(msg) => {
+                eprintln!("{msg}");
+                return Ok(64);
+            }
+        },
     };
-    let mut found: Vec<Vec<u8>> = Vec::new();
-    let mut missing = Vec::new();
+    let mut found = Vec::new();
     for name in &c.volumes {
         match e.call("GET", &format!("/volumes/{name}"), None).await {
-            Ok(raw) => found.push(raw),
-            Err(err) if status_of(&err) == Some(404) => missing.push(format!("{err:#}")),
+            Ok(raw) => found.push(Ok(raw)),
+            Err(err) if status_of(&err) == Some(404) => {
+                found.push(Err(format!("Error response from daemon: {err:#}")))
+            }
             Err(err) => return Err(err),
         }
     }
-    match template {
-        Some(t) => {
-            for raw in &found {
-                writeln!(out, "{}", t.render(&serde_json::from_slice(raw)?)?)?;
-            }
-        }
-        None => {
-            let joined = format!(
-                "[{}]",
-                found
-                    .iter()
-                    .map(|r| String::from_utf8_lossy(r))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            );
-            writeln!(
-                out,
-                "{}",
-                crate::container_cli::verbs::indent_json(joined.as_bytes())
-            )?;
-        }
-    }
-    for m in &missing {
-        eprintln!("Error: {m}");
-    }
-    Ok(if missing.is_empty() { 0 } else { 1 })
+    crate::container_cli::verbs::print_inspected(found, Kind::Volume, template, out)
 }
 
 async fn rm(e: &Engine, c: &Rm, out: &mut dyn Write) -> Result<i32> {

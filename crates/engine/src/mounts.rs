@@ -64,25 +64,31 @@ pub struct MountPoint {
 
 impl MountPoint {
     /// moby's MountPoint, as `GET /containers/{id}/json` lists it.
-    pub fn wire(&self) -> serde_json::Value {
-        let kind = match self.kind {
-            Kind::Bind => "bind",
-            Kind::Volume => "volume",
-            Kind::Tmpfs => "tmpfs",
-        };
-        let mut v = serde_json::json!({"Type": kind});
-        if self.kind == Kind::Volume {
-            v["Name"] = self.name.clone().into();
+    pub fn wire(&self) -> berth_models::container::MountPoint {
+        let volume = self.kind == Kind::Volume;
+        berth_models::container::MountPoint {
+            kind: match self.kind {
+                Kind::Bind => "bind",
+                Kind::Volume => "volume",
+                Kind::Tmpfs => "tmpfs",
+            }
+            .into(),
+            name: if volume {
+                self.name.clone()
+            } else {
+                String::new()
+            },
+            source: self.source.clone(),
+            destination: self.destination.clone(),
+            driver: if volume {
+                berth_volume::LOCAL.into()
+            } else {
+                String::new()
+            },
+            mode: self.mode.clone(),
+            rw: self.rw,
+            propagation: self.propagation.clone(),
         }
-        v["Source"] = self.source.clone().into();
-        v["Destination"] = self.destination.clone().into();
-        if self.kind == Kind::Volume {
-            v["Driver"] = berth_volume::LOCAL.into();
-        }
-        v["Mode"] = self.mode.clone().into();
-        v["RW"] = self.rw.into();
-        v["Propagation"] = self.propagation.clone().into();
-        v
     }
 }
 

@@ -208,7 +208,7 @@ impl<'t, 'd, 'o> State<'t, 'd, 'o> {
 
     pub(crate) fn sprint(&self, v: &Val<'d>) -> String {
         let env = self.env;
-        sprint_value(v, &|k: &str| env.nil_text(k))
+        sprint_value(v, env)
     }
 
     fn walk_if_or_with(&mut self, with: bool, dot: &Val<'d>, b: &'t Branch) -> R<()> {
@@ -326,7 +326,11 @@ impl<'t, 'd, 'o> State<'t, 'd, 'o> {
                         }
                     }
                 }
-                Some(Value::Object(m)) => {
+                Some(obj @ Value::Object(m)) => {
+                    if self.env.struct_fields(obj).is_some() {
+                        let s = self.sprint(&val);
+                        return Err(self.errorf(format!("range can't iterate over {s}")));
+                    }
                     let mut keys: Vec<&String> = m.keys().collect();
                     keys.sort();
                     for k in keys {
@@ -601,16 +605,25 @@ impl<'t, 'd, 'o> State<'t, 'd, 'o> {
         }
         match json {
             None | Some(Value::Object(_)) => {
+                let found = recv.select(Sel::Key(name));
                 if has_args {
+                    // A struct without that method or field (Go checks the
+                    // field before the arguments).
+                    if let (None, Some(j)) = (&found, json) {
+                        if let Missing::Field(ty) = self.env.missing_field(j, name) {
+                            return Err(
+                                self.errorf(format!("can't evaluate field {name} in type {ty}"))
+                            );
+                        }
+                    }
                     return Err(self.errorf(format!("{name} is not a method but has arguments")));
                 }
-                let found = recv.select(Sel::Key(name));
                 match found {
                     Some(v) if v.is_json_null() => Ok(self.nil_val(name)),
                     Some(v) => Ok(v),
                     None => {
-                        let recv_json = json.cloned().unwrap_or(Value::Null);
-                        match self.env.missing_field(&recv_json, name) {
+                        let recv_json = json.unwrap_or(&Value::Null);
+                        match self.env.missing_field(recv_json, name) {
                             Missing::NoValue => Ok(Val::NoValue),
                             Missing::Nil => Ok(self.nil_val(name)),
                             Missing::Error => {

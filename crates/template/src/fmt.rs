@@ -6,9 +6,12 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::value::{NIL_TEXT, Num, Val, go_type_of, num};
+use crate::{Env, GoField};
 
-/// Looks up the text a JSON null printed under an object key stands for.
-pub(crate) type NilFn<'a> = &'a dyn Fn(&str) -> Option<String>;
+/// The caller's hooks, for printing: the text a JSON null printed under an
+/// object key stands for ([`Env::nil_text`]), which objects are Go structs
+/// ([`Env::struct_fields`]).
+pub(crate) type NilFn<'a> = &'a dyn Env;
 
 /// A printable view of a value.
 #[derive(Clone, Copy)]
@@ -447,6 +450,12 @@ impl<'a> Printer<'a> {
                 self.buf.push(']');
             }
             Value::Object(m) => {
+                if !self.f.sharp_v {
+                    if let Some(fields) = self.nil_text.struct_fields(v) {
+                        self.print_struct(m, &fields, verb);
+                        return;
+                    }
+                }
                 let mut keys: Vec<&String> = m.keys().collect();
                 keys.sort();
                 if self.f.sharp_v {
@@ -476,7 +485,13 @@ impl<'a> Printer<'a> {
                     self.buf.push(':');
                     match &m[k.as_str()] {
                         Value::Null => {
-                            let t = (self.nil_text)(k).unwrap_or_else(|| NIL_TEXT.to_string());
+                            // A nil interface inside a map prints as fmt
+                            // prints it, `<nil>`, not as "no value".
+                            let t = self
+                                .nil_text
+                                .nil_text(k)
+                                .filter(|t| t != "<no value>")
+                                .unwrap_or_else(|| NIL_TEXT.to_string());
                             self.pad(&t);
                         }
                         e => self.print_arg(Pv::Json(e), verb),
@@ -485,6 +500,40 @@ impl<'a> Printer<'a> {
                 self.buf.push(']');
             }
         }
+    }
+
+    /// A Go struct: `{v1 v2}`, `%+v` `{F1:v1 F2:v2}`. A nested pointer
+    /// prints as what it points to (Go prints its address).
+    fn print_struct(&mut self, m: &serde_json::Map<String, Value>, fields: &[GoField], verb: char) {
+        self.buf.push('{');
+        for (i, field) in fields.iter().enumerate() {
+            if i > 0 {
+                self.buf.push(' ');
+            }
+            let name = match field {
+                GoField::Named(n) | GoField::Embedded(n, _) => n,
+            };
+            if self.f.plus_v {
+                self.buf.push_str(name);
+                self.buf.push(':');
+            }
+            if let GoField::Embedded(_, inner) = field {
+                self.print_struct(m, inner, verb);
+                continue;
+            }
+            match m.get(name.as_str()) {
+                None | Some(Value::Null) => {
+                    let t = self
+                        .nil_text
+                        .nil_text(name)
+                        .filter(|t| t != "<no value>")
+                        .unwrap_or_else(|| NIL_TEXT.to_string());
+                    self.pad(&t);
+                }
+                Some(e) => self.print_arg(Pv::Json(e), verb),
+            }
+        }
+        self.buf.push('}');
     }
 
     fn do_printf(&mut self, format: &str, args: &[Val]) {
@@ -984,7 +1033,9 @@ fn json_float(f: f64) -> String {
 // ---------------------------------------------------------------------------
 // JSON (encoding/json with SetEscapeHTML(false), as docker's `json` does).
 
-pub(crate) fn json_encode(v: &Value, out: &mut String) {
+/// `encoding/json` of `v`; with `sort_keys`, objects are Go maps (keys
+/// sorted), else their keys come in the `serde_json::Map` order.
+pub(crate) fn json_encode(v: &Value, out: &mut String, sort_keys: bool) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -1004,23 +1055,42 @@ pub(crate) fn json_encode(v: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                json_encode(e, out);
+                json_encode(e, out, sort_keys);
             }
             out.push(']');
         }
         Value::Object(m) => {
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            if sort_keys {
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+            }
             out.push('{');
-            for (i, (k, e)) in m.iter().enumerate() {
+            for (i, (k, e)) in entries.into_iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
                 json_string(k, out);
                 out.push(':');
-                json_encode(e, out);
+                json_encode(e, out, sort_keys);
             }
             out.push('}');
         }
     }
+}
+
+/// `json.Marshal`'s HTML escaping over encoded JSON text: `<`, `>` and `&`
+/// only occur inside strings there, so each is replaced wherever it is.
+pub(crate) fn escape_html_in_json(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn json_string(s: &str, out: &mut String) {
@@ -1219,13 +1289,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn no_nil(_: &str) -> Option<String> {
-        None
-    }
-
     fn pf(f: &str, args: Vec<Value>) -> String {
         let vals: Vec<Val> = args.into_iter().map(Val::own).collect();
-        sprintf(f, &vals, &no_nil)
+        sprintf(f, &vals, &crate::JsonEnv)
     }
 
     #[test]
@@ -1293,7 +1359,11 @@ mod tests {
     #[test]
     fn json_like_go() {
         let mut s = String::new();
-        json_encode(&json!({"a": "<b>&\u{2028}\n", "n": 1.0, "i": 3}), &mut s);
+        json_encode(
+            &json!({"a": "<b>&\u{2028}\n", "n": 1.0, "i": 3}),
+            &mut s,
+            true,
+        );
         assert_eq!(s, "{\"a\":\"<b>&\\u2028\\n\",\"i\":3,\"n\":1}");
     }
 

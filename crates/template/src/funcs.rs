@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use crate::Env;
 use crate::exec::State;
 use crate::fmt::{
     NilFn, html_escape, js_escape, json_encode, sprint, sprintf, sprintln, url_query_escape,
@@ -166,8 +167,7 @@ fn i(v: &Val) -> i64 {
 /// Calls a builtin with type-checked arguments.
 pub(crate) fn call<'d>(st: &State<'_, 'd, '_>, f: Func, argv: Vec<Val<'d>>) -> FResult<'d> {
     let env = st.env();
-    let nil_text = |k: &str| env.nil_text(k);
-    let nt: NilFn = &nil_text;
+    let nt: NilFn = env;
     if st.header {
         if let Func::Json
         | Func::Split
@@ -184,8 +184,8 @@ pub(crate) fn call<'d>(st: &State<'_, 'd, '_>, f: Func, argv: Vec<Val<'d>>) -> F
         // Handled by the executor.
         Func::And | Func::Or | Func::Call => Ok(Val::NoValue),
         Func::Not => Ok(Val::bool(!argv[0].truth())),
-        Func::Len => length(&argv[0]).map(|n| Val::int(n as i64)),
-        Func::Index => index(&argv[0], &argv[1..]),
+        Func::Len => length(env, &argv[0]).map(|n| Val::int(n as i64)),
+        Func::Index => index(env, &argv[0], &argv[1..]),
         Func::Slice => slice(&argv[0], &argv[1..]),
         Func::Eq => eq(&argv[0], &argv[1..], nt).map(Val::bool),
         Func::Ne => eq(&argv[0], &argv[1..], nt).map(|b| Val::bool(!b)),
@@ -202,7 +202,10 @@ pub(crate) fn call<'d>(st: &State<'_, 'd, '_>, f: Func, argv: Vec<Val<'d>>) -> F
         Func::Json => {
             let mut out = String::new();
             match argv[0].json() {
-                Some(v) => json_encode(v, &mut out),
+                Some(v) => match env.marshal_json(v) {
+                    Some(s) => out = s,
+                    None => json_encode(v, &mut out, true),
+                },
                 None => out.push_str("null"),
             }
             Ok(Val::str(out))
@@ -272,7 +275,12 @@ fn eval_args(argv: Vec<Val>, nt: NilFn) -> String {
     sprint(&args, nt)
 }
 
-fn length(v: &Val) -> Result<usize, String> {
+fn length(env: &dyn Env, v: &Val) -> Result<usize, String> {
+    if let Some(o @ Value::Object(_)) = v.json() {
+        if env.struct_fields(o).is_some() {
+            return Err("len of type struct".into());
+        }
+    }
     match v {
         Val::NoValue => Err("reflect: call of reflect.Value.Type on zero Value".into()),
         Val::Nil(t) => match nil_kind_of(t) {
@@ -318,7 +326,7 @@ fn map_zero<'d>(m: &serde_json::Map<String, Value>) -> Val<'d> {
     }
 }
 
-fn index<'d>(item: &Val<'d>, idxs: &[Val<'d>]) -> FResult<'d> {
+fn index<'d>(env: &dyn Env, item: &Val<'d>, idxs: &[Val<'d>]) -> FResult<'d> {
     if matches!(item, Val::NoValue) {
         return Err("index of untyped nil".into());
     }
@@ -360,7 +368,10 @@ fn index<'d>(item: &Val<'d>, idxs: &[Val<'d>]) -> FResult<'d> {
                     None => Val::NoValue,
                 }
             }
-            Some(Value::Object(m)) => {
+            Some(o @ Value::Object(m)) => {
+                if env.struct_fields(o).is_some() {
+                    return Err("can't index item of type struct".into());
+                }
                 let k = key_of(idx)?;
                 match cur.select(Sel::Key(k)) {
                     Some(v) if v.is_json_null() => Val::nil(NIL_TEXT),

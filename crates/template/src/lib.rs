@@ -26,17 +26,21 @@
 //! `map[k:v ...]` with sorted keys, ranged in sorted key order). An [`Env`]
 //! lets the caller add what the JSON lost of docker's Go types: methods with
 //! arguments (`{{.Label "x"}}`), the printed form of a `null` field (nil
-//! slice `[]`, nil map `map[]`, nil pointer `<nil>`), and whether a missing
-//! field is an error.
+//! slice `[]`, nil map `map[]`, nil pointer `<nil>`), whether a missing
+//! field is an error, which objects are structs (printed `{v1 v2}` in field
+//! order, not ranged over) and how `json` encodes a value (struct field
+//! order, `omitempty`, a type's `MarshalJSON`). The hooks get references
+//! into the data given to `execute`, so they may find a value's place in it
+//! by address.
 //!
 //! # Choices and deviations from Go
 //!
-//! * Go structs print as `{v1 v2}` in field order; JSON objects always print
-//!   as maps (`map[k:v]`, sorted keys). `json` writes object keys in the
-//!   `serde_json::Map` order (sorted unless serde_json's `preserve_order` is
-//!   on), where Go writes struct fields in declaration order.
+//! * Without [`Env::struct_fields`], JSON objects print as maps
+//!   (`map[k:v]`, sorted keys). A pointer inside a struct prints as what it
+//!   points to (Go prints its address). Without [`Env::marshal_json`],
+//!   `json` writes objects as Go maps, keys sorted.
 //! * `json` is docker's: `SetEscapeHTML(false)`, so `<`, `>`, `&` are
-//!   written as is (Go's `json.Marshal` would escape them).
+//!   written as is (Go's `json.Marshal` would escape them; [`go_json`] can).
 //! * A missing map key: field syntax (`.M.k`) gives "no value" (`<no value>`)
 //!   or what [`Env::missing_field`] says; `index` gives Go's zero value of the
 //!   map's element type, which JSON lacks: `""` when every value of the
@@ -160,11 +164,57 @@ pub trait Env {
     }
 
     /// What looking up `field` on an object lacking it does. `receiver` is
-    /// the object (`null` when the receiver is itself missing).
+    /// the object (`null` when the receiver is itself missing). A struct
+    /// ([`Missing::Field`]) also gets Go's "can't evaluate field" when the
+    /// name is called with arguments.
     fn missing_field(&self, receiver: &Value, field: &str) -> Missing {
         let _ = (receiver, field);
         Missing::NoValue
     }
+
+    /// What `json` writes for `value`, standing for a Go type with its own
+    /// encoding: struct fields in declaration order under their JSON names,
+    /// `omitempty`, a `MarshalJSON` method (docker's table rows marshal as a
+    /// map: sorted keys, HTML escaped). `None` means the plain encoding,
+    /// objects as Go maps: sorted keys ([`go_json`] writes them in the
+    /// `serde_json::Map` order instead).
+    fn marshal_json(&self, value: &Value) -> Option<String> {
+        let _ = value;
+        None
+    }
+
+    /// The fields of `value`, in declaration order, when the object stands
+    /// for a Go struct: it prints as Go prints a struct (`{v1 v2}`, with
+    /// `%+v` `{F1:v1 F2:v2}`), and `range`, `index` and `len` refuse it as
+    /// Go does. `None` (the default) means a map.
+    fn struct_fields(&self, value: &Value) -> Option<Vec<GoField>> {
+        let _ = value;
+        None
+    }
+}
+
+/// A field of a Go struct, for printing it ([`Env::struct_fields`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GoField {
+    /// A field: its name, a key of the object.
+    Named(String),
+    /// An embedded struct (its type's name and its fields), whose fields
+    /// are keys of the object itself, as Go promotes them: printed as a
+    /// nested struct.
+    Embedded(String, Vec<GoField>),
+}
+
+/// Go's `encoding/json` text of a JSON value: object keys in the
+/// `serde_json::Map` order, `U+2028`/`U+2029` escaped, and, with
+/// `escape_html`, `<`, `>`, `&` as `\u003c`, `\u003e`, `\u0026`
+/// (`json.Marshal`; docker's `json` template function does not escape).
+pub fn go_json(value: &Value, escape_html: bool) -> String {
+    let mut out = String::new();
+    fmt::json_encode(value, &mut out, false);
+    if escape_html {
+        out = fmt::escape_html_in_json(&out);
+    }
+    out
 }
 
 /// The plain JSON [`Env`].

@@ -1,7 +1,7 @@
 //! Data-driven tests: (template, data, expected output or error), with the
 //! expected texts taken from Go's text/template and docker's templates.go.
 
-use berth_template::{Env, Missing, Template};
+use berth_template::{Env, GoField, Missing, Template};
 use serde_json::{Value, json};
 
 /// Which hooks a case runs with.
@@ -14,6 +14,10 @@ enum E {
     Docker,
     /// `missingkey=error`, as docker's `inspect` raw fallback.
     MapError,
+    /// Go structs: objects with a `B` key are a struct `main.T` (fields B,
+    /// A, an embedded `Inner` with C, a pointer P) with its own JSON; a
+    /// null `N` is a nil interface.
+    Struct,
 }
 
 struct DockerEnv;
@@ -62,12 +66,44 @@ impl Env for MapErrorEnv {
     }
 }
 
+struct StructEnv;
+
+impl Env for StructEnv {
+    fn struct_fields(&self, v: &Value) -> Option<Vec<GoField>> {
+        v.get("B")?;
+        let named = |n: &str| GoField::Named(n.to_string());
+        Some(vec![
+            named("B"),
+            named("A"),
+            GoField::Embedded("Inner".into(), vec![named("C")]),
+            named("P"),
+        ])
+    }
+
+    fn missing_field(&self, receiver: &Value, _: &str) -> Missing {
+        if receiver.get("B").is_some() {
+            Missing::Field("main.T".into())
+        } else {
+            Missing::NoValue
+        }
+    }
+
+    fn marshal_json(&self, v: &Value) -> Option<String> {
+        v.get("B").map(|_| "custom".to_string())
+    }
+
+    fn nil_text(&self, field: &str) -> Option<String> {
+        (field == "N").then(|| "<no value>".to_string())
+    }
+}
+
 fn run(tmpl: &str, data: &Value, env: E) -> Result<String, String> {
     let t = Template::parse(tmpl).map_err(|e| e.to_string())?;
     let r = match env {
         E::Plain => t.execute(data),
         E::Docker => t.execute_with(data, &DockerEnv),
         E::MapError => t.execute_with(data, &MapErrorEnv),
+        E::Struct => t.execute_with(data, &StructEnv),
     };
     r.map_err(|e| e.to_string())
 }
@@ -90,6 +126,11 @@ fn cases() -> Vec<(&'static str, Value, E, bool, &'static str)> {
         "Labels": {"com.example.x": "val", "b": "2"},
         "Size": 1.5, "Big": 1000000.0, "Count": 1000000, "Nil": null,
         "Empty": [], "EmptyMap": {}, "EmptyStr": "", "Zero": 0, "True": true
+    });
+    let st = json!({
+        "S": {"A": 1, "B": "x", "C": true, "P": null},
+        "L": [{"A": 1, "B": "x", "C": true, "P": null}],
+        "M": {"k": "v", "N": null}
     });
     vec![
         // --- text, fields, printing -------------------------------------
@@ -266,6 +307,18 @@ fn cases() -> Vec<(&'static str, Value, E, bool, &'static str)> {
         ("{{call .Name}}", row.clone(), Plain, ERR, "template: :1:2: executing \"\" at <call .Name>: error calling call: non-function .Name of type string"),
         ("{{pad .Name -1 0}}", row.clone(), Plain, ERR, "template: :1:2: executing \"\" at <pad .Name -1 0>: error calling pad: strings: negative Repeat count"),
         ("x{{.Name}}\n  {{index .Empty 0}}", row.clone(), Plain, ERR, "template: :2:4: executing \"\" at <index .Empty 0>: error calling index: reflect: slice index out of range"),
+        // --- Go structs (Env::struct_fields, marshal_json) -------------
+        ("{{.S}}", st.clone(), Struct, OK, "{x 1 {true} <nil>}"),
+        ("{{printf \"%v|%+v\" .S .S}}", st.clone(), Struct, OK, "{x 1 {true} <nil>}|{B:x A:1 Inner:{C:true} P:<nil>}"),
+        ("{{.L}}", st.clone(), Struct, OK, "[{x 1 {true} <nil>}]"),
+        ("{{.M}} {{.M.N}} {{.M.none}}", st.clone(), Struct, OK, "map[N:<nil> k:v] <no value> <no value>"),
+        ("{{json .S}} {{json .M}}", st.clone(), Struct, OK, "custom {\"N\":null,\"k\":\"v\"}"),
+        ("{{range .S}}{{end}}", st.clone(), Struct, ERR, "template: :1:8: executing \"\" at <.S>: range can't iterate over {x 1 {true} <nil>}"),
+        ("{{len .S}}", st.clone(), Struct, ERR, "template: :1:2: executing \"\" at <len .S>: error calling len: len of type struct"),
+        ("{{index .S \"A\"}}", st.clone(), Struct, ERR, "template: :1:2: executing \"\" at <index .S \"A\">: error calling index: can't index item of type struct"),
+        ("{{.S.Nope}}", st.clone(), Struct, ERR, "template: :1:4: executing \"\" at <.S.Nope>: can't evaluate field Nope in type main.T"),
+        ("{{.S.Nope 1}}", st.clone(), Struct, ERR, "template: :1:4: executing \"\" at <.S.Nope>: can't evaluate field Nope in type main.T"),
+        ("{{.M.k 1}}", st.clone(), Struct, ERR, "template: :1:4: executing \"\" at <.M.k>: k is not a method but has arguments"),
     ]
 }
 
@@ -373,4 +426,17 @@ fn execute_into_keeps_partial_output() {
 fn template_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<Template>();
+}
+
+#[test]
+fn go_json_escapes_html_on_request() {
+    let v = json!({"a": "<x&y>", "b": "\u{2028}"});
+    assert_eq!(
+        berth_template::go_json(&v, true),
+        r#"{"a":"\u003cx\u0026y\u003e","b":"\u2028"}"#
+    );
+    assert_eq!(
+        berth_template::go_json(&v, false),
+        r#"{"a":"<x&y>","b":"\u2028"}"#
+    );
 }

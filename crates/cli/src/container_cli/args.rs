@@ -374,7 +374,7 @@ pub struct InspectArgs {
     /// Display total file sizes
     #[arg(short, long)]
     pub size: bool,
-    /// Return JSON for specified type (container, image)
+    /// Return JSON for specified type (container, image, volume)
     #[arg(long = "type")]
     pub kind: Option<String>,
     #[arg(required = true, value_name = "NAME|ID")]

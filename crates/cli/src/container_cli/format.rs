@@ -8,6 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Result, anyhow, bail};
 use serde_json::Value;
 
+use super::gotypes::{self, Kind, RawEnv, TypedEnv};
+
 /// A parsed `--format` template: Go's text/template (berth-template) with
 /// docker's conventions on top: `table` turns on a header line and tab
 /// alignment, `\t` and `\n` in the flag are a tab and a newline, `json`
@@ -36,11 +38,38 @@ impl Template {
         Ok(Template { inner, table })
     }
 
+    /// Parses `format` as docker's table formatter does (`ps`, `images`,
+    /// `volume ls`: `Context.preFormat`): `table` at its start turns on the table mode,
+    /// `json` alone is `{{json .}}`, spaces around the rest are trimmed,
+    /// then `\t` and `\n` become a tab and a newline. The error is the
+    /// template's own (Go's text).
+    pub fn parse_formatter(format: &str) -> std::result::Result<Template, berth_template::Error> {
+        let (table, body) = match format.strip_prefix("table") {
+            Some(rest) => (true, rest),
+            None if format == "json" => (false, "{{json .}}"),
+            None => (false, format),
+        };
+        let f = body
+            .trim_matches(' ')
+            .replace("\\t", "\t")
+            .replace("\\n", "\n");
+        let inner = berth_template::Template::parse(&f)?;
+        Ok(Template { inner, table })
+    }
+
     /// Renders for one value.
     pub fn render(&self, v: &Value) -> Result<String> {
         self.inner
-            .execute_with(v, &RowEnv)
+            .execute_with(v, &RowEnv { row: v })
             .map_err(|e| anyhow!("{e}"))
+    }
+
+    /// Renders one row of docker's table formatter (see [`ContextEnv`]).
+    pub fn render_row(
+        &self,
+        env: &ContextEnv,
+    ) -> std::result::Result<String, berth_template::Error> {
+        self.inner.execute_with(env.row, env)
     }
 
     /// The header line, as docker makes it: the template run over an object
@@ -59,27 +88,99 @@ impl Template {
     }
 }
 
-/// The rows docker formats are Go structs: nil fields print by their type,
-/// and `{{.Label "k"}}` is a method over the row's labels (`_labels`).
-struct RowEnv;
+/// A row of docker's table formatter (`ps`, `images`, `volume ls`): a Go
+/// struct whose fields are methods (`*formatter.ContainerContext`). A name it lacks is
+/// an error naming the type; `{{.Label "k"}}` reads `labels`; `{{json .}}`
+/// is the struct's `MarshalJSON`: its methods as a map (sorted keys, HTML
+/// escaped, as `json.Marshal` writes).
+pub struct ContextEnv<'a> {
+    type_name: &'static str,
+    row: &'a Value,
+    labels: Option<&'a Value>,
+    used: std::cell::RefCell<Vec<String>>,
+}
 
-impl berth_template::Env for RowEnv {
+impl<'a> ContextEnv<'a> {
+    /// `type_name` is the Go type (`*formatter.ContainerContext`);
+    /// `labels` the object `Label` reads, if the type has that method.
+    pub fn new(type_name: &'static str, row: &'a Value, labels: Option<&'a Value>) -> Self {
+        ContextEnv {
+            type_name,
+            row,
+            labels,
+            used: Default::default(),
+        }
+    }
+
+    /// Whether the template asked for the field or method `name`.
+    pub fn used(&self, name: &str) -> bool {
+        self.used.borrow().iter().any(|u| u == name)
+    }
+}
+
+impl berth_template::Env for ContextEnv<'_> {
     fn call_method(
         &self,
         receiver: &Value,
         name: &str,
         args: &[Value],
     ) -> Option<std::result::Result<Value, String>> {
-        if name != "Label" {
+        if !std::ptr::eq(receiver, self.row) {
             return None;
         }
-        let labels = receiver.get("_labels")?;
+        {
+            let mut used = self.used.borrow_mut();
+            if !used.iter().any(|u| u == name) {
+                used.push(name.to_string());
+            }
+        }
+        let labels = self.labels.filter(|_| name == "Label")?;
         Some(match args {
             [Value::String(key)] => Ok(labels
                 .get(key)
                 .cloned()
                 .unwrap_or(Value::String(String::new()))),
-            _ => Err("Label takes one string argument".to_string()),
+            _ => Err(format!(
+                "wrong number of args for Label: want 1 got {}",
+                args.len()
+            )),
+        })
+    }
+
+    fn nil_text(&self, _field: &str) -> Option<String> {
+        // Platform, the one pointer: a nil *Platform.
+        Some("<nil>".to_string())
+    }
+
+    fn missing_field(&self, receiver: &Value, _field: &str) -> berth_template::Missing {
+        if std::ptr::eq(receiver, self.row) {
+            berth_template::Missing::Field(self.type_name.to_string())
+        } else {
+            berth_template::Missing::NoValue
+        }
+    }
+
+    fn marshal_json(&self, value: &Value) -> Option<String> {
+        std::ptr::eq(value, self.row)
+            .then(|| berth_template::go_json(&super::gotypes::sorted(value), true))
+    }
+}
+
+/// The values `render` formats (`system df`, `stats`, `info`, `version`,
+/// `events`) are Go structs: nil fields print by their type. `{{json .}}`
+/// writes the value with sorted keys (a formatter context's
+/// `MarshalJSON`); a value inside it keeps the engine's key order (a Go
+/// struct in the engine's field order, or a map the engine sorted).
+struct RowEnv<'a> {
+    row: &'a Value,
+}
+
+impl berth_template::Env for RowEnv<'_> {
+    fn marshal_json(&self, value: &Value) -> Option<String> {
+        Some(if std::ptr::eq(value, self.row) {
+            berth_template::go_json(&super::gotypes::sorted(value), false)
+        } else {
+            berth_template::go_json(value, false)
         })
     }
 
@@ -141,6 +242,86 @@ fn null_text(field: &str) -> &'static str {
         | "Descriptor"
         | "ImageManifestDescriptor" => "<nil>",
         _ => "[]",
+    }
+}
+
+/// A parsed `inspect -f` template, run as docker's inspect runs it: over
+/// the Go type the object decodes into, and if that fails, over the raw
+/// JSON with `missingkey=error` (see [`gotypes`](super::gotypes)). No
+/// `table` or `\t` handling here, as in docker.
+#[derive(Debug)]
+pub struct Inspector {
+    t: berth_template::Template,
+    raw_fallback: bool,
+}
+
+impl Inspector {
+    /// Parses `format`; the error is docker's text (which exits 64).
+    pub fn parse(format: &str) -> std::result::Result<Inspector, String> {
+        berth_template::Template::parse(format)
+            .map(|t| Inspector {
+                t,
+                raw_fallback: true,
+            })
+            .map_err(|e| format!("template parsing error: {e}"))
+    }
+
+    /// Without the raw JSON pass: the typed pass's error is the error
+    /// (`docker volume inspect` keeps no raw JSON).
+    pub fn typed_only(self) -> Inspector {
+        Inspector {
+            raw_fallback: false,
+            ..self
+        }
+    }
+
+    /// The text for one object of `kind` (the engine's JSON), or docker's
+    /// error text.
+    pub fn render(&self, kind: Kind, raw: &Value) -> std::result::Result<String, String> {
+        let ty = kind.ty();
+        let typed = gotypes::decode(&ty, raw);
+        let err = match self.t.execute_with(&typed, &TypedEnv { root: &typed, ty }) {
+            Ok(s) => return Ok(s),
+            Err(e) if !self.raw_fallback => e,
+            Err(_) => match self.t.execute_with(&gotypes::sorted(raw), &RawEnv) {
+                Ok(s) => return Ok(s),
+                Err(e) => e,
+            },
+        };
+        Err(format!("template parsing error: {err}"))
+    }
+
+    /// docker's `inspect.Inspect` once the objects are looked up (each an
+    /// object or the lookup's error text): a line per object that renders,
+    /// or one empty line if none does, then every error on stderr; the exit
+    /// code (1 on any error).
+    pub fn print(
+        &self,
+        found: &[std::result::Result<(Kind, Value), String>],
+        stdout: &mut dyn std::io::Write,
+    ) -> std::io::Result<i32> {
+        let mut out = String::new();
+        let mut errors = Vec::new();
+        for item in found {
+            match item.as_ref().map(|(k, v)| self.render(*k, v)) {
+                Ok(Ok(text)) => {
+                    out.push_str(&text);
+                    out.push('\n');
+                }
+                Ok(Err(e)) => errors.push(e),
+                Err(e) => errors.push(e.clone()),
+            }
+        }
+        if out.is_empty() {
+            out.push('\n');
+        }
+        stdout.write_all(out.as_bytes())?;
+        stdout.flush()?;
+        if errors.is_empty() {
+            return Ok(0);
+        }
+        eprintln!("{}", errors.join("\n"));
+        Ok(1)
     }
 }
 
@@ -278,12 +459,10 @@ mod tests {
 
     #[test]
     fn templates() {
-        let v = json!({"State": {"ExitCode": 3, "Running": false}, "Name": "/x", "L": ["a", "b"], "_labels": {"k": "v"}});
-        let t = Template::parse(
-            "{{.State.ExitCode}} {{.State.Running}} {{json .L}} {{.Label \"k\"}} {{.Nope}}",
-        )
-        .unwrap();
-        assert_eq!(t.render(&v).unwrap(), "3 false [\"a\",\"b\"] v <no value>");
+        let v = json!({"State": {"ExitCode": 3, "Running": false}, "Name": "/x", "L": ["a", "b"]});
+        let t = Template::parse("{{.State.ExitCode}} {{.State.Running}} {{json .L}} {{.Nope}}")
+            .unwrap();
+        assert_eq!(t.render(&v).unwrap(), "3 false [\"a\",\"b\"] <no value>");
         let v =
             json!({"Config": {"Env": null, "Labels": null, "Healthcheck": null, "L": {"a": "b"}}});
         let t = Template::parse(
@@ -296,6 +475,52 @@ mod tests {
         assert_eq!(
             t.header(&|f| (f == "ID").then_some("CONTAINER ID")),
             "CONTAINER ID\tNAMES"
+        );
+    }
+
+    #[test]
+    fn formatter_rows_are_go_structs() {
+        let row = json!({"Names": "web", "Image": "<none>", "Platform": null});
+        let labels = json!({"a.b": "c"});
+        let env = ContextEnv::new("*formatter.ContainerContext", &row, Some(&labels));
+        let t =
+            Template::parse_formatter(r#" {{.Names}} {{.Label "a.b"}}|{{.Platform}} "#).unwrap();
+        assert_eq!(t.render_row(&env).unwrap(), "web c|<nil>");
+        assert!(env.used("Label") && !env.used("Size"));
+        let t = Template::parse_formatter("json").unwrap();
+        assert_eq!(
+            t.render_row(&env).unwrap(),
+            r#"{"Image":"\u003cnone\u003e","Names":"web","Platform":null}"#
+        );
+        let t = Template::parse_formatter("{{.Nope}}").unwrap();
+        assert_eq!(
+            t.render_row(&env).unwrap_err().to_string(),
+            "template: :1:2: executing \"\" at <.Nope>: can't evaluate field Nope in type *formatter.ContainerContext"
+        );
+    }
+
+    #[test]
+    fn inspect_runs_the_typed_pass_then_the_raw_json() {
+        let raw = json!({"Id": "abc", "State": {"Status": "running", "Pid": 7}, "Extra": "x"});
+        let run = |f: &str| Inspector::parse(f).unwrap().render(Kind::Container, &raw);
+        // Go field names; zero values of what the JSON lacks; Go structs.
+        assert_eq!(
+            run("{{.ID}} {{.Name}}|{{.State.Health}}").unwrap(),
+            "abc |<nil>"
+        );
+        assert_eq!(
+            run("{{.State}}").unwrap(),
+            "{running false false false false false 7 0    <nil>}"
+        );
+        // Only the raw JSON has `Id` and `Extra`; it has no `Name`.
+        assert_eq!(run("{{.Id}} {{.Extra}}").unwrap(), "abc x");
+        assert_eq!(
+            run("{{.Id}} {{.Name}}").unwrap_err(),
+            "template parsing error: template: :1:10: executing \"\" at <.Name>: map has no entry for key \"Name\""
+        );
+        assert_eq!(
+            Inspector::parse("{{.Id").unwrap_err(),
+            "template parsing error: template: :1: unclosed action"
         );
     }
 

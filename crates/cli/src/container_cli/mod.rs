@@ -6,6 +6,7 @@
 mod args;
 mod create;
 pub(crate) mod format;
+pub(crate) mod gotypes;
 mod ps;
 mod run;
 mod stream;

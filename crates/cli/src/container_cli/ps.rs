@@ -32,10 +32,32 @@ fn header_name(field: &str) -> Option<&'static str> {
     })
 }
 
+/// docker's Go type for a ps row.
+const CONTEXT: &str = "*formatter.ContainerContext";
+
 pub async fn ps(e: &Engine, a: &PsArgs) -> Result<i32> {
     let filters = format::filters(&a.filter)?;
     let limit = if a.latest { 1 } else { a.last };
-    let mut q = format!("all={}&size={}", (a.all || limit > 0) as u8, a.size as u8);
+    // As docker, a custom format is checked first: parsed as given, then run
+    // once over an empty row; a template using .Size asks for sizes.
+    let mut size = a.size;
+    if let Some(f) = a.format.as_deref().filter(|f| !f.is_empty()) {
+        let t = match berth_template::Template::parse(f) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("failed to parse template: {e}");
+                return Ok(1);
+            }
+        };
+        let empty = row(&json!({}), false);
+        let env = format::ContextEnv::new(CONTEXT, &empty, Some(&Value::Null));
+        if let Err(e) = t.execute_with(&empty, &env) {
+            eprintln!("failed to execute template: {e}");
+            return Ok(1);
+        }
+        size |= !a.quiet && env.used("Size");
+    }
+    let mut q = format!("all={}&size={}", (a.all || limit > 0) as u8, size as u8);
     if limit > 0 {
         q.push_str(&format!("&limit={limit}"));
     }
@@ -73,24 +95,26 @@ pub async fn ps(e: &Engine, a: &PsArgs) -> Result<i32> {
         }
         Some(f) => f.to_string(),
     };
-    let rows: Vec<Value> = list.iter().map(|c| row(c, !a.no_trunc)).collect();
-    if fmt == "json" {
-        for r in &rows {
-            let mut r = r.clone();
-            if let Some(o) = r.as_object_mut() {
-                o.remove("_labels");
-            }
-            println!("{}", serde_json::to_string(&r)?);
+    let t = match Template::parse_formatter(&fmt) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("template parsing error: {e}");
+            return Ok(1);
         }
-        return Ok(0);
-    }
-    let t = Template::parse(&fmt)?;
+    };
     let mut lines = Vec::new();
     if t.table {
         lines.push(t.header(&header_name));
     }
-    for r in &rows {
-        lines.push(t.render(r)?);
+    for c in &list {
+        let r = row(c, !a.no_trunc);
+        match t.render_row(&format::ContextEnv::new(CONTEXT, &r, Some(&c["Labels"]))) {
+            Ok(line) => lines.push(line),
+            Err(e) => {
+                eprintln!("template parsing error: {e}");
+                return Ok(1);
+            }
+        }
     }
     if t.table {
         print!("{}", format::tabwrite(&lines));
@@ -102,11 +126,15 @@ pub async fn ps(e: &Engine, a: &PsArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Docker's ps fields for one container (and `_labels` for `.Label`).
+/// Docker's ps fields for one container: the methods of docker's
+/// `ContainerContext` without arguments (`Label` is the env's).
 fn row(c: &Value, trunc: bool) -> Value {
     let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();
     let id = s("Id");
     let mut image = s("Image");
+    if image.is_empty() {
+        image = "<no image>".to_string();
+    }
     if trunc && image.starts_with("sha256:") {
         image = image["sha256:".len()..].chars().take(12).collect();
     }
@@ -197,12 +225,13 @@ fn row(c: &Value, trunc: bool) -> Value {
         "Mounts": mounts.join(","),
         "Names": names.join(","),
         "Networks": networks.join(","),
+        // A nil *Platform unless the engine names the image's platform.
+        "Platform": c["ImageManifestDescriptor"]["platform"].clone(),
         "Ports": ports(&c["Ports"]),
         "RunningFor": format::ago(created),
         "Size": size,
         "State": s("State"),
         "Status": s("Status"),
-        "_labels": c["Labels"].clone(),
     })
 }
 

@@ -9,7 +9,8 @@ use bollard::query_parameters as qp;
 use futures_util::StreamExt;
 use serde_json::Value;
 
-use super::format::{self, Template};
+use super::format;
+use super::gotypes;
 use super::*;
 use berth_client::{Engine, api_err, status_of};
 
@@ -293,77 +294,135 @@ pub async fn export(e: &Engine, a: &ExportArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// `inspect`: containers, then images (unless --type says); the JSON as the
-/// engine sent it, or `-f` per object.
+/// `inspect`: containers, then images, then volumes (unless --type says);
+/// the JSON as the engine sent it, or `-f` per object as docker's inspect
+/// runs it. Errors
+/// (a missing object, a template failing on one) come after the output,
+/// and the other objects are still printed.
 pub async fn inspect(e: &Engine, a: &InspectArgs, top_level: bool) -> Result<i32> {
     let kind = match a.kind.as_deref() {
         None if top_level => None,
         None => Some("container"),
-        Some(k @ ("container" | "image")) => Some(k),
+        Some(k @ ("container" | "image" | "volume")) => Some(k),
         Some(k) => bail!("\"{k}\" is not a valid value for --type"),
     };
+    let wanted = |k: &str| kind.is_none_or(|want| want == k);
+    // The template is parsed before any lookup; a bad one exits 64.
     let template = match a.format.as_deref() {
         None | Some("") | Some("json") => None,
-        Some(f) => Some(Template::parse(f)?),
+        Some(f) => match format::Inspector::parse(f) {
+            Ok(t) => Some(t),
+            Err(msg) => {
+                eprintln!("{msg}");
+                return Ok(64);
+            }
+        },
     };
-    let mut raws: Vec<Vec<u8>> = Vec::new();
-    let mut code = 0;
+    let mut found: Vec<std::result::Result<(gotypes::Kind, Vec<u8>), String>> = Vec::new();
     for n in &a.names {
-        let mut found = None;
-        if kind != Some("image") {
-            let q = if a.size { "?size=1" } else { "" };
-            match e
-                .call("GET", &format!("/containers/{n}/json{q}"), None)
-                .await
-            {
-                Ok(b) => found = Some(b),
-                Err(err) if status_of(&err) == Some(404) => {}
+        let mut got = None;
+        // With a type, docker reports the engine's own error.
+        let mut not_found = format!("Error: No such object: {n}");
+        // docker's order: containers, images, (networks,) volumes.
+        let size = if a.size { "?size=1" } else { "" };
+        let lookups = [
+            (
+                "container",
+                gotypes::Kind::Container,
+                format!("/containers/{n}/json{size}"),
+            ),
+            ("image", gotypes::Kind::Image, format!("/images/{n}/json")),
+            ("volume", gotypes::Kind::Volume, format!("/volumes/{n}")),
+        ];
+        for (what, k, path) in lookups {
+            if got.is_some() || !wanted(what) {
+                continue;
+            }
+            match e.call("GET", &path, None).await {
+                Ok(b) => got = Some((k, b)),
+                Err(err) if status_of(&err) == Some(404) => {
+                    if kind.is_some() {
+                        not_found = format!("Error response from daemon: {err}");
+                    }
+                }
                 Err(err) => return Err(err),
             }
         }
-        if found.is_none() && kind != Some("container") {
-            match e.call("GET", &format!("/images/{n}/json"), None).await {
-                Ok(b) => found = Some(b),
-                Err(err) if status_of(&err) == Some(404) => {}
-                Err(err) => return Err(err),
-            }
-        }
-        match found {
-            Some(b) => raws.push(b),
-            None => {
-                code = 1;
-                let what = match kind {
-                    Some("container") => "container",
-                    Some(_) => "image",
-                    None => "object",
-                };
-                // Printed after the output, as docker does.
-                raws.push(Vec::new());
-                eprintln!("Error: No such {what}: {n}");
-            }
-        }
+        found.push(got.ok_or(not_found));
     }
-    let raws: Vec<Vec<u8>> = raws.into_iter().filter(|r| !r.is_empty()).collect();
-    match template {
-        Some(t) => {
-            for r in &raws {
-                let v: Value = serde_json::from_slice(r)?;
-                println!("{}", t.render(&v)?);
-            }
+    if let Some(t) = template {
+        let mut objects = Vec::new();
+        for f in found {
+            objects.push(match f {
+                Ok((k, b)) => Ok((k, serde_json::from_slice::<Value>(&b)?)),
+                Err(e) => Err(e),
+            });
         }
-        None => {
-            let mut joined = b"[".to_vec();
-            for (i, r) in raws.iter().enumerate() {
-                if i > 0 {
+        return Ok(t.print(&objects, &mut std::io::stdout())?);
+    }
+    let mut joined = b"[".to_vec();
+    let mut errors = Vec::new();
+    for f in &found {
+        match f {
+            Ok((_, raw)) => {
+                if joined.len() > 1 {
                     joined.push(b',');
                 }
-                joined.extend_from_slice(r);
+                joined.extend_from_slice(raw);
             }
-            joined.push(b']');
-            println!("{}", indent_json(&joined));
+            Err(e) => errors.push(e.as_str()),
         }
     }
-    Ok(code)
+    joined.push(b']');
+    println!("{}", indent_json(&joined));
+    if errors.is_empty() {
+        return Ok(0);
+    }
+    eprintln!("{}", errors.join("\n"));
+    Ok(1)
+}
+
+/// What `image inspect` and `volume inspect` print for the objects found
+/// (their raw JSON) and the names not found (the engine's error, in order):
+/// the template per object, or the JSON array, then the errors; exit 1 when
+/// one was missing, as docker's CLI.
+pub(crate) fn print_inspected(
+    found: Vec<std::result::Result<Vec<u8>, String>>,
+    kind: super::gotypes::Kind,
+    template: Option<super::format::Inspector>,
+    out: &mut dyn std::io::Write,
+) -> Result<i32> {
+    if let Some(t) = template {
+        let mut objects = Vec::new();
+        for f in found {
+            objects.push(match f {
+                Ok(b) => Ok((kind, serde_json::from_slice::<Value>(&b)?)),
+                Err(e) => Err(e),
+            });
+        }
+        return Ok(t.print(&objects, out)?);
+    }
+    let mut joined = b"[".to_vec();
+    let mut errors = Vec::new();
+    for f in &found {
+        match f {
+            Ok(raw) => {
+                if joined.len() > 1 {
+                    joined.push(b',');
+                }
+                joined.extend_from_slice(raw);
+            }
+            Err(e) => errors.push(e.as_str()),
+        }
+    }
+    joined.push(b']');
+    writeln!(out, "{}", indent_json(&joined))?;
+    if errors.is_empty() {
+        return Ok(0);
+    }
+    out.flush()?;
+    eprintln!("{}", errors.join("\n"));
+    Ok(1)
 }
 
 /// Re-indents JSON text (4 spaces, as docker) keeping its key order.

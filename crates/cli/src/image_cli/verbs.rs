@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::progress::{self, Outcome};
 use super::*;
 use crate::container_cli::format::{self as fmt, Template};
+use crate::container_cli::gotypes::Kind;
 
 /// Runs an image verb against the engine; the exit code.
 pub async fn dispatch(e: &Engine, cmd: ImageCommand) -> Result<i32> {
@@ -472,13 +473,26 @@ async fn images(e: &Engine, c: &Images, out: &mut dyn Write) -> Result<i32> {
                 })
                 .collect()
         };
+        // docker's imageContext: SharedSize -1 is "not computed".
+        let size = img["Size"].as_i64().unwrap_or(0);
+        let shared = img["SharedSize"].as_i64().unwrap_or(0);
+        let na_or = |n: i64, unknown: bool| {
+            if unknown {
+                "N/A".to_string()
+            } else {
+                fmt::human_size(n as f64)
+            }
+        };
         for (repo, tag) in names {
             rows.push(json!({
                 "Repository": repo, "Tag": tag, "ID": id, "Digest": digest_of(&repo),
                 "CreatedSince": if created > 0 { fmt::ago(created) } else { "N/A".into() },
                 "CreatedAt": if created > 0 { fmt::go_time(created) } else { String::new() },
-                "Size": fmt::human_size_prec(img["Size"].as_f64().unwrap_or(0.0), 3),
+                "Size": fmt::human_size_prec(size as f64, 3),
                 "Containers": img["Containers"].as_i64().map_or("N/A".into(), |n| if n < 0 { "N/A".to_string() } else { n.to_string() }),
+                "VirtualSize": fmt::human_size(size as f64),
+                "SharedSize": na_or(shared, shared == -1),
+                "UniqueSize": na_or(size - shared, size == -1 || shared == -1),
             }));
         }
     }
@@ -502,20 +516,43 @@ async fn images(e: &Engine, c: &Images, out: &mut dyn Write) -> Result<i32> {
         None | Some("table") => default,
         Some(f) => f,
     };
-    let t = Template::parse(format)?;
+    // docker's formatter: every error is "template parsing error", and
+    // nothing is printed when a row fails.
+    let t = match Template::parse_formatter(format) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("template parsing error: {e}");
+            return Ok(1);
+        }
+    };
     let mut lines = Vec::new();
     if t.table {
         lines.push(t.header(&|f| match f {
             "ID" => Some("IMAGE ID"),
             "CreatedSince" => Some("CREATED"),
             "CreatedAt" => Some("CREATED AT"),
+            "VirtualSize" => Some("SIZE"),
+            "SharedSize" => Some("SHARED SIZE"),
+            "UniqueSize" => Some("UNIQUE SIZE"),
             _ => None,
         }));
     }
     for r in &rows {
-        lines.push(t.render(r)?);
+        match t.render_row(&fmt::ContextEnv::new("*formatter.imageContext", r, None)) {
+            Ok(line) => lines.push(line),
+            Err(e) => {
+                eprintln!("template parsing error: {e}");
+                return Ok(1);
+            }
+        }
     }
-    write!(out, "{}", fmt::tabwrite(&lines))?;
+    if t.table {
+        write!(out, "{}", fmt::tabwrite(&lines))?;
+    } else {
+        for l in lines {
+            writeln!(out, "{l}")?;
+        }
+    }
     Ok(0)
 }
 
@@ -562,26 +599,27 @@ async fn history(e: &Engine, c: &History, out: &mut dyn Write) -> Result<i32> {
 }
 
 async fn inspect(e: &Engine, c: &Inspect, out: &mut dyn Write) -> Result<i32> {
-    let template = c.format.as_deref().map(Template::parse).transpose()?;
-    let mut all = Vec::new();
-    let mut missing = Vec::new();
+    // As docker: the template first (a bad one exits 64), errors after the
+    // output.
+    let template = match c.format.as_deref() {
+        None | Some("") | Some("json") => None,
+        Some(f) => match fmt::Inspector::parse(f) {
+            Ok(t) => Some(t),
+            Err(msg) => {
+                eprintln!("{msg}");
+                return Ok(64);
+            }
+        },
+    };
+    let mut found = Vec::new();
     for name in &c.images {
-        match e.get_json(&format!("/images/{name}/json")).await {
-            Ok(v) => all.push(v),
-            Err(err) if status_of(&err) == Some(404) => missing.push(name.clone()),
+        match e.call("GET", &format!("/images/{name}/json"), None).await {
+            Ok(b) => found.push(Ok(b)),
+            Err(err) if status_of(&err) == Some(404) => {
+                found.push(Err(format!("Error response from daemon: {err}")))
+            }
             Err(err) => return Err(err),
         }
     }
-    match template {
-        Some(t) => {
-            for v in &all {
-                writeln!(out, "{}", t.render(v)?)?;
-            }
-        }
-        None => writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?,
-    }
-    for name in &missing {
-        eprintln!("Error: No such image: {name}");
-    }
-    Ok(if missing.is_empty() { 0 } else { 1 })
+    crate::container_cli::verbs::print_inspected(found, Kind::Image, template, out)
 }
