@@ -481,7 +481,7 @@ fn since(t: Option<&str>) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn status_text(c: &Container) -> String {
+pub(crate) fn status_text(c: &Container) -> String {
     let s = &c.state;
     let health = match s.health.as_ref().map(|h| h.status.as_str()) {
         Some("starting") => " (health: starting)",
@@ -514,7 +514,7 @@ fn status_text(c: &Container) -> String {
     }
 }
 
-fn unix_secs(t: &str) -> i64 {
+pub(crate) fn unix_secs(t: &str) -> i64 {
     humantime::parse_rfc3339(t)
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())

@@ -247,8 +247,9 @@ pub async fn df(e: &Engine, a: &DfArgs) -> Result<i32> {
         json!({"Type": "Local Volumes", "TotalCount": volumes.len().to_string(), "Active": v_active.to_string(), "Size": format::human_size(v_size), "Reclaimable": pct(v_reclaim, v_size)}),
         json!({"Type": "Build Cache", "TotalCount": cache.len().to_string(), "Active": b_active.to_string(), "Size": format::human_size(b_size), "Reclaimable": format::human_size(b_reclaim)}),
     ];
-    if a.verbose {
-        eprintln!("berth: system df -v prints the summary only");
+    if a.verbose && a.format.is_none() {
+        print_df_verbose(&images, &containers, &volumes, b_size);
+        return Ok(0);
     }
     let fmt = a.format.clone().unwrap_or_else(|| {
         "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}".into()
@@ -264,6 +265,108 @@ pub async fn df(e: &Engine, a: &DfArgs) -> Result<i32> {
         })
     })?;
     Ok(0)
+}
+
+/// `system df -v` without `--format`: each kind's own table, as docker's
+/// CLI prints them.
+fn print_df_verbose(images: &[Value], containers: &[Value], volumes: &[Value], cache: f64) {
+    let size = |v: &Value| format::human_size(v.as_f64().unwrap_or(0.0).max(0.0));
+    let short = |id: &str| {
+        id.trim_start_matches("sha256:")
+            .chars()
+            .take(12)
+            .collect::<String>()
+    };
+    let mut lines = vec![
+        "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS"
+            .to_string(),
+    ];
+    for i in images {
+        let tags: Vec<&str> = i["RepoTags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let names = if tags.is_empty() {
+            vec!["<none>:<none>"]
+        } else {
+            tags
+        };
+        let shared = i["SharedSize"].as_f64().unwrap_or(-1.0);
+        let unique = i["Size"].as_f64().unwrap_or(0.0) - shared.max(0.0);
+        for t in names {
+            let (repo, tag) = t.rsplit_once(':').unwrap_or((t, "<none>"));
+            lines.push(format!(
+                "{repo}\t{tag}\t{}\t{}\t{}\t{}\t{}\t{}",
+                short(i["Id"].as_str().unwrap_or_default()),
+                format::ago(i["Created"].as_i64().unwrap_or(0)),
+                size(&i["Size"]),
+                if shared < 0.0 {
+                    "N/A".into()
+                } else {
+                    format::human_size(shared)
+                },
+                if shared < 0.0 {
+                    "N/A".into()
+                } else {
+                    format::human_size(unique)
+                },
+                i["Containers"].as_i64().unwrap_or(0)
+            ));
+        }
+    }
+    print!("Images space usage:\n\n{}", format::tabwrite(&lines));
+    let mut lines = vec![
+        "CONTAINER ID\tIMAGE\tCOMMAND\tLOCAL VOLUMES\tSIZE\tCREATED\tSTATUS\tNAMES".to_string(),
+    ];
+    for c in containers {
+        let volumes = c["Mounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["Type"] == "volume")
+            .count();
+        let names: Vec<&str> = c["Names"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(|n| n.trim_start_matches('/'))
+            .collect();
+        lines.push(format!(
+            "{}\t{}\t\"{}\"\t{volumes}\t{}\t{}\t{}\t{}",
+            short(c["Id"].as_str().unwrap_or_default()),
+            c["Image"].as_str().unwrap_or_default(),
+            c["Command"].as_str().unwrap_or_default(),
+            size(&c["SizeRw"]),
+            format::ago(c["Created"].as_i64().unwrap_or(0)),
+            c["Status"].as_str().unwrap_or_default(),
+            names.join(",")
+        ));
+    }
+    print!("\nContainers space usage:\n\n{}", format::tabwrite(&lines));
+    let mut lines = vec!["VOLUME NAME\tLINKS\tSIZE".to_string()];
+    for v in volumes {
+        let usage = &v["UsageData"];
+        lines.push(format!(
+            "{}\t{}\t{}",
+            v["Name"].as_str().unwrap_or_default(),
+            usage["RefCount"].as_i64().unwrap_or(0),
+            size(&usage["Size"])
+        ));
+    }
+    print!(
+        "\nLocal Volumes space usage:\n\n{}",
+        format::tabwrite(&lines)
+    );
+    println!("\nBuild cache usage: {}\n", format::human_size(cache));
+    print!(
+        "{}",
+        format::tabwrite(&[
+            "CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED".to_string()
+        ])
+    );
 }
 
 /// Prints rows through a template (`json` for one JSON object a line).
