@@ -456,6 +456,34 @@ fn scenario(e: &Engine, tarball: &Path) -> Vec<String> {
     );
     assert!(!gone.exists());
 
+    // Propagation and mode words as given, in inspect.
+    let prop = vol("prop");
+    let shared_src = e.path(&format!("{id}-shared"));
+    std::fs::create_dir(&shared_src).unwrap();
+    t.ok(&[
+        "create",
+        "--name",
+        &prop,
+        "-v",
+        &format!("{}:/p:ro,rslave", shared_src.display()),
+        "--mount",
+        &format!(
+            "type=bind,src={},dst=/q,bind-propagation=rshared",
+            shared_src.display()
+        ),
+        &img,
+        "true",
+    ]);
+    let props = t.ok(&[
+        "inspect", "-f",
+        "{{range .Mounts}}{{if eq .Type \"bind\"}}{{.Destination}} {{.Mode}} {{.RW}} {{.Propagation}};{{end}}{{end}}",
+        &prop,
+    ]);
+    for want in ["/p ro,rslave false rslave;", "/q  true rshared;"] {
+        assert!(props.contains(want), "{props}");
+    }
+    t.ok(&["rm", "-v", &prop]);
+
     // Bad input: refused alike; berth makes nothing (dockerd may leave the
     // volumes it made before it found the error).
     let count = t.volume_count();
