@@ -138,26 +138,14 @@ DOCKERD_PID=
 CONTAINERD_PID=
 PODMAN_DIR=$TMP/podman
 
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 
 # dockerd's private bridge (never --bridge=none): make_bridge, remove_bridge.
+# shellcheck source=../lib/proc.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/proc.sh"
 # shellcheck source=../lib/bridge.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/bridge.sh"
 
-wait_gone() { # pid seconds -> 0 once the pid is gone
-    local i
-    for ((i = 0; i < $2 * 10; i++)); do
-        alive "$1" || return 0
-        sleep 0.1
-    done
-    return 1
-}
 
-unmount_under() { # dir: unmount everything at or below it, deepest first
-    local m
-    awk -v d="$1" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo |
-        sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
-}
 
 procs_under() { # dir -> pids whose command line names it or whose root is below it
     local p root
@@ -256,16 +244,6 @@ mkdir -p "$TMP/docker-cli"
 echo '{}' >"$TMP/docker-cli/config.json" # podman reads it too (registry auth)
 export DOCKER_CONFIG=$TMP/docker-cli
 
-wait_for() { # pid cmd...: until cmd succeeds (60 s) or pid dies
-    local pid=$1 i
-    shift
-    for ((i = 0; i < 240; i++)); do
-        "$@" >/dev/null 2>&1 && return 0
-        alive "$pid" || return 1
-        sleep 0.25
-    done
-    return 1
-}
 
 if has berth || has docker-berth; then
     log "berth: daemon on unix://$BERTH_SOCK + import"

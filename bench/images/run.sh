@@ -141,38 +141,15 @@ DOCKER_SOCK=$TMP/d.sock
 DOCKERD_PID=
 REG_PID=
 
-unmount_under() { # dir: unmount everything at or below it, deepest first
-    local m
-    # Mount points are field 5 of mountinfo; our paths hold no spaces.
-    awk -v d="$1" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo |
-        sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
-}
 
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 
 # dockerd's private bridge (never --bridge=none): make_bridge, remove_bridge.
+# shellcheck source=../lib/proc.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/proc.sh"
 # shellcheck source=../lib/bridge.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/bridge.sh"
 
-wait_gone() { # pid seconds -> 0 once the pid is gone
-    local i
-    for ((i = 0; i < $2 * 10; i++)); do
-        alive "$1" || return 0
-        sleep 0.1
-    done
-    return 1
-}
 
-wait_for() { # pid cmd...: until cmd succeeds (60 s) or pid dies
-    local pid=$1 i
-    shift
-    for ((i = 0; i < 240; i++)); do
-        "$@" >/dev/null 2>&1 && return 0
-        alive "$pid" || return 1
-        sleep 0.25
-    done
-    return 1
-}
 
 procs_under() { # dir -> pids (not this shell's) whose command line names it
     local p

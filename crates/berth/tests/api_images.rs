@@ -10,7 +10,7 @@ use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use berth_testkit::{OutputExt, require_root, require_tool};
+use berth_testkit::{OutputExt, require_root};
 use common::berthd::Berthd;
 use common::{Registry, Store};
 
@@ -218,21 +218,9 @@ fn python_docker_sdk_lists_and_removes_images() {
     if !require_root() {
         return;
     }
-    let Some(python) = require_tool("python3") else {
+    let Some(python) = berth_testkit::require_python_sdk() else {
         return;
     };
-    let has_sdk = Command::new(&python)
-        .args(["-c", "import docker"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_sdk {
-        assert!(
-            !berth_testkit::in_ci(),
-            "the Python docker SDK is missing (pip install docker)"
-        );
-        eprintln!("skipped: the Python docker SDK is not installed");
-        return;
-    }
     let s = Store::new();
     let id = s.import_busybox("bb:1");
     let Some(d) = Berthd::start(&s, false) else {

@@ -806,20 +806,9 @@ fn python_docker_sdk_runs_containers() {
     if !require_root() {
         return;
     }
-    let Some(python) = require_tool("python3") else {
+    let Some(python) = berth_testkit::require_python_sdk() else {
         return;
     };
-    let has_sdk = Command::new(&python)
-        .args(["-c", "import docker"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        has_sdk || !berth_testkit::in_ci(),
-        "the Python docker SDK is missing"
-    );
-    if !has_sdk {
-        return;
-    }
     s.import_busybox("bb:1");
     let Some(d) = Berthd::start(&s, false) else {
         return;

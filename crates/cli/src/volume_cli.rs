@@ -11,7 +11,7 @@ use berth_client::{Engine, status_of};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::container_cli::format::{self as fmt, Template};
+use crate::container_cli::format as fmt;
 use crate::container_cli::gotypes::Kind;
 use crate::container_cli::system::{confirm, filters_query};
 
@@ -149,42 +149,20 @@ async fn ls(e: &Engine, c: &Ls, out: &mut dyn Write) -> Result<i32> {
         None | Some("") | Some("table") => "table {{.Driver}}\t{{.Name}}",
         Some(f) => f,
     };
-    // docker's formatter: every error is "template parsing error", and
-    // nothing is printed when a row fails.
-    let t = match Template::parse_formatter(format) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("template parsing error: {e}");
-            return Ok(1);
-        }
+    let rows: Vec<fmt::ContextRow> = volumes
+        .iter()
+        .map(|v| {
+            Ok(fmt::ContextRow {
+                fields: row(v),
+                labels: Some(serde_json::to_value(&v.labels)?),
+            })
+        })
+        .collect::<Result<_>>()?;
+    let names = |f: &str| match f {
+        "Name" => Some("VOLUME NAME"),
+        _ => None,
     };
-    let mut lines = Vec::new();
-    if t.table {
-        lines.push(t.header(&|f| match f {
-            "Name" => Some("VOLUME NAME"),
-            _ => None,
-        }));
-    }
-    for v in &volumes {
-        let r = row(v);
-        let labels = serde_json::to_value(&v.labels)?;
-        let env = fmt::ContextEnv::new("*formatter.volumeContext", &r, Some(&labels));
-        match t.render_row(&env) {
-            Ok(line) => lines.push(line),
-            Err(e) => {
-                eprintln!("template parsing error: {e}");
-                return Ok(1);
-            }
-        }
-    }
-    if t.table {
-        write!(out, "{}", fmt::tabwrite(&lines))?;
-    } else {
-        for l in lines {
-            writeln!(out, "{l}")?;
-        }
-    }
-    Ok(0)
+    fmt::print_context_rows(format, "*formatter.volumeContext", &rows, &names, out)
 }
 
 /// A `volume ls` row: docker's volume context's fields.

@@ -500,13 +500,8 @@ impl Engine {
             resolv: &resolv,
         };
         let mounts = self.start_mounts(&c.mounts, &layers)?;
-        let spec = match spec::build(c, &[], &layers, &files, &self.config.cgroup_parent, mounts) {
-            Ok(spec) => spec,
-            Err(e) => {
-                self.release_mounts(&c.mounts);
-                return Err(e);
-            }
-        };
+        let held = self.hold_mounts(&c.mounts);
+        let spec = spec::build(c, &[], &layers, &files, &self.config.cgroup_parent, mounts)?;
         std::fs::write(
             dir.join("config.json"),
             serde_json::to_vec_pretty(&spec).expect("json serializes"),
@@ -536,6 +531,7 @@ impl Engine {
         )
         .map_err(|e| io("writing shim.json", e))?;
         let _ = std::fs::remove_file(dir.join("exit.json"));
+        held.keep();
         Ok(shim)
     }
 

@@ -39,6 +39,29 @@ pub struct Event {
     pub time_nano: i64,
 }
 
+impl Event {
+    /// An event of `kind` about the actor `id`, stamped now.
+    fn new(kind: &str, action: &str, id: &str, attributes: BTreeMap<String, String>) -> Event {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Event {
+            status: String::new(),
+            id: String::new(),
+            from: String::new(),
+            kind: kind.into(),
+            action: action.into(),
+            actor: Actor {
+                id: id.into(),
+                attributes,
+            },
+            scope: "local".into(),
+            time: now.as_secs() as i64,
+            time_nano: now.as_nanos() as i64,
+        }
+    }
+}
+
 pub struct Events {
     tx: broadcast::Sender<Event>,
     recent: Mutex<VecDeque<Event>>,
@@ -70,66 +93,24 @@ impl Events {
         for (k, v) in attrs {
             attributes.insert((*k).into(), v.clone());
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let event = Event {
-            status: action.into(),
-            id: id.into(),
-            from: image.into(),
-            kind: "container".into(),
-            action: action.into(),
-            actor: Actor {
-                id: id.into(),
-                attributes,
-            },
-            scope: "local".into(),
-            time: now.as_secs() as i64,
-            time_nano: now.as_nanos() as i64,
-        };
+        let mut event = Event::new("container", action, id, attributes);
+        // The legacy fields dockerd still sends for containers.
+        event.status = action.into();
+        event.id = id.into();
+        event.from = image.into();
         self.publish(event);
     }
 
     /// Publishes a volume event (create, destroy, mount, unmount).
     pub fn volume(&self, action: &str, name: &str, driver: &str) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        self.publish(Event {
-            status: String::new(),
-            id: String::new(),
-            from: String::new(),
-            kind: "volume".into(),
-            action: action.into(),
-            actor: Actor {
-                id: name.into(),
-                attributes: [("driver".to_string(), driver.to_string())].into(),
-            },
-            scope: "local".into(),
-            time: now.as_secs() as i64,
-            time_nano: now.as_nanos() as i64,
-        });
+        let attributes = [("driver".to_string(), driver.to_string())].into();
+        self.publish(Event::new("volume", action, name, attributes));
     }
 
     /// A volume prune ran (dockerd's "prune" event, no actor id).
     pub fn publish_volume_prune(&self, reclaimed: u64) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        self.publish(Event {
-            status: String::new(),
-            id: String::new(),
-            from: String::new(),
-            kind: "volume".into(),
-            action: "prune".into(),
-            actor: Actor {
-                id: String::new(),
-                attributes: [("reclaimed".to_string(), reclaimed.to_string())].into(),
-            },
-            scope: "local".into(),
-            time: now.as_secs() as i64,
-            time_nano: now.as_nanos() as i64,
-        });
+        let attributes = [("reclaimed".to_string(), reclaimed.to_string())].into();
+        self.publish(Event::new("volume", "prune", "", attributes));
     }
 
     pub fn publish(&self, event: Event) {

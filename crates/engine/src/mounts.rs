@@ -663,6 +663,17 @@ impl Engine {
         mounts.iter().map(oci_mount).collect()
     }
 
+    /// Releases `mounts` when dropped, unless [`HeldMounts::keep`] is called:
+    /// a start that fails after [`Engine::start_mounts`] gives its volumes back
+    /// on every path out.
+    pub(crate) fn hold_mounts<'a>(&'a self, mounts: &'a [MountPoint]) -> HeldMounts<'a> {
+        HeldMounts {
+            engine: self,
+            mounts,
+            keep: false,
+        }
+    }
+
     /// A running container taken back by a new daemon: its volumes count
     /// it again (a mounted filesystem stays as it is).
     pub(crate) fn adopt_mounts(&self, mounts: &[MountPoint]) {
@@ -706,6 +717,28 @@ fn may_exist(layers: &[PathBuf], dest: &str) -> bool {
         }
         true
     })
+}
+
+/// See [`Engine::hold_mounts`].
+pub(crate) struct HeldMounts<'a> {
+    engine: &'a Engine,
+    mounts: &'a [MountPoint],
+    keep: bool,
+}
+
+impl HeldMounts<'_> {
+    /// The start went through: the container's exit releases them.
+    pub(crate) fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for HeldMounts<'_> {
+    fn drop(&mut self) {
+        if !self.keep {
+            self.engine.release_mounts(self.mounts);
+        }
+    }
 }
 
 fn dir_is_empty(path: &Path) -> bool {

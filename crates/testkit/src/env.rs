@@ -66,6 +66,21 @@ pub fn require_tool(name: &str) -> Option<PathBuf> {
     found
 }
 
+/// python3 with the docker SDK (`import docker`), for the tests that drive
+/// berth through it: a skip without them, a panic under [`in_ci`].
+pub fn require_python_sdk() -> Option<PathBuf> {
+    let python = require_tool("python3")?;
+    let has_sdk = std::process::Command::new(&python)
+        .args(["-c", "import docker"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_sdk {
+        skip("the Python docker SDK is not installed (scripts/setup installs it)");
+        return None;
+    }
+    Some(python)
+}
+
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)

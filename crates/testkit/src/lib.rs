@@ -42,7 +42,7 @@ mod spec;
 pub use bridge::{TestBridge, link_exists};
 pub use bundle::Bundle;
 pub use console::recv_fd;
-pub use env::{find_tool, in_ci, require_root, require_tool};
+pub use env::{find_tool, in_ci, require_python_sdk, require_root, require_tool};
 pub use id::unique_id;
 pub use output::OutputExt;
 pub use procs::{kill_strays, stat_of};

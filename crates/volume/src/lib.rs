@@ -21,7 +21,7 @@ mod driver;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -300,13 +300,6 @@ impl Volumes {
     /// Bytes the volume's data takes (`system df -v`).
     pub fn size(&self, name: &str) -> u64 {
         copy::disk_usage(&self.mountpoint(name))
-    }
-
-    /// The volume root's mode, for tests and inspection.
-    pub fn data_mode(&self, name: &str) -> Option<u32> {
-        fs::metadata(self.mountpoint(name))
-            .ok()
-            .map(|m| m.permissions().mode() & 0o7777)
     }
 }
 

@@ -88,6 +88,54 @@ impl Template {
     }
 }
 
+/// One row of a list verb (ps, images, volume ls): docker's formatter
+/// context's fields, and the labels its `Label` method reads.
+pub struct ContextRow {
+    pub fields: Value,
+    pub labels: Option<Value>,
+}
+
+/// Prints list rows as docker's formatter does: `format` in its table or
+/// plain form, the context's Go type (`*formatter.ContainerContext`) in the
+/// errors, `names` for the header's titles; any error is a "template
+/// parsing error" on stderr, exit 1, and nothing printed.
+pub fn print_context_rows(
+    format: &str,
+    context: &'static str,
+    rows: &[ContextRow],
+    names: &dyn Fn(&str) -> Option<&'static str>,
+    out: &mut dyn std::io::Write,
+) -> Result<i32> {
+    let t = match Template::parse_formatter(format) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("template parsing error: {e}");
+            return Ok(1);
+        }
+    };
+    let mut lines = Vec::new();
+    if t.table {
+        lines.push(t.header(names));
+    }
+    for r in rows {
+        match t.render_row(&ContextEnv::new(context, &r.fields, r.labels.as_ref())) {
+            Ok(line) => lines.push(line),
+            Err(e) => {
+                eprintln!("template parsing error: {e}");
+                return Ok(1);
+            }
+        }
+    }
+    if t.table {
+        write!(out, "{}", tabwrite(&lines))?;
+    } else {
+        for l in lines {
+            writeln!(out, "{l}")?;
+        }
+    }
+    Ok(0)
+}
+
 /// A row of docker's table formatter (`ps`, `images`, `volume ls`): a Go
 /// struct whose fields are methods (`*formatter.ContainerContext`). A name it lacks is
 /// an error naming the type; `{{.Label "k"}}` reads `labels`; `{{json .}}`

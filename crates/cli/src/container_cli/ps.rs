@@ -4,7 +4,7 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use super::PsArgs;
-use super::format::{self, Template};
+use super::format;
 use berth_client::{Engine, urlencode};
 
 const DEFAULT_TABLE: &str =
@@ -95,35 +95,20 @@ pub async fn ps(e: &Engine, a: &PsArgs) -> Result<i32> {
         }
         Some(f) => f.to_string(),
     };
-    let t = match Template::parse_formatter(&fmt) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("template parsing error: {e}");
-            return Ok(1);
-        }
-    };
-    let mut lines = Vec::new();
-    if t.table {
-        lines.push(t.header(&header_name));
-    }
-    for c in &list {
-        let r = row(c, !a.no_trunc);
-        match t.render_row(&format::ContextEnv::new(CONTEXT, &r, Some(&c["Labels"]))) {
-            Ok(line) => lines.push(line),
-            Err(e) => {
-                eprintln!("template parsing error: {e}");
-                return Ok(1);
-            }
-        }
-    }
-    if t.table {
-        print!("{}", format::tabwrite(&lines));
-    } else {
-        for l in lines {
-            println!("{l}");
-        }
-    }
-    Ok(0)
+    let rows: Vec<format::ContextRow> = list
+        .iter()
+        .map(|c| format::ContextRow {
+            fields: row(c, !a.no_trunc),
+            labels: Some(c["Labels"].clone()),
+        })
+        .collect();
+    format::print_context_rows(
+        &fmt,
+        CONTEXT,
+        &rows,
+        &header_name,
+        &mut std::io::stdout().lock(),
+    )
 }
 
 /// Docker's ps fields for one container: the methods of docker's

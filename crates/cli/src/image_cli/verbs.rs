@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::progress::{self, Outcome};
 use super::*;
-use crate::container_cli::format::{self as fmt, Template};
+use crate::container_cli::format as fmt;
 use crate::container_cli::gotypes::Kind;
 
 /// Runs an image verb against the engine; the exit code.
@@ -516,44 +516,23 @@ async fn images(e: &Engine, c: &Images, out: &mut dyn Write) -> Result<i32> {
         None | Some("table") => default,
         Some(f) => f,
     };
-    // docker's formatter: every error is "template parsing error", and
-    // nothing is printed when a row fails.
-    let t = match Template::parse_formatter(format) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("template parsing error: {e}");
-            return Ok(1);
-        }
+    let names = |f: &str| match f {
+        "ID" => Some("IMAGE ID"),
+        "CreatedSince" => Some("CREATED"),
+        "CreatedAt" => Some("CREATED AT"),
+        "VirtualSize" => Some("SIZE"),
+        "SharedSize" => Some("SHARED SIZE"),
+        "UniqueSize" => Some("UNIQUE SIZE"),
+        _ => None,
     };
-    let mut lines = Vec::new();
-    if t.table {
-        lines.push(t.header(&|f| match f {
-            "ID" => Some("IMAGE ID"),
-            "CreatedSince" => Some("CREATED"),
-            "CreatedAt" => Some("CREATED AT"),
-            "VirtualSize" => Some("SIZE"),
-            "SharedSize" => Some("SHARED SIZE"),
-            "UniqueSize" => Some("UNIQUE SIZE"),
-            _ => None,
-        }));
-    }
-    for r in &rows {
-        match t.render_row(&fmt::ContextEnv::new("*formatter.imageContext", r, None)) {
-            Ok(line) => lines.push(line),
-            Err(e) => {
-                eprintln!("template parsing error: {e}");
-                return Ok(1);
-            }
-        }
-    }
-    if t.table {
-        write!(out, "{}", fmt::tabwrite(&lines))?;
-    } else {
-        for l in lines {
-            writeln!(out, "{l}")?;
-        }
-    }
-    Ok(0)
+    let rows: Vec<fmt::ContextRow> = rows
+        .into_iter()
+        .map(|fields| fmt::ContextRow {
+            fields,
+            labels: None,
+        })
+        .collect();
+    fmt::print_context_rows(format, "*formatter.imageContext", &rows, &names, out)
 }
 
 async fn history(e: &Engine, c: &History, out: &mut dyn Write) -> Result<i32> {
