@@ -370,28 +370,50 @@ async fn prune(engine: &Arc<Engine>, q: &Query) -> Response<Body> {
 
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-fn network_settings(c: &Container) -> Value {
-    let mode = if c.host_config.network_mode.is_empty() || c.host_config.network_mode == "default" {
-        "none"
-    } else {
-        c.host_config.network_mode.as_str()
-    };
-    json!({
-        "Bridge": "", "SandboxID": "", "HairpinMode": false,
-        "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-        "Ports": {}, "SandboxKey": if c.state.pid > 0 { format!("/proc/{}/ns/net", c.state.pid) } else { String::new() },
-        "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null,
-        "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-        "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
-        "Networks": {
-            mode: {
-                "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "",
-                "NetworkID": mode, "EndpointID": "", "Gateway": "", "IPAddress": "",
-                "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0, "DriverOpts": null, "DNSNames": null,
+/// A container's `NetworkSettings` as dockerd fills them: the engine's
+/// record, with the sandbox (its namespace while it runs) and the default
+/// bridge's endpoint repeated at the top level.
+fn network_settings(c: &Container) -> berth_models::network::NetworkSettings {
+    let mut ns = c.network_settings.clone();
+    if c.is_running() && c.state.pid > 0 {
+        ns.sandbox_key = format!("/proc/{}/ns/net", c.state.pid);
+        ns.sandbox_id = c.id.clone();
+    }
+    if let Some(ep) = ns.networks.get("bridge").cloned() {
+        ns.endpoint_id = ep.endpoint_id;
+        ns.gateway = ep.gateway;
+        ns.ip_address = ep.ip_address;
+        ns.ip_prefix_len = ep.ip_prefix_len;
+        ns.ipv6_gateway = ep.ipv6_gateway;
+        ns.global_ipv6_address = ep.global_ipv6_address;
+        ns.global_ipv6_prefix_len = ep.global_ipv6_prefix_len;
+        ns.mac_address = ep.mac_address;
+    }
+    ns
+}
+
+/// `GET /containers/json`'s `Ports`: each binding, and each exposed port
+/// without one.
+fn port_list(c: &Container) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (key, bindings) in &c.network_settings.ports {
+        let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+        let private: u16 = port.parse().unwrap_or(0);
+        match bindings {
+            Some(list) if !list.is_empty() => {
+                for b in list {
+                    out.push(json!({
+                        "IP": b.host_ip,
+                        "PrivatePort": private,
+                        "PublicPort": b.host_port.parse::<u16>().unwrap_or(0),
+                        "Type": proto,
+                    }));
+                }
             }
+            _ => out.push(json!({"PrivatePort": private, "Type": proto})),
         }
-    })
+    }
+    out
 }
 
 fn mounts(c: &Container) -> Vec<berth_models::container::MountPoint> {
@@ -586,7 +608,10 @@ fn list(engine: &Engine, q: &Query) -> Response<Body> {
             // volumes are host binds.
             && any("volume", &|v| binds.contains(&v))
             && any("expose", &|v| c.config.exposed_ports.as_ref().is_some_and(|p| p.contains_key(v) || p.contains_key(&format!("{v}/tcp"))))
-            && any("publish", &|_| false)
+            && any("publish", &|v| {
+                let key = if v.contains('/') { v.to_string() } else { format!("{v}/tcp") };
+                c.network_settings.ports.get(&key).is_some_and(|b| b.is_some())
+            })
             && any("is-task", &|v| v == "false")
             && any("status", &|v| v == c.state.status.as_str())
             && any("exited", &|v| {
@@ -609,13 +634,12 @@ fn list(engine: &Engine, q: &Query) -> Response<Body> {
                     .map_or("none", |h| h.status.as_str());
                 v == h
             })
+            // A network's name or id, as dockerd matches it.
             && any("network", &|v| {
-                let mode = if c.host_config.network_mode.is_empty() {
-                    "none"
-                } else {
-                    &c.host_config.network_mode
-                };
-                v == mode
+                c.network_settings
+                    .networks
+                    .iter()
+                    .any(|(name, ep)| name == v || (!v.is_empty() && ep.network_id.starts_with(v)))
             })
             && before.as_ref().is_none_or(|b| c.created < *b)
             && since_c.as_ref().is_none_or(|s| c.created > *s);
@@ -635,12 +659,12 @@ fn list(engine: &Engine, q: &Query) -> Response<Body> {
             "ImageID": c.image,
             "Command": command,
             "Created": unix_secs(&c.created),
-            "Ports": [],
+            "Ports": port_list(&c),
             "Labels": labels,
             "State": c.state.status.as_str(),
             "Status": status_text(&c),
-            "HostConfig": {"NetworkMode": if c.host_config.network_mode.is_empty() { "none" } else { c.host_config.network_mode.as_str() }},
-            "NetworkSettings": {"Networks": net["Networks"]},
+            "HostConfig": {"NetworkMode": if c.host_config.network_mode.is_empty() { "default" } else { c.host_config.network_mode.as_str() }},
+            "NetworkSettings": {"Networks": net.networks},
             "Mounts": mounts(&c),
         }));
         if limit.is_some_and(|l| out.len() as i64 >= l) {

@@ -45,3 +45,13 @@ pub fn label_matches<'a>(spec: &str, get: impl Fn(&str) -> Option<&'a str>) -> b
         None => get(spec).is_some(),
     }
 }
+
+/// A filter that must be a boolean (`dangling`): 400 naming the value.
+pub fn check_bool(raw: &Filters, key: &str) -> Result<(), Box<Response<Body>>> {
+    for v in raw.get(key).into_iter().flatten() {
+        if !matches!(v.as_str(), "true" | "false" | "1" | "0") {
+            return Err(Box::new(error(400, format!("invalid filter '{key}={v}'"))));
+        }
+    }
+    Ok(())
+}

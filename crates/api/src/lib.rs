@@ -15,6 +15,7 @@ mod filters;
 mod hijack;
 mod images;
 mod logs;
+mod networks;
 mod routes;
 mod stats;
 mod stream;

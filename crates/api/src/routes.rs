@@ -33,6 +33,9 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> 
             let version = api_version(req.uri().path());
             crate::volumes::route(state.engine.clone(), req, m, p, &query, version).await
         }
+        (m, p) if p == "/networks" || p.starts_with("/networks/") => {
+            crate::networks::route(state.engine.clone(), req, m, p, &query).await
+        }
         (Method::GET, "/system/df") => crate::system::df(state.engine.clone()).await,
         (Method::POST, "/commit") => crate::commit::commit(state.engine.clone(), req, &query).await,
         (Method::GET, "/events") => crate::events::events(state.engine.clone(), &query).await,

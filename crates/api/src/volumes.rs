@@ -82,16 +82,7 @@ pub async fn route(
 
 fn filters(q: &Query, allowed: &[&str]) -> Result<VolumeFilters, Box<Response<Body>>> {
     let raw = crate::filters::parse(q, allowed)?;
-    if let Some(d) = raw.get("dangling") {
-        for v in d {
-            if !matches!(v.as_str(), "true" | "false" | "1" | "0") {
-                return Err(Box::new(error(
-                    400,
-                    format!("invalid filter 'dangling={v}'"),
-                )));
-            }
-        }
-    }
+    crate::filters::check_bool(&raw, "dangling")?;
     Ok(volume_filters(raw))
 }
 

@@ -27,6 +27,7 @@ impl Daemon {
             exe: PathBuf::from("/bin/false"),
             cgroup_parent: "berth-api-test".into(),
             insecure_registries: Vec::new(),
+            net: Default::default(),
         })
         .unwrap();
         let state = Arc::new(berth_api::State {

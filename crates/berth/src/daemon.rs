@@ -32,6 +32,14 @@ pub struct Daemon {
     /// Flags win over it; an unknown key is an error, as with dockerd.
     #[arg(long)]
     pub config_file: Option<PathBuf>,
+    /// The default bridge's Linux name (dockerd's -b, under berth's own
+    /// default so both engines share a host); "none": no default bridge,
+    /// containers default to --network none.
+    #[arg(short = 'b', long)]
+    pub bridge: Option<String>,
+    /// The default bridge's address and prefix (e.g. 10.88.0.1/16).
+    #[arg(long)]
+    pub bip: Option<String>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -44,10 +52,28 @@ struct FileConfig {
     group: Option<String>,
     pidfile: Option<PathBuf>,
     log_level: Option<String>,
+    bridge: Option<String>,
+    bip: Option<String>,
 }
 
 pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
 pub const DEFAULT_DATA_ROOT: &str = "/var/lib/berth";
+pub const DEFAULT_BRIDGE: &str = "berth0";
+
+/// berth's nftables table: `berth` for the default data root, else
+/// `berth-<8 hex of the root's path>` so that daemons on other roots (tests
+/// in parallel) never flush each other's rules.
+fn firewall_table(data_root: &Path) -> String {
+    if data_root == Path::new(DEFAULT_DATA_ROOT) {
+        return "berth".into();
+    }
+    // FNV-1a: stable across builds, unlike std's hasher.
+    let mut h: u32 = 0x811c_9dc5;
+    for b in data_root.as_os_str().as_encoded_bytes() {
+        h = (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
+    }
+    format!("berth-{h:08x}")
+}
 
 pub fn run(data_root: &Path, d: &Daemon) -> anyhow::Result<i32> {
     let file: FileConfig = match &d.config_file {
@@ -92,6 +118,34 @@ pub fn run(data_root: &Path, d: &Daemon) -> anyhow::Result<i32> {
     }
     let _ = std::fs::remove_file(&path);
     let exe = std::env::current_exe().context("finding the berth executable")?;
+    let bridge = d
+        .bridge
+        .clone()
+        .or(file.bridge.clone())
+        .unwrap_or_else(|| DEFAULT_BRIDGE.to_string());
+    let bridge = match bridge.as_str() {
+        "none" => None,
+        b if b.is_empty() || b.len() > 15 || b.contains(['/', ' ']) => {
+            anyhow::bail!("--bridge {b:?}: an interface name of 1 to 15 characters, or none")
+        }
+        b => Some(b.to_string()),
+    };
+    let bip = match d.bip.clone().or(file.bip.clone()) {
+        Some(b) => Some(
+            b.parse::<ipnet::IpNet>()
+                .ok()
+                .filter(|n| n.addr().is_ipv4() && n.addr() != n.network())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--bip {b:?}: an IPv4 address with its prefix, e.g. 10.88.0.1/16"
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    if bip.is_some() && bridge.is_none() {
+        anyhow::bail!("--bip and --bridge none conflict: there is no default bridge to address");
+    }
     let engine = berth_engine::Engine::open(berth_engine::Config {
         data_root: data_root.clone(),
         exec_root,
@@ -102,6 +156,11 @@ pub fn run(data_root: &Path, d: &Daemon) -> anyhow::Result<i32> {
             file.insecure_registries.clone(),
         ]
         .concat(),
+        net: berth_engine::networks::NetConfig {
+            bridge,
+            bip,
+            firewall_table: firewall_table(&data_root),
+        },
     })?;
     let engine = Arc::new(engine);
     let state = Arc::new(berth_api::State {

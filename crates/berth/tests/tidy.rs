@@ -59,6 +59,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "berth-image",
             "berth-models",
             "berth-volume",
+            "berth-net",
             "berth-shim",
             "berth-runtime",
             "berth-safefs",

@@ -4,4 +4,5 @@
 
 pub mod container_cli;
 pub mod image_cli;
+pub mod network_cli;
 pub mod volume_cli;

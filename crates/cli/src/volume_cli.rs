@@ -104,7 +104,7 @@ pub async fn dispatch(e: &Engine, c: VolumeCommand) -> Result<i32> {
 }
 
 /// `k=v` flags as a map; a bare `k` is `k=""`, as docker's opts do.
-fn key_values(list: &[String]) -> BTreeMap<String, String> {
+pub(crate) fn key_values(list: &[String]) -> BTreeMap<String, String> {
     list.iter()
         .map(|kv| match kv.split_once('=') {
             Some((k, v)) => (k.to_string(), v.to_string()),
@@ -185,9 +185,20 @@ fn row(v: &Volume) -> Value {
 }
 
 async fn inspect(e: &Engine, c: &Inspect, out: &mut dyn Write) -> Result<i32> {
-    // As docker: the template first (a bad one exits 64), errors after the
-    // output.
-    let template = match c.format.as_deref() {
+    let paths = c.volumes.iter().map(|name| format!("/volumes/{name}"));
+    inspect_paths(e, paths, Kind::Volume, c.format.as_deref(), out).await
+}
+
+/// `volume inspect` and `network inspect`: as docker, the template first
+/// (a bad one exits 64), each object's answer, errors after the output.
+pub(crate) async fn inspect_paths(
+    e: &Engine,
+    paths: impl Iterator<Item = String>,
+    kind: Kind,
+    format: Option<&str>,
+    out: &mut dyn Write,
+) -> Result<i32> {
+    let template = match format {
         None | Some("") | Some("json") => None,
         Some(f) => match fmt::Inspector::parse(f) {
             Ok(t) => Some(t.typed_only()),
@@ -198,8 +209,8 @@ async fn inspect(e: &Engine, c: &Inspect, out: &mut dyn Write) -> Result<i32> {
         },
     };
     let mut found = Vec::new();
-    for name in &c.volumes {
-        match e.call("GET", &format!("/volumes/{name}"), None).await {
+    for path in paths {
+        match e.call("GET", &path, None).await {
             Ok(raw) => found.push(Ok(raw)),
             Err(err) if status_of(&err) == Some(404) => {
                 found.push(Err(format!("Error response from daemon: {err:#}")))
@@ -207,7 +218,7 @@ async fn inspect(e: &Engine, c: &Inspect, out: &mut dyn Write) -> Result<i32> {
             Err(err) => return Err(err),
         }
     }
-    crate::container_cli::verbs::print_inspected(found, Kind::Volume, template, out)
+    crate::container_cli::verbs::print_inspected(found, kind, template, out)
 }
 
 async fn rm(e: &Engine, c: &Rm, out: &mut dyn Write) -> Result<i32> {

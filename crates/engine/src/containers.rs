@@ -149,41 +149,6 @@ fn validate_host_config(hc: &mut HostConfig) -> Result<()> {
 /// `Volumes: {}`, `NetworkMode: "default"` and `Links: null` by default.
 fn refuse_unsupported(hc: &HostConfig) -> Result<()> {
     let not_yet = |what: String| Err(Error::Invalid(format!("{what} not supported yet")));
-    let publishes = |v: &serde_json::Value| match v {
-        serde_json::Value::Null => false,
-        serde_json::Value::Array(a) => !a.is_empty(),
-        _ => true,
-    };
-    if hc.port_bindings.iter().flatten().any(|(_, v)| publishes(v)) {
-        return not_yet("published ports (-p / HostConfig.PortBindings) are".into());
-    }
-    if hc.publish_all_ports {
-        return not_yet("publishing all exposed ports (-P / HostConfig.PublishAllPorts) is".into());
-    }
-    // berth's default network is a namespace of the container's own with
-    // only loopback (as `none`); docker's CLI sends "default" for it.
-    match hc.network_mode.as_str() {
-        "" | "default" | "none" | "host" => {}
-        m if m.starts_with("container:") => {
-            return not_yet(format!(
-                "joining another container's network (--network {m} / HostConfig.NetworkMode) is"
-            ));
-        }
-        "bridge" => {
-            return not_yet(
-                "the bridge network (--network bridge / HostConfig.NetworkMode \"bridge\") is"
-                    .into(),
-            );
-        }
-        m => {
-            return not_yet(format!(
-                "networks (--network {m} / HostConfig.NetworkMode {m:?}) are"
-            ));
-        }
-    }
-    if hc.links.iter().flatten().next().is_some() {
-        return not_yet("links (--link / HostConfig.Links) are".into());
-    }
     for (mode, flag, field) in [
         (&hc.pid_mode, "--pid", "PidMode"),
         (&hc.ipc_mode, "--ipc", "IpcMode"),
@@ -229,50 +194,6 @@ fn refuse_unsupported(hc: &HostConfig) -> Result<()> {
     Ok(())
 }
 
-/// `--mac-address` and `NetworkingConfig`'s endpoints, refused until
-/// networks land; the endpoint clients send for the network mode itself
-/// with nothing in it (docker's CLI: `{"default": {...empty}}`) passes.
-fn refuse_endpoint_settings(config: &Config, hc: &HostConfig) -> Result<()> {
-    let not_yet = |what: String| Err(Error::Invalid(format!("{what} not supported yet")));
-    if !config.mac_address.is_empty() {
-        return not_yet("MAC addresses (--mac-address / Config.MacAddress) are".into());
-    }
-    let own = match hc.network_mode.as_str() {
-        "" => "default",
-        m => m,
-    };
-    let endpoints = config
-        .networking_config
-        .iter()
-        .flat_map(|n| n.endpoints_config.iter().flatten());
-    for (network, settings) in endpoints {
-        if network != own {
-            return not_yet(format!(
-                "connecting to more networks (--network {network} / NetworkingConfig.EndpointsConfig {network:?}) is"
-            ));
-        }
-        let set = settings
-            .as_object()
-            .into_iter()
-            .flatten()
-            .find(|(_, v)| !is_empty(v));
-        if let Some((field, _)) = set {
-            let flag = match field.as_str() {
-                "MacAddress" => "--mac-address",
-                "Aliases" => "--network-alias",
-                "IPAMConfig" => "--ip / --ip6",
-                "Links" => "--link",
-                "DriverOpts" => "--network driver-opt",
-                _ => "the endpoint's settings",
-            };
-            return not_yet(format!(
-                "endpoint settings ({flag} / NetworkingConfig.EndpointsConfig.{network}.{field}) are"
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// A value a client sends when it means nothing.
 fn is_empty(v: &serde_json::Value) -> bool {
     use serde_json::Value;
@@ -298,14 +219,18 @@ impl Engine {
             return Err(Error::Invalid("No image specified".into()));
         }
         refuse_unsupported(&host_config)?;
-        refuse_endpoint_settings(&config, &host_config)?;
-        config.networking_config = None;
+        let (network_settings, mut warnings) =
+            self.requested_networks(&mut config, &mut host_config)?;
         let image = self.images.resolve(&config.image)?;
         let image_config = self.images.config(&image)?;
         merge_image_config(&mut config, &image_config);
         validate_host_config(&mut host_config)?;
         sysinfo::adapt(&mut host_config);
-        let warnings = sysinfo::verify(&mut host_config, sysinfo::SysInfo::host(), false)?;
+        warnings.extend(sysinfo::verify(
+            &mut host_config,
+            sysinfo::SysInfo::host(),
+            false,
+        )?);
         if host_config.cgroupns_mode.is_empty() {
             // What the container gets, for inspect (spec.rs: private).
             host_config.cgroupns_mode = "private".into();
@@ -334,6 +259,7 @@ impl Engine {
             state: State::default(),
             restart_count: 0,
             mounts: Vec::new(),
+            network_settings,
         };
         // Building the spec now turns bad flags into errors at create, as
         // dockerd reports them, rather than at start.
@@ -344,7 +270,13 @@ impl Engine {
             resolv: Path::new("/"),
         };
         spec::build(&c, &[], &layers, &files, "berth", Vec::new())?;
-        spec::hosts_file(c.host_config.extra_hosts.as_deref().unwrap_or_default())?;
+        spec::hosts_file(
+            c.host_config.extra_hosts.as_deref().unwrap_or_default(),
+            &[],
+            "",
+            "",
+            None,
+        )?;
         // Last of the checks, as it makes volumes: undone if the create
         // fails after it.
         c.mounts = self.resolve_mounts(&c.config, &c.host_config)?;
@@ -462,7 +394,7 @@ impl Engine {
     }
 
     /// Writes the bundle: config.json, the per-container files, shim.json.
-    fn prepare_bundle(&self, c: &Container) -> Result<ShimConfig> {
+    fn prepare_bundle(&self, c: &Container, addresses: &[std::net::IpAddr]) -> Result<ShimConfig> {
         let dir = self.bundle_dir(&c.id);
         let io = |what: &str, e| Error::io(format!("container {}: {what}", c.short_id()), e);
         let layers = self.layers(c)?;
@@ -482,7 +414,13 @@ impl Engine {
         if c.host_config.network_mode == "host" {
             std::fs::copy("/etc/hosts", &hosts).map_err(|e| io("copying /etc/hosts", e))?;
         } else {
-            let text = spec::hosts_file(c.host_config.extra_hosts.as_deref().unwrap_or_default())?;
+            let text = spec::hosts_file(
+                c.host_config.extra_hosts.as_deref().unwrap_or_default(),
+                addresses,
+                &hostname,
+                &c.config.domainname,
+                self.host_gateway(),
+            )?;
             std::fs::write(&hosts, text).map_err(|e| io("writing hosts", e))?;
         }
         std::fs::write(&hostname_file, format!("{hostname}\n"))
@@ -557,21 +495,54 @@ impl Engine {
     }
 
     async fn start_container(self: &Arc<Self>, c: &Container) -> Result<()> {
-        let shim = {
-            let engine = self.clone();
-            let c = c.clone();
-            tokio::task::spawn_blocking(move || engine.prepare_bundle(&c))
-                .await
-                .map_err(|e| Error::Internal(e.to_string()))??
-        };
-        let ready = self.spawn_shim(&c.id).await;
-        let ready = match ready {
-            Ok(r) => r,
+        // Addresses and host ports first: /etc/hosts needs the addresses.
+        let plan = match self.network_plan(c) {
+            Ok(p) => p,
             Err(e) => {
                 self.failed_start(c, &e).await;
                 return Err(e);
             }
         };
+        let addresses = plan.addresses();
+        let shim = {
+            let engine = self.clone();
+            let c = c.clone();
+            tokio::task::spawn_blocking(move || engine.prepare_bundle(&c, &addresses))
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))?
+        };
+        let shim = match shim {
+            Ok(s) => s,
+            Err(e) => {
+                self.network_abandon(plan);
+                return Err(e);
+            }
+        };
+        let ready = self.spawn_shim(&c.id).await;
+        let ready = match ready {
+            Ok(r) => r,
+            Err(e) => {
+                self.network_abandon(plan);
+                self.failed_start(c, &e).await;
+                return Err(e);
+            }
+        };
+        // The container's namespace exists, its process waits for Start:
+        // its links and rules go in now.
+        let networks = plan.network_settings(&c.network_settings);
+        let plumbed = {
+            let engine = self.clone();
+            let (id, pid) = (c.id.clone(), ready.pid);
+            tokio::task::spawn_blocking(move || engine.network_plumb(&id, pid, plan))
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))
+                .and_then(|r| r)
+        };
+        if let Err(e) = plumbed {
+            let _ = shim_call(&shim.socket, &Request::Kill { signal: 9 }).await;
+            self.failed_start(c, &e).await;
+            return Err(e);
+        }
         // Attachments made before the start get the first byte of output.
         let pending = self
             .pending_attach
@@ -589,6 +560,7 @@ impl Engine {
             return Err(e);
         }
         let started = self.update(&c.id, |c| {
+            c.network_settings = networks;
             c.state.status = Status::Running;
             c.state.stopped_by_user = false;
             c.state.pid = ready.pid;
@@ -599,6 +571,7 @@ impl Engine {
             c.state.oom_killed = false;
             c.clone()
         })?;
+        self.network_events("connect", &started);
         self.event("start", &started, &[]);
         self.monitor(started.id.clone());
         crate::health::watch(self, &started);
@@ -610,6 +583,7 @@ impl Engine {
     async fn failed_start(self: &Arc<Self>, c: &Container, e: &Error) {
         let id = c.id.as_str();
         self.release_mounts(&c.mounts);
+        self.network_release(id);
         // Attachments waiting for this start end with it.
         self.pending_attach.lock().expect("attach lock").remove(id);
         let msg = e.to_string();
@@ -705,6 +679,7 @@ impl Engine {
             c.state.oom_killed = exit.oom_killed;
             c.state.pid = 0;
             c.state.shim_pid = 0;
+            crate::networks::attach::clear_addresses(&mut c.network_settings);
             if let Some(h) = c.state.health.as_mut() {
                 h.status = "unhealthy".into();
             }
@@ -720,6 +695,8 @@ impl Engine {
             return; // removed meanwhile
         };
         self.release_mounts(&c.mounts);
+        self.network_release(id);
+        self.network_events("disconnect", &c);
         if exit.oom_killed {
             self.event("oom", &c, &[]);
         }
@@ -1107,6 +1084,21 @@ impl Engine {
     /// After a daemon start: running containers whose shim still answers
     /// are watched again; the others get the exit their shim recorded.
     pub fn adopt(self: &Arc<Self>) {
+        // The firewall first: rebuilt for the containers still alive.
+        let alive = |c: &Container| {
+            matches!(c.state.status, Status::Running | Status::Paused)
+                && c.state.pid > 0
+                && Path::new(&format!("/proc/{}", c.state.pid)).exists()
+        };
+        let ports: Vec<_> = self
+            .list()
+            .iter()
+            .filter(|c| alive(c))
+            .map(|c| (c.id.clone(), self.network_adopt(c)))
+            .collect();
+        if let Err(e) = self.restore_networks(ports) {
+            eprintln!("berth: restoring the networks' rules: {e}");
+        }
         for c in self.list() {
             match c.state.status {
                 Status::Running | Status::Paused => {
@@ -1395,31 +1387,14 @@ mod tests {
                 "GwPriority": 0, "NetworkID": "", "IPPrefixLen": 0, "DNSNames": null}}}}),
         ] {
             let (c, hc) = body(v.clone());
+            let _ = c;
             refuse_unsupported(&hc).unwrap_or_else(|e| panic!("{v}: {e}"));
-            refuse_endpoint_settings(&c, &hc).unwrap_or_else(|e| panic!("{v}: {e}"));
         }
     }
 
     #[test]
     fn unsupported_fields_are_refused_by_name() {
         for (hc, says) in [
-            (
-                serde_json::json!({"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}}),
-                "published ports (-p / HostConfig.PortBindings) are not supported yet",
-            ),
-            (
-                serde_json::json!({"PublishAllPorts": true}),
-                "HostConfig.PublishAllPorts",
-            ),
-            (
-                serde_json::json!({"NetworkMode": "bridge"}),
-                "--network bridge",
-            ),
-            (
-                serde_json::json!({"NetworkMode": "proj_default"}),
-                "--network proj_default",
-            ),
-            (serde_json::json!({"Links": ["a:b"]}), "--link"),
             (
                 serde_json::json!({"PidMode": "container:a"}),
                 "--pid container:a",
@@ -1443,40 +1418,6 @@ mod tests {
         ] {
             let (_, hc) = body(serde_json::json!({"Image": "x", "HostConfig": hc}));
             let e = refuse_unsupported(&hc).unwrap_err();
-            assert_eq!(e.status(), 400);
-            let msg = e.to_string();
-            assert!(
-                msg.contains(says) && msg.ends_with("not supported yet"),
-                "{msg}"
-            );
-        }
-    }
-
-    #[test]
-    fn endpoint_settings_are_refused_by_name() {
-        for (v, says) in [
-            (
-                serde_json::json!({"Image": "x", "MacAddress": "02:42:ac:11:00:02"}),
-                "MAC addresses (--mac-address / Config.MacAddress) are not supported yet",
-            ),
-            (
-                serde_json::json!({"Image": "x", "HostConfig": {"NetworkMode": "none"},
-                    "NetworkingConfig": {"EndpointsConfig": {"none": {"MacAddress": "02:42:ac:11:00:02"}}}}),
-                "(--mac-address / NetworkingConfig.EndpointsConfig.none.MacAddress)",
-            ),
-            (
-                serde_json::json!({"Image": "x",
-                    "NetworkingConfig": {"EndpointsConfig": {"default": {"Aliases": ["db"]}}}}),
-                "(--network-alias / NetworkingConfig.EndpointsConfig.default.Aliases)",
-            ),
-            (
-                serde_json::json!({"Image": "x", "HostConfig": {"NetworkMode": "host"},
-                    "NetworkingConfig": {"EndpointsConfig": {"backend": {}}}}),
-                "(--network backend / NetworkingConfig.EndpointsConfig \"backend\")",
-            ),
-        ] {
-            let (c, hc) = body(v.clone());
-            let e = refuse_endpoint_settings(&c, &hc).unwrap_err();
             assert_eq!(e.status(), 400);
             let msg = e.to_string();
             assert!(

@@ -8,6 +8,9 @@ pub enum Error {
     NotFound(String),
     /// 409: a name in use, a container running when it must not be.
     Conflict(String),
+    /// 403: refused by the object's own rules (a network in use, a
+    /// pre-defined network, an address pool that overlaps).
+    Forbidden(String),
     /// 400: a request that cannot be honoured as asked.
     Invalid(String),
     /// 401: a registry refused the credentials.
@@ -26,6 +29,7 @@ impl Error {
             Error::NotFound(_) => 404,
             Error::Conflict(_) => 409,
             Error::Invalid(_) => 400,
+            Error::Forbidden(_) => 403,
             Error::Unauthorized(_) => 401,
             Error::NotModified => 304,
             Error::Internal(_) => 500,
@@ -47,6 +51,7 @@ impl fmt::Display for Error {
             Error::NotFound(m)
             | Error::Conflict(m)
             | Error::Invalid(m)
+            | Error::Forbidden(m)
             | Error::Unauthorized(m)
             | Error::Internal(m) => f.write_str(m),
             Error::NotModified => f.write_str("not modified"),

@@ -41,7 +41,12 @@ pub struct Event {
 
 impl Event {
     /// An event of `kind` about the actor `id`, stamped now.
-    fn new(kind: &str, action: &str, id: &str, attributes: BTreeMap<String, String>) -> Event {
+    pub(crate) fn new(
+        kind: &str,
+        action: &str,
+        id: &str,
+        attributes: BTreeMap<String, String>,
+    ) -> Event {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();

@@ -26,6 +26,7 @@ pub mod logs;
 pub mod model;
 pub mod mounts;
 pub mod names;
+pub mod networks;
 pub mod seccomp;
 pub mod spec;
 pub mod sysinfo;
@@ -53,6 +54,8 @@ pub struct Config {
     /// Registries spoken to over plain HTTP though not on loopback
     /// (dockerd's `--insecure-registry`).
     pub insecure_registries: Vec<String>,
+    /// The default bridge and the firewall table (networks.rs).
+    pub net: networks::NetConfig,
 }
 
 pub struct Engine {
@@ -67,6 +70,13 @@ pub struct Engine {
     execs: Mutex<HashMap<String, exec::ExecInstance>>,
     /// The layer of mount points over every container's image (init_layer.rs).
     init_layer: PathBuf,
+    /// Bridges, firewall and address pools (networks/live.rs).
+    net_live: networks::live::Live,
+    /// What each running container holds of its networks.
+    net_attached: Mutex<HashMap<String, networks::attach::Attached>>,
+    /// Serialises changes to which containers are on which network
+    /// against network removal.
+    network_changes: Mutex<()>,
 }
 
 impl Engine {
@@ -104,7 +114,7 @@ impl Engine {
                 let _ = std::fs::remove_dir_all(dir);
             }
         });
-        Ok(Engine {
+        Engine {
             config,
             images,
             volumes,
@@ -114,7 +124,16 @@ impl Engine {
             pending_attach: Mutex::new(HashMap::new()),
             execs: Mutex::new(HashMap::new()),
             init_layer,
-        })
+            net_live: Default::default(),
+            net_attached: Mutex::new(HashMap::new()),
+            network_changes: Mutex::new(()),
+        }
+        .with_builtin_networks()
+    }
+
+    fn with_builtin_networks(self) -> Result<Engine> {
+        self.ensure_builtin_networks()?;
+        Ok(self)
     }
 
     /// What a container keeps across starts and reboots: its overlay's
@@ -297,6 +316,7 @@ mod tests {
             exe: PathBuf::from("/bin/false"),
             cgroup_parent: "berth-test".into(),
             insecure_registries: Vec::new(),
+            net: Default::default(),
         };
         let orphan = config.exec_root.join("bundles/0123abcd");
         let trashed = config.data_root.join("trash/4567ef");

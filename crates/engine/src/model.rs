@@ -43,6 +43,10 @@ pub struct Container {
     /// Resolved at create (mounts.rs); older records have none.
     #[serde(default)]
     pub mounts: Vec<crate::mounts::MountPoint>,
+    /// The networks it is on (asked for at create and connect; addresses
+    /// and ports filled while it runs), in inspect's shape.
+    #[serde(default)]
+    pub network_settings: berth_models::network::NetworkSettings,
 }
 
 impl Container {

@@ -587,10 +587,9 @@ fn namespaces(c: &Container, ns: &NamespaceModes) -> Result<Vec<LinuxNamespace>>
         // A container with its network disabled has only loopback, as
         // dockerd gives it, whatever the mode.
         "host" if !c.config.network_disabled => {}
-        "host" | "" | "none" | "default" | "bridge" => kinds.push(LinuxNamespaceType::Network),
-        other => {
-            return Err(Error::NotFound(format!("network {other} not found")));
-        }
+        // Every other mode names a network (checked at create): a
+        // namespace of its own, which the engine plumbs before the start.
+        _ => kinds.push(LinuxNamespaceType::Network),
     }
     kinds
         .into_iter()
@@ -728,18 +727,28 @@ fn init_binary() -> Result<PathBuf> {
     })
 }
 
-/// /etc/hosts as dockerd writes it for a container without a bridge.
-pub fn hosts_file(extra: &[String]) -> Result<String> {
+/// /etc/hosts as dockerd writes it: loopback, `--add-host`s, then a line
+/// per address of the container on its networks (`ip hostname`, with
+/// `--domainname` first its full name). `host-gateway` is the default
+/// bridge's gateway (loopback without one).
+pub fn hosts_file(
+    extra: &[String],
+    addresses: &[std::net::IpAddr],
+    hostname: &str,
+    domainname: &str,
+    host_gateway: Option<std::net::IpAddr>,
+) -> Result<String> {
     let mut s = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
          fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
     );
+    let gateway = host_gateway.map(|g| g.to_string());
     for h in extra {
         let (name, ip) = h
             .split_once(':')
             .ok_or_else(|| Error::Invalid(format!("invalid --add-host {h:?}: expected host:ip")))?;
         let ip = if ip == "host-gateway" {
-            "127.0.0.1"
+            gateway.as_deref().unwrap_or("127.0.0.1")
         } else {
             ip
         };
@@ -749,6 +758,14 @@ pub fn hosts_file(extra: &[String]) -> Result<String> {
             )));
         }
         s.push_str(&format!("{ip}\t{name}\n"));
+    }
+    let names = if domainname.is_empty() {
+        hostname.to_string()
+    } else {
+        format!("{hostname}.{domainname} {hostname}")
+    };
+    for ip in addresses {
+        s.push_str(&format!("{ip}\t{names}\n"));
     }
     Ok(s)
 }

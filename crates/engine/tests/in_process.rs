@@ -132,6 +132,7 @@ impl Harness {
             exe: std::env::current_exe().unwrap(),
             cgroup_parent: cgroup_parent.clone(),
             insecure_registries: Vec::new(),
+            net: Default::default(),
         })
         .unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -245,16 +246,17 @@ fn message(r: berth_engine::Result<(String, Vec<String>)>) -> (u16, String) {
 fn refused_fields_name_the_field(h: &Harness) {
     let refused = [
         (
+            // This engine has no default bridge: the default is none.
             json!({"HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}}}),
-            "HostConfig.PortBindings",
+            "conflicting options: port publishing and the container type network mode",
         ),
         (
             json!({"MacAddress": "02:42:ac:11:00:02"}),
-            "Config.MacAddress",
+            "conflicting options: mac-address and the network mode",
         ),
         (
             json!({"NetworkingConfig": {"EndpointsConfig": {"default": {"Aliases": ["db"]}}}}),
-            "NetworkingConfig.EndpointsConfig.default.Aliases",
+            "network-scoped aliases are only supported for user-defined networks",
         ),
         (
             json!({"HostConfig": {"CgroupnsMode": "shared"}}),

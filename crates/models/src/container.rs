@@ -73,7 +73,7 @@ pub struct Config {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct NetworkingConfig {
-    pub endpoints_config: Option<BTreeMap<String, serde_json::Value>>,
+    pub endpoints_config: Option<BTreeMap<String, Option<crate::network::EndpointSettings>>>,
 }
 
 /// Durations are in nanoseconds, as in the API.
@@ -412,6 +412,5 @@ pub struct ContainerInspect {
     pub size_root_fs: Option<i64>,
     pub mounts: Vec<MountPoint>,
     pub config: Config,
-    /// Typed with networks (issue 11); dockerd's shape meanwhile.
-    pub network_settings: serde_json::Value,
+    pub network_settings: crate::network::NetworkSettings,
 }

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod container;
+pub mod network;
 pub mod volume;
 
 /// A map or list dockerd sends as `null` when empty (Go's nil), read back

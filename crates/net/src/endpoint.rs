@@ -15,7 +15,8 @@ use ipnet::IpNet;
 use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute,
+    LinkFlags, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
@@ -34,9 +35,12 @@ pub struct Endpoint {
     pub bridge_index: u32,
     pub mtu: u32,
     pub mac: [u8; 6],
-    /// The container's address with the subnet's prefix.
-    pub address: IpNet,
-    pub gateway: IpAddr,
+    /// The container's addresses with their subnets' prefixes (IPv4, and
+    /// IPv6 on a network that has it).
+    pub addresses: Vec<IpNet>,
+    /// Default routes, one per family; empty when another of the
+    /// container's networks gives its default route.
+    pub gateways: Vec<IpAddr>,
 }
 
 /// Docker's MAC for an IPv4 address: 02:42 and the address's four bytes.
@@ -80,6 +84,27 @@ pub fn plumb(nl: &mut Netlink, netns: &File, ep: &Endpoint) -> io::Result<()> {
         RouteNetlinkMessage::NewLink(veth),
         format!("creating veth {} (peer {})", ep.host_name, ep.name),
     )])?;
+    // Hairpin: a container reaching its own published port comes back out
+    // of the port it entered by (DESIGN.md 1.4).
+    let mut port = LinkMessage::default();
+    port.attributes
+        .push(LinkAttribute::IfName(ep.host_name.clone()));
+    port.attributes.push(LinkAttribute::LinkInfo(vec![
+        LinkInfo::PortKind(InfoPortKind::Bridge),
+        LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+            true,
+        )])),
+    ]));
+    // RTM_NEWLINK on an existing link, as `ip link set ... type
+    // bridge_slave` sends: only that path applies a port's settings.
+    let hairpin = nl.apply(vec![Request::change(
+        RouteNetlinkMessage::NewLink(port),
+        format!("setting hairpin on {}", ep.host_name),
+    )]);
+    if let Err(e) = hairpin {
+        let _ = nl.apply(vec![link_delete(&ep.host_name)]);
+        return Err(e);
+    }
     if let Err(e) = in_namespace(netns, |nl| configure(nl, ep)) {
         let _ = nl.apply(vec![link_delete(&ep.host_name)]);
         return Err(e);
@@ -93,16 +118,35 @@ pub fn loopback_only(netns: &File) -> io::Result<()> {
     in_namespace(netns, |nl| nl.apply(vec![link_up("lo")]))
 }
 
-/// Inside the namespace: lo up, the address, the link up, the default route.
+/// Inside the namespace: lo up, the addresses, the link up, the default
+/// routes.
 fn configure(nl: &mut Netlink, ep: &Endpoint) -> io::Result<()> {
     let index = ifindex(&ep.name)?;
     let mut up = LinkMessage::default();
     up.header.index = index;
     up.header.flags = LinkFlags::Up;
     up.header.change_mask = LinkFlags::Up;
+    let mut requests = vec![link_up("lo")];
+    for a in &ep.addresses {
+        requests.push(address(index, *a, format!("adding {a} to {}", ep.name)));
+    }
+    requests.push(Request::change(
+        RouteNetlinkMessage::SetLink(up),
+        format!("setting {} up", ep.name),
+    ));
+    for gw in &ep.gateways {
+        requests.push(Request::create(
+            RouteNetlinkMessage::NewRoute(default_route(index, *gw)),
+            format!("adding the default route via {gw}"),
+        ));
+    }
+    nl.apply(requests)
+}
+
+fn default_route(index: u32, gateway: IpAddr) -> RouteMessage {
     let mut route = RouteMessage::default();
     route.header = RouteHeader {
-        address_family: if ep.gateway.is_ipv4() {
+        address_family: if gateway.is_ipv4() {
             AddressFamily::Inet
         } else {
             AddressFamily::Inet6
@@ -113,28 +157,19 @@ fn configure(nl: &mut Netlink, ep: &Endpoint) -> io::Result<()> {
         kind: RouteType::Unicast,
         ..Default::default()
     };
-    let via = match ep.gateway {
+    let via = match gateway {
         IpAddr::V4(v4) => RouteAddress::Inet(v4),
         IpAddr::V6(v6) => RouteAddress::Inet6(v6),
     };
     route.attributes.push(RouteAttribute::Gateway(via));
     route.attributes.push(RouteAttribute::Oif(index));
-    nl.apply(vec![
-        link_up("lo"),
-        address(
-            index,
-            ep.address,
-            format!("adding {} to {}", ep.address, ep.name),
-        ),
-        Request::change(
-            RouteNetlinkMessage::SetLink(up),
-            format!("setting {} up", ep.name),
-        ),
-        Request::create(
-            RouteNetlinkMessage::NewRoute(route),
-            format!("adding the default route via {}", ep.gateway),
-        ),
-    ])
+    route
+}
+
+/// Removes a running container's endpoint (`network disconnect`): the
+/// host end goes, and its peer with it.
+pub fn unplumb(nl: &mut Netlink, host_name: &str) -> io::Result<()> {
+    nl.apply(vec![link_delete(host_name)])
 }
 
 /// Runs `f` with a netlink socket inside `netns`, on a thread of its own

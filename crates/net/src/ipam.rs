@@ -130,10 +130,15 @@ impl Pool {
                 ip
             }
             None => {
+                // Every address of the range, its own network and
+                // broadcast addresses included (dockerd allocates those of
+                // a sub-range); only the subnet's are never handed out.
                 let range = self.range.unwrap_or(self.subnet);
-                range
-                    .hosts()
-                    .filter(|ip| *ip != self.subnet.network() && *ip != self.subnet.broadcast())
+                let all: ipnet::IpAddrRange = match range {
+                    IpNet::V4(n) => ipnet::Ipv4AddrRange::new(n.network(), n.broadcast()).into(),
+                    IpNet::V6(n) => ipnet::Ipv6AddrRange::new(n.network(), n.broadcast()).into(),
+                };
+                all.filter(|ip| *ip != self.subnet.network() && *ip != self.subnet.broadcast())
                     .find(|ip| !self.used.contains(ip))
                     .ok_or(Error::Exhausted(self.subnet))?
             }
@@ -238,6 +243,9 @@ mod tests {
             Err(Error::BadRange(..))
         ));
         let mut p = Pool::new(s, Some(ip("10.9.0.254")), Some(net("10.9.0.128/25"))).unwrap();
+        // The range's own first address is a host of the subnet: dockerd
+        // hands it out first.
+        assert_eq!(p.allocate(None).unwrap(), ip("10.9.0.128"));
         assert_eq!(p.allocate(None).unwrap(), ip("10.9.0.129"));
         let round: Pool = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
         assert_eq!(round, p);

@@ -65,8 +65,8 @@ fn a_container_reaches_its_gateway_over_the_bridge() {
             bridge_index: index,
             mtu: 1500,
             mac: mac_for(ip),
-            address: "10.77.0.2/24".parse().unwrap(),
-            gateway: "10.77.0.1".parse().unwrap(),
+            addresses: vec!["10.77.0.2/24".parse().unwrap()],
+            gateways: vec!["10.77.0.1".parse().unwrap()],
         };
         endpoint::plumb(&mut nl, &ctr, &ep).unwrap();
         assert!(ifindex("vethtest01").is_ok());

@@ -58,6 +58,8 @@ impl Berthd {
             .args(["daemon", "-H", &self.host()])
             .arg("--exec-root")
             .arg(&self.exec_root)
+            // No default bridge: parallel test daemons share the host.
+            .args(["--bridge", "none"])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -74,6 +74,24 @@ impl Engine {
     /// this build's `berth`): its own data root, exec root and socket in a
     /// fresh directory under /tmp, busybox imported as `berthbb:test`.
     pub fn private_berth_daemon() -> Option<Engine> {
+        Engine::berth_daemon_in(None)
+    }
+
+    /// A private berth daemon inside a scratch network namespace (see
+    /// common/netns.rs), with its default bridge there.
+    pub fn berth_daemon_in_netns(net: &super::netns::ScratchNet) -> Option<Engine> {
+        require_tool("nsenter")?;
+        Engine::berth_daemon_in(Some(net.path()))
+    }
+
+    /// The berth daemon behind this engine (berth engines only).
+    pub fn berth_daemon(&mut self) -> &mut BerthDaemon {
+        self._engine
+            .downcast_mut::<BerthDaemon>()
+            .expect("a berth daemon")
+    }
+
+    fn berth_daemon_in(netns: Option<String>) -> Option<Engine> {
         if !require_root() {
             return None;
         }
@@ -81,7 +99,7 @@ impl Engine {
         let bin = std::env::var_os("BERTH_TEST_DAEMON_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_berth")));
-        let d = BerthDaemon::start(&bin);
+        let d = BerthDaemon::start_in(&bin, netns);
         let image = "berthbb:test".to_string();
         d.import_busybox(&image);
         let dir = d.dir.join("scratch");
@@ -372,10 +390,20 @@ pub struct BerthDaemon {
     pub host: String,
     bin: PathBuf,
     child: Option<Child>,
+    /// The network namespace it runs in (`/proc/<pid>/fd/<n>`); None: the
+    /// host's, with no default bridge (`--bridge none`), so that parallel
+    /// daemons never share a bridge or touch the host's links.
+    netns: Option<String>,
 }
 
 impl BerthDaemon {
     pub fn start(bin: &Path) -> BerthDaemon {
+        BerthDaemon::start_in(bin, None)
+    }
+
+    /// A daemon inside the network namespace at `netns` (a scratch one:
+    /// see common/netns.rs), with its default bridge.
+    pub fn start_in(bin: &Path, netns: Option<String>) -> BerthDaemon {
         let dir = PathBuf::from("/tmp").join(unique_id("bbd"));
         fs::create_dir(&dir).unwrap();
         let socket = dir.join("berth.sock");
@@ -384,15 +412,54 @@ impl BerthDaemon {
             dir,
             bin: bin.to_path_buf(),
             child: None,
+            netns,
         };
-        let log = File::create(d.dir.join("daemon.log")).unwrap();
-        let mut cmd = Command::new(bin);
+        d.spawn();
+        d
+    }
+
+    /// SIGKILL, as a crash: containers and their shims live on.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            dockerd::kill(child.id() as i32, libc::SIGKILL);
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the daemon again on the same roots (after [`Self::kill9`]).
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    fn spawn(&mut self) {
+        let d = self;
+        let bin = d.bin.clone();
+        let socket = d.dir.join("berth.sock");
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(d.dir.join("daemon.log"))
+            .unwrap();
+        let mut cmd = match &d.netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={ns}")).arg(&bin);
+                c
+            }
+            None => Command::new(&bin),
+        };
         cmd.arg("--data-root")
             .arg(d.dir.join("data"))
             .arg("daemon")
             .args(["-H", &d.host])
             .arg("--exec-root")
             .arg(d.dir.join("exec"))
+            .args(if d.netns.is_none() {
+                &["--bridge", "none"][..]
+            } else {
+                &[][..]
+            })
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -414,7 +481,6 @@ impl BerthDaemon {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        d
     }
 
     /// A busybox root as a tarball, imported through the daemon.

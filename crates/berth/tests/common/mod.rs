@@ -4,6 +4,7 @@
 pub mod berthd;
 pub mod dockerd;
 pub mod engine;
+pub mod netns;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -62,6 +63,9 @@ impl Store {
                 &self.host(),
                 "--exec-root",
                 &self.path("exec"),
+                // No default bridge: parallel test daemons share the host.
+                "--bridge",
+                "none",
             ])
             .stdout(Stdio::null())
             .stderr(log)

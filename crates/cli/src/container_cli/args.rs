@@ -114,9 +114,37 @@ pub struct RunArgs {
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long, value_name = "list")]
     pub add_host: Vec<String>,
-    /// Connect a container to a network (none, host, or a network's name)
+    /// Connect a container to a network (bridge, none, host, or a network's
+    /// name); repeat for more networks
     #[arg(long, alias = "net", value_name = "network")]
-    pub network: Option<String>,
+    pub network: Vec<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long, alias = "net-alias", value_name = "list")]
+    pub network_alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long, value_name = "string")]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long, value_name = "string")]
+    pub ip6: Option<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long, value_name = "string")]
+    pub mac_address: Option<String>,
+    /// Container IPv4/IPv6 link-local addresses
+    #[arg(long, value_name = "list")]
+    pub link_local_ip: Vec<String>,
+    /// Add link to another container
+    #[arg(long = "link", value_name = "list")]
+    pub links: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long, value_name = "list")]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long, value_name = "list")]
+    pub dns_search: Vec<String>,
+    /// Set DNS options
+    #[arg(long, alias = "dns-opt", value_name = "list")]
+    pub dns_option: Vec<String>,
     /// Command to run to check health
     #[arg(long, value_name = "string")]
     pub health_cmd: Option<String>,
@@ -440,6 +468,13 @@ pub struct CpArgs {
     /// DEST_PATH|- or CONTAINER:DEST_PATH
     #[arg(value_name = "DEST")]
     pub dest: String,
+}
+
+#[derive(Args, Debug)]
+pub struct PortArgs {
+    pub container: String,
+    /// PRIVATE_PORT[/PROTO]
+    pub port: Option<String>,
 }
 
 #[derive(Args, Debug)]

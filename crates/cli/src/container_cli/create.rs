@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::models::{
-    ContainerCreateBody, HealthConfig, HostConfig, PortBinding, ResourcesUlimits, RestartPolicy,
-    RestartPolicyNameEnum,
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig,
+    NetworkingConfig, PortBinding, ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum,
 };
 
 use super::RunArgs;
@@ -174,7 +174,32 @@ pub fn build(
         }
         host.extra_hosts = Some(hosts);
     }
-    host.network_mode = Some(a.network.clone().unwrap_or_else(|| "default".to_string()));
+    let mode = a
+        .network
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "default".to_string());
+    host.network_mode = Some(mode.clone());
+    let networking = networking_config(a, &mode)?;
+    if !a.links.is_empty() {
+        host.links = Some(a.links.clone());
+    }
+    for (flag, list, field) in [
+        ("dns", &a.dns, &mut host.dns),
+        ("dns-search", &a.dns_search, &mut host.dns_search),
+        ("dns-option", &a.dns_option, &mut host.dns_options),
+    ] {
+        if flag == "dns" {
+            for d in list {
+                if d.parse::<std::net::IpAddr>().is_err() {
+                    bail!("invalid argument {d:?} for \"--dns\" flag: {d} is not an ip address");
+                }
+            }
+        }
+        if !list.is_empty() {
+            *field = Some(list.clone());
+        }
+    }
     host.runtime = a.runtime.clone();
 
     // Volumes: `src:dst[:opts]` are binds (named volumes too); a lone `/dst` is
@@ -248,9 +273,48 @@ pub fn build(
         stop_signal: a.stop_signal.clone(),
         stop_timeout: a.stop_timeout,
         host_config: Some(host),
+        networking_config: networking,
         ..Default::default()
     };
     Ok((body, attach))
+}
+
+/// `--network` (several), `--network-alias`, `--ip`, `--ip6`,
+/// `--mac-address`, `--link-local-ip` as docker's CLI sends them: an
+/// endpoint per network, the per-endpoint flags on the first.
+fn networking_config(a: &RunArgs, mode: &str) -> Result<Option<NetworkingConfig>> {
+    let per_endpoint = !a.network_alias.is_empty()
+        || a.ip.is_some()
+        || a.ip6.is_some()
+        || a.mac_address.is_some()
+        || !a.link_local_ip.is_empty();
+    if a.network.len() <= 1 && !per_endpoint {
+        return Ok(None);
+    }
+    let mut endpoints = HashMap::new();
+    for name in &a.network {
+        if endpoints.contains_key(name) {
+            bail!("network {name:?} is specified multiple times");
+        }
+        endpoints.insert(name.clone(), EndpointSettings::default());
+    }
+    let first = endpoints.entry(mode.to_string()).or_default();
+    if !a.network_alias.is_empty() {
+        first.aliases = Some(a.network_alias.clone());
+    }
+    if a.ip.is_some() || a.ip6.is_some() || !a.link_local_ip.is_empty() {
+        first.ipam_config = Some(EndpointIpamConfig {
+            ipv4_address: a.ip.clone(),
+            ipv6_address: a.ip6.clone(),
+            link_local_ips: (!a.link_local_ip.is_empty()).then(|| a.link_local_ip.clone()),
+        });
+    }
+    if let Some(mac) = &a.mac_address {
+        first.mac_address = Some(mac.clone());
+    }
+    Ok(Some(NetworkingConfig {
+        endpoints_config: Some(endpoints),
+    }))
 }
 
 fn health(a: &RunArgs) -> Result<Option<HealthConfig>> {

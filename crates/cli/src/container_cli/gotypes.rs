@@ -668,12 +668,75 @@ static USAGE_DATA: Struct = Struct {
     fields: &[f("RefCount", Int), f("Size", Int)],
 };
 
+static NETWORK: Struct = Struct {
+    name: "network.Inspect",
+    fields: &[
+        f("Name", Str),
+        fj("ID", "Id", Str),
+        f("Created", Ty::Time),
+        f("Scope", Str),
+        f("Driver", Str),
+        f("EnableIPv4", Ty::Bool),
+        f("EnableIPv6", Ty::Bool),
+        f("IPAM", Ty::Struct(&NETWORK_IPAM)),
+        f("Internal", Ty::Bool),
+        f("Attachable", Ty::Bool),
+        f("Ingress", Ty::Bool),
+        f("ConfigFrom", Ty::Struct(&NETWORK_CONFIG_REFERENCE)),
+        f("ConfigOnly", Ty::Bool),
+        f(
+            "Containers",
+            Ty::Map(&Ty::Struct(&NETWORK_ENDPOINT_RESOURCE)),
+        ),
+        f("Options", STR_MAP),
+        f("Labels", STR_MAP),
+        fo("Peers", Ty::Slice(&Any)),
+        fo("Services", Ty::Map(&Any)),
+    ],
+};
+
+static NETWORK_IPAM: Struct = Struct {
+    name: "network.IPAM",
+    fields: &[
+        f("Driver", Str),
+        f("Options", STR_MAP),
+        f("Config", Ty::Slice(&Ty::Struct(&NETWORK_IPAM_CONFIG))),
+    ],
+};
+
+static NETWORK_IPAM_CONFIG: Struct = Struct {
+    name: "network.IPAMConfig",
+    fields: &[
+        fo("Subnet", Str),
+        fo("IPRange", Str),
+        fo("Gateway", Str),
+        fjo("AuxAddress", "AuxiliaryAddresses", STR_MAP),
+    ],
+};
+
+static NETWORK_CONFIG_REFERENCE: Struct = Struct {
+    name: "network.ConfigReference",
+    fields: &[f("Network", Str)],
+};
+
+static NETWORK_ENDPOINT_RESOURCE: Struct = Struct {
+    name: "network.EndpointResource",
+    fields: &[
+        f("Name", Str),
+        f("EndpointID", Str),
+        f("MacAddress", Str),
+        f("IPv4Address", Str),
+        f("IPv6Address", Str),
+    ],
+};
+
 /// What `inspect` found: which Go type docker decodes it into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Container,
     Image,
     Volume,
+    Network,
 }
 
 impl Kind {
@@ -682,6 +745,7 @@ impl Kind {
             Kind::Container => Ty::Struct(&CONTAINER),
             Kind::Image => Ty::Struct(&IMAGE),
             Kind::Volume => Ty::Struct(&VOLUME),
+            Kind::Network => Ty::Struct(&NETWORK),
         }
     }
 }

@@ -61,6 +61,8 @@ pub enum ContainerVerb {
     Unpause(NamesArgs),
     /// Rename a container.
     Rename(RenameArgs),
+    /// List port mappings or a specific mapping for the container.
+    Port(PortArgs),
     /// Update configuration of one or more containers.
     Update(UpdateArgs),
     /// Inspect changes to files or directories on a container's filesystem.
@@ -118,6 +120,9 @@ pub enum EngineCommand {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(crate::volume_cli::VolumeCommand),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(crate::network_cli::NetworkCommand),
 }
 
 /// `berth container <verb>`.
@@ -329,6 +334,7 @@ async fn dispatch(e: &Engine, cmd: EngineCommand) -> Result<i32> {
         EngineCommand::Push(c) => image_cli::dispatch(e, ImageCommand::Push(c)).await,
         EngineCommand::Login(c) => image_cli::dispatch(e, ImageCommand::Login(c)).await,
         EngineCommand::Volume(c) => crate::volume_cli::dispatch(e, c).await,
+        EngineCommand::Network(c) => crate::network_cli::dispatch(e, c).await,
     }
 }
 
@@ -351,6 +357,7 @@ async fn verb(e: &Engine, v: ContainerVerb) -> Result<i32> {
         ContainerVerb::Pause(a) => verbs::pause(e, &a, true).await,
         ContainerVerb::Unpause(a) => verbs::pause(e, &a, false).await,
         ContainerVerb::Rename(a) => verbs::rename(e, &a).await,
+        ContainerVerb::Port(a) => verbs::port(e, &a).await,
         ContainerVerb::Update(a) => verbs::update(e, &a).await,
         ContainerVerb::Diff(a) => verbs::diff(e, &a).await,
         ContainerVerb::Export(a) => verbs::export(e, &a).await,

@@ -123,6 +123,54 @@ pub async fn rename(e: &Engine, a: &RenameArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// `port`: docker's lines, `80/tcp -> 0.0.0.0:8080`, or for one port its
+/// host addresses.
+pub async fn port(e: &Engine, a: &PortArgs) -> Result<i32> {
+    let v = e
+        .get_json(&format!("/containers/{}/json", a.container))
+        .await?;
+    let ports = v["NetworkSettings"]["Ports"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    let host = |b: &serde_json::Value| {
+        let ip = b["HostIp"].as_str().unwrap_or_default();
+        let port = b["HostPort"].as_str().unwrap_or_default();
+        if ip.contains(':') {
+            format!("[{ip}]:{port}")
+        } else {
+            format!("{ip}:{port}")
+        }
+    };
+    if let Some(want) = &a.port {
+        let (p, proto) = want.split_once('/').unwrap_or((want, "tcp"));
+        let key = format!("{p}/{proto}");
+        let bindings = ports.get(&key).and_then(|b| b.as_array()).cloned();
+        match bindings {
+            Some(list) if !list.is_empty() => {
+                for b in &list {
+                    writeln!(out, "{}", host(b))?;
+                }
+                Ok(0)
+            }
+            _ => bail!("No public port '{key}' published for {}", a.container),
+        }
+    } else {
+        let mut keys: Vec<&String> = ports.keys().collect();
+        keys.sort_by_key(|k| {
+            let (p, proto) = k.split_once('/').unwrap_or((k, ""));
+            (p.parse::<u32>().unwrap_or(0), proto.to_string())
+        });
+        for k in keys {
+            for b in ports[k].as_array().into_iter().flatten() {
+                writeln!(out, "{k} -> {}", host(b))?;
+            }
+        }
+        Ok(0)
+    }
+}
+
 pub async fn update(e: &Engine, a: &UpdateArgs) -> Result<i32> {
     use super::create::{parse_bytes, parse_cpus, parse_restart};
     let mut body = bollard::models::ContainerUpdateBody {
@@ -294,7 +342,7 @@ pub async fn export(e: &Engine, a: &ExportArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// `inspect`: containers, then images, then volumes (unless --type says);
+/// `inspect`: containers, then images, networks, volumes (unless --type says);
 /// the JSON as the engine sent it, or `-f` per object as docker's inspect
 /// runs it. Errors
 /// (a missing object, a template failing on one) come after the output,
@@ -303,7 +351,7 @@ pub async fn inspect(e: &Engine, a: &InspectArgs, top_level: bool) -> Result<i32
     let kind = match a.kind.as_deref() {
         None if top_level => None,
         None => Some("container"),
-        Some(k @ ("container" | "image" | "volume")) => Some(k),
+        Some(k @ ("container" | "image" | "network" | "volume")) => Some(k),
         Some(k) => bail!("\"{k}\" is not a valid value for --type"),
     };
     let wanted = |k: &str| kind.is_none_or(|want| want == k);
@@ -323,7 +371,7 @@ pub async fn inspect(e: &Engine, a: &InspectArgs, top_level: bool) -> Result<i32
         let mut got = None;
         // With a type, docker reports the engine's own error.
         let mut not_found = format!("Error: No such object: {n}");
-        // docker's order: containers, images, (networks,) volumes.
+        // docker's order: containers, images, networks, volumes.
         let size = if a.size { "?size=1" } else { "" };
         let lookups = [
             (
@@ -332,6 +380,7 @@ pub async fn inspect(e: &Engine, a: &InspectArgs, top_level: bool) -> Result<i32
                 format!("/containers/{n}/json{size}"),
             ),
             ("image", gotypes::Kind::Image, format!("/images/{n}/json")),
+            ("network", gotypes::Kind::Network, format!("/networks/{n}")),
             ("volume", gotypes::Kind::Volume, format!("/volumes/{n}")),
         ];
         for (what, k, path) in lookups {

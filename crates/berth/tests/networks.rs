@@ -1,0 +1,590 @@
+//! Networks for real: a berth daemon in a scratch network namespace (a
+//! "host" with an uplink to an "outside" host, common/netns.rs) makes its
+//! bridges, veths and nftables rules there; the tests reach containers from
+//! that host's loopback and address, from the outside, and from other
+//! containers, and read the rules back with `nft`. The real host is never
+//! touched. Needs root (CI=true: fails without it rather than skip).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use berth_testkit::OutputExt;
+use common::engine::{Engine, eventually};
+use common::netns::{HOST_IP, ScratchNet};
+use serde_json::Value;
+
+/// An HTTP GET of `/` from the calling thread's namespace; the body.
+fn http_get(addr: &str) -> Option<String> {
+    let addr: SocketAddr = addr.parse().unwrap();
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+}
+
+/// A UDP request and its answer, from the calling thread's namespace.
+fn udp_ask(addr: &str, msg: &[u8]) -> Option<Vec<u8>> {
+    let s = UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let mut buf = [0u8; 512];
+    for _ in 0..3 {
+        s.send_to(msg, addr).ok()?;
+        if let Ok((n, _)) = s.recv_from(&mut buf) {
+            return Some(buf[..n].to_vec());
+        }
+    }
+    None
+}
+
+struct Net {
+    e: Engine,
+    net: ScratchNet,
+}
+
+impl Net {
+    fn new() -> Option<Net> {
+        let net = ScratchNet::new();
+        let e = Engine::berth_daemon_in_netns(&net)?;
+        Some(Net { e, net })
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.e.berth(args);
+        assert!(out.status.success(), "berth {args:?}: {}", out.stderr_str());
+        out.stdout_str().trim().to_string()
+    }
+
+    fn fails(&self, args: &[&str], says: &str) -> String {
+        let out = self.e.berth(args);
+        assert!(!out.status.success(), "berth {args:?} succeeded");
+        let err = out.stderr_str();
+        assert!(err.contains(says), "berth {args:?}: {err}");
+        err
+    }
+
+    fn inspect(&self, what: &str) -> Value {
+        let raw = self.ok(&["inspect", what]);
+        let v: Value = serde_json::from_str(&raw).unwrap();
+        v[0].clone()
+    }
+
+    /// A busybox web server answering its name, detached.
+    fn web(&self, name: &str, extra: &[&str]) -> String {
+        let mut args = vec!["run", "-d", "--name", name];
+        args.extend_from_slice(extra);
+        let script = format!(
+            "mkdir -p /www && echo {name} > /www/index.html && exec httpd -f -p 80 -h /www"
+        );
+        args.extend_from_slice(&[&self.e.image, "sh", "-c"]);
+        let mut args: Vec<String> = args.into_iter().map(str::to_string).collect();
+        args.push(script);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.ok(&refs)
+    }
+
+    /// The berth table's rules, as nft lists them, without handles.
+    fn rules(&self) -> String {
+        let out = self
+            .net
+            .command("nft")
+            .args(["list", "ruleset"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "nft: {}", out.stderr_str());
+        out.stdout_str()
+    }
+}
+
+fn ip_of(v: &Value, network: &str) -> String {
+    v["NetworkSettings"]["Networks"][network]["IPAddress"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn network_objects_as_dockerd_shows_them() {
+    let Some(t) = Net::new() else { return };
+    let ls = t.ok(&[
+        "network",
+        "ls",
+        "--format",
+        "{{.Name}} {{.Driver}} {{.Scope}}",
+    ]);
+    assert_eq!(ls, "bridge bridge local\nhost host local\nnone null local");
+
+    let id = t.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.201.0.0/24",
+        "--ip-range",
+        "10.201.0.128/25",
+        "--gateway",
+        "10.201.0.254",
+        "--label",
+        "team=a",
+        "appnet",
+    ]);
+    assert_eq!(id.len(), 64, "{id}");
+    let n = t.inspect("appnet");
+    let n: Value = if n.is_null() {
+        serde_json::from_str::<Value>(&t.ok(&["network", "inspect", "appnet"])).unwrap()[0].clone()
+    } else {
+        n
+    };
+    assert_eq!(n["Id"], id.as_str());
+    assert_eq!(n["Driver"], "bridge");
+    assert_eq!(
+        n["IPAM"]["Config"],
+        serde_json::json!([{"Subnet": "10.201.0.0/24", "IPRange": "10.201.0.128/25", "Gateway": "10.201.0.254"}])
+    );
+    assert_eq!(n["Labels"]["team"], "a");
+    // Its bridge is up with the gateway's address, in the scratch host.
+    let br = format!("br-{}", &id[..12]);
+    let addr = t
+        .net
+        .command("ip")
+        .args(["-o", "addr", "show", "dev", &br])
+        .output()
+        .unwrap();
+    assert!(
+        addr.stdout_str().contains("10.201.0.254/24"),
+        "{}",
+        addr.stdout_str()
+    );
+
+    // A container there gets the first address of the range.
+    let c = t.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "appnet",
+        &t.e.image,
+        "sleep",
+        "60",
+    ]);
+    let v = t.inspect(&c);
+    assert_eq!(ip_of(&v, "appnet"), "10.201.0.128");
+    assert_eq!(
+        v["NetworkSettings"]["Networks"]["appnet"]["Gateway"],
+        "10.201.0.254"
+    );
+    assert_eq!(
+        v["NetworkSettings"]["Networks"]["appnet"]["MacAddress"],
+        "02:42:0a:c9:00:80"
+    );
+    let n: Value =
+        serde_json::from_str::<Value>(&t.ok(&["network", "inspect", "appnet"])).unwrap()[0].clone();
+    assert_eq!(n["Containers"][&c]["IPv4Address"], "10.201.0.128/24");
+    // Inside: eth0 with the address, the default route by the gateway.
+    let inside = t.ok(&["exec", &c, "sh", "-c", "ip -o -4 addr show eth0; ip route"]);
+    assert!(inside.contains("10.201.0.128/24"), "{inside}");
+    assert!(inside.contains("default via 10.201.0.254"), "{inside}");
+
+    // Bad input: named errors, nothing made.
+    t.fails(
+        &["network", "create", "--subnet", "10.201.0.0/16", "other"],
+        "Pool overlaps with other one on this address space",
+    );
+    t.fails(
+        &["network", "create", "appnet"],
+        "network with name appnet already exists",
+    );
+    t.fails(
+        &["network", "create", "--subnet", "nonsense", "bad"],
+        "invalid CIDR address: nonsense",
+    );
+    t.fails(
+        &[
+            "network",
+            "create",
+            "--subnet",
+            "10.9.0.0/24",
+            "--gateway",
+            "10.8.0.1",
+            "bad",
+        ],
+        "no matching subnet for gateway 10.8.0.1",
+    );
+    t.fails(
+        &["network", "rm", "bridge"],
+        "bridge is a pre-defined network and cannot be removed",
+    );
+    t.fails(&["network", "rm", "appnet"], "has active endpoints");
+    t.fails(&["network", "inspect", "nope"], "network nope not found");
+    t.fails(
+        &["run", "--rm", "--network", "nope", &t.e.image, "true"],
+        "network nope not found",
+    );
+    t.fails(
+        &[
+            "run",
+            "--rm",
+            "--ip",
+            "10.99.0.1",
+            "--network",
+            "appnet",
+            &t.e.image,
+            "true",
+        ],
+        "It does not belong to any of this network's subnets",
+    );
+    t.fails(
+        &["run", "--rm", "--ip", "172.17.0.9", &t.e.image, "true"],
+        "user specified IP address is supported on user defined networks only",
+    );
+    t.fails(
+        &["run", "--rm", "--network-alias", "x", &t.e.image, "true"],
+        "network-scoped aliases are only supported for user-defined networks",
+    );
+    t.fails(
+        &["run", "--rm", "-p", "abc:80", &t.e.image, "true"],
+        "invalid",
+    );
+    let names = t.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(names.lines().count(), 4, "{names}");
+
+    // Removal: the bridge goes with the network.
+    t.ok(&["rm", "-f", &c]);
+    t.ok(&["network", "rm", "appnet"]);
+    let links = t.net.command("ip").args(["-o", "link"]).output().unwrap();
+    assert!(!links.stdout_str().contains(&br), "{}", links.stdout_str());
+    t.ok(&["network", "create", "spare"]);
+    let pruned = t.ok(&["network", "prune", "-f"]);
+    assert_eq!(pruned, "Deleted Networks:\nspare");
+}
+
+#[test]
+fn published_ports_reach_the_container_from_everywhere() {
+    let Some(t) = Net::new() else { return };
+    let web = t.web(
+        "web",
+        &[
+            "-p",
+            "8080:80",
+            "-p",
+            "127.0.0.1:8081:80",
+            "-p",
+            "9000-9001:80-81",
+            "-p",
+            "80",
+        ],
+    );
+    let v = t.inspect(&web);
+    let ports = &v["NetworkSettings"]["Ports"];
+    assert_eq!(ports["80/tcp"][0]["HostPort"], "8080");
+    assert_eq!(ports["80/tcp"][0]["HostIp"], "0.0.0.0");
+    let chosen = ports["80/tcp"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["HostPort"].as_str().unwrap().to_string())
+        .find(|p| !["8080", "8081", "9000"].contains(&p.as_str()))
+        .expect("a port chosen for -p 80");
+    let port = t.ok(&["port", &web, "80"]);
+    assert!(port.contains("0.0.0.0:8080"), "{port}");
+
+    let host = |p: &str| format!("{HOST_IP}:{p}");
+    let got = t.net.run(|| {
+        [
+            http_get("127.0.0.1:8080"),
+            http_get("127.0.0.1:8081"),
+            http_get(&host("8080")),
+            http_get(&host("9000")),
+            http_get(&format!("127.0.0.1:{chosen}")),
+        ]
+    });
+    for g in &got {
+        assert_eq!(g.as_deref(), Some("web\n"), "{got:?}");
+    }
+    // From another host: the published port, not the loopback-only one.
+    let outside = t
+        .net
+        .outside(|| (http_get(&host("8080")), http_get(&host("8081"))));
+    assert_eq!(outside.0.as_deref(), Some("web\n"));
+    assert_eq!(
+        outside.1, None,
+        "127.0.0.1:8081 is not reachable from outside"
+    );
+
+    // Hairpin: a neighbour, and the container itself, through the host port.
+    let neighbour = t.ok(&[
+        "run",
+        "--rm",
+        &t.e.image,
+        "wget",
+        "-qO-",
+        &format!("http://{HOST_IP}:8080/index.html"),
+    ]);
+    assert_eq!(neighbour, "web");
+    let own = t.ok(&[
+        "exec",
+        &web,
+        "wget",
+        "-qO-",
+        &format!("http://{HOST_IP}:8080/index.html"),
+    ]);
+    assert_eq!(own, "web");
+
+    // A port taken by berth: refused, naming it; nothing left behind.
+    t.fails(
+        &["run", "-d", "-p", "8080:80", &t.e.image, "sleep", "5"],
+        "port is already allocated",
+    );
+    // Taken by someone else.
+    let holder = t
+        .net
+        .run(|| std::net::TcpListener::bind("0.0.0.0:8090").unwrap());
+    t.fails(
+        &["run", "-d", "-p", "8090:80", &t.e.image, "sleep", "5"],
+        "port is already allocated",
+    );
+    drop(holder);
+
+    // Rules go with the container.
+    assert!(t.rules().contains("dport 8080"), "{}", t.rules());
+    t.ok(&["rm", "-f", &web]);
+    assert!(
+        eventually(Duration::from_secs(5), || !t.rules().contains("dport 8080")),
+        "{}",
+        t.rules()
+    );
+    assert_eq!(t.net.run(|| http_get("127.0.0.1:8080")), None);
+}
+
+#[test]
+fn udp_is_published_too() {
+    let Some(t) = Net::new() else { return };
+    // An echo server: the host's Python, run from its /usr in the container.
+    let echo = "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('0.0.0.0',53))\nwhile True:\n d,a=s.recvfrom(512)\n s.sendto(b'echo:'+d,a)\n";
+    let loader = [
+        "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+        "/usr/lib64/ld-linux-x86-64.so.2",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists());
+    let Some(loader) = loader else {
+        eprintln!("skipping: no x86-64 loader for the host's python3");
+        return;
+    };
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "udp",
+        "-v",
+        "/usr:/usr:ro",
+        "-p",
+        "5353:53/udp",
+        &t.e.image,
+        loader,
+        "/usr/bin/python3",
+        "-c",
+        echo,
+    ]);
+    let got = t.net.run(|| {
+        let mut answer = None;
+        eventually(Duration::from_secs(10), || {
+            answer = udp_ask("127.0.0.1:5353", b"hi");
+            answer.is_some()
+        });
+        answer
+    });
+    assert_eq!(got.as_deref(), Some(&b"echo:hi"[..]));
+    let outside = t
+        .net
+        .outside(|| udp_ask(&format!("{HOST_IP}:5353"), b"out"));
+    assert_eq!(outside.as_deref(), Some(&b"echo:out"[..]));
+}
+
+#[test]
+fn networks_are_isolated_and_a_container_on_both_reaches_each() {
+    let Some(t) = Net::new() else { return };
+    t.ok(&["network", "create", "--subnet", "10.210.0.0/24", "red"]);
+    t.ok(&["network", "create", "--subnet", "10.211.0.0/24", "blue"]);
+    let r = t.web("r", &["--network", "red"]);
+    let b = t.web("b", &["--network", "blue"]);
+    let (rip, bip) = (ip_of(&t.inspect(&r), "red"), ip_of(&t.inspect(&b), "blue"));
+    let get = |net: &str, url_ip: &str| {
+        t.e.berth(&[
+            // Not as pid 1, which a timeout's signal cannot stop.
+            "run",
+            "--rm",
+            "--network",
+            net,
+            &t.e.image,
+            "sh",
+            "-c",
+            &format!("timeout 3 wget -qO- http://{url_ip}/index.html; exit $?"),
+        ])
+    };
+    let reached = |net: &str, ip: &str, who: &str| {
+        eventually(Duration::from_secs(10), || {
+            get(net, ip).stdout_str().trim() == who
+        })
+    };
+    assert!(reached("red", &rip, "r"), "red could not reach its own");
+    assert!(reached("blue", &bip, "b"), "blue could not reach its own");
+    assert!(!get("red", &bip).status.success(), "red reached blue");
+    assert!(!get("blue", &rip).status.success(), "blue reached red");
+    // On both: connect a running container, it reaches each.
+    let both = t.ok(&["run", "-d", "--network", "red", &t.e.image, "sleep", "60"]);
+    t.ok(&["network", "connect", "blue", &both]);
+    let v = t.inspect(&both);
+    assert!(!ip_of(&v, "blue").is_empty(), "{v}");
+    for (ip, who) in [(&rip, "r"), (&bip, "b")] {
+        let got = t.ok(&[
+            "exec",
+            &both,
+            "timeout",
+            "3",
+            "wget",
+            "-qO-",
+            &format!("http://{ip}/index.html"),
+        ]);
+        assert_eq!(got, who);
+    }
+    t.ok(&["network", "disconnect", "blue", &both]);
+    let after = t.e.berth(&[
+        "exec",
+        &both,
+        "timeout",
+        "3",
+        "wget",
+        "-qO-",
+        &format!("http://{bip}/index.html"),
+    ]);
+    assert!(!after.status.success(), "still on blue after disconnect");
+    assert!(ip_of(&t.inspect(&both), "blue").is_empty());
+
+    // --internal: no way out, but its members reach each other.
+    t.ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        "10.212.0.0/24",
+        "inner",
+    ]);
+    let i = t.web("i", &["--network", "inner"]);
+    let iip = ip_of(&t.inspect(&i), "inner");
+    assert!(reached("inner", &iip, "i"), "inner could not reach its own");
+    let out = t.e.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "inner",
+        &t.e.image,
+        "sh",
+        "-c",
+        &format!("timeout 3 wget -qO- http://{HOST_IP}:1/; exit $?"),
+    ]);
+    assert!(!out.status.success());
+    let routes = t.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "inner",
+        &t.e.image,
+        "ip",
+        "route",
+    ]);
+    assert!(!routes.contains("default"), "{routes}");
+}
+
+#[test]
+fn host_none_and_outbound_nat() {
+    let Some(t) = Net::new() else { return };
+    let none = t.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &t.e.image,
+        "ip",
+        "-o",
+        "link",
+    ]);
+    assert_eq!(none.lines().count(), 1, "only lo: {none}");
+    let host = t.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        &t.e.image,
+        "ip",
+        "-o",
+        "-4",
+        "addr",
+    ]);
+    assert!(host.contains(HOST_IP), "{host}");
+    // Outbound: the outside sees the host's address (masquerade), and
+    // has no route back to the bridge.
+    let server = t
+        .net
+        .outside(|| std::net::TcpListener::bind("0.0.0.0:7000").unwrap());
+    let accept = std::thread::spawn(move || server.accept().map(|(_, a)| a.ip().to_string()));
+    let c = t.e.berth(&[
+        "run",
+        "--rm",
+        &t.e.image,
+        "sh",
+        "-c",
+        &format!("echo hi | nc -w 3 {} 7000", common::netns::OUTSIDE_IP),
+    ]);
+    assert!(c.status.success(), "{}", c.stderr_str());
+    assert_eq!(accept.join().unwrap().unwrap(), HOST_IP);
+}
+
+#[test]
+fn exactly_the_needed_rules_come_back_after_a_daemon_sigkill() {
+    let Some(mut t) = Net::new() else { return };
+    t.ok(&["network", "create", "--subnet", "10.220.0.0/24", "keep"]);
+    let kept = t.web("kept", &["--network", "keep", "-p", "8080:80"]);
+    let gone = t.web("gone", &["-p", "8082:80"]);
+    let before = t.rules();
+    assert!(before.contains("dport 8082"), "{before}");
+    let pid = t.inspect_pid_unchecked(&gone);
+    t.e.berth_daemon().kill9();
+    // While the daemon is down, one container dies.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    t.e.berth_daemon().restart();
+    let after = t.rules();
+    assert!(after.contains("dport 8080"), "{after}");
+    assert!(
+        eventually(Duration::from_secs(5), || !t.rules().contains("dport 8082")),
+        "{}",
+        t.rules()
+    );
+    assert_eq!(
+        t.net.run(|| http_get("127.0.0.1:8080")).as_deref(),
+        Some("kept\n")
+    );
+    // A restart with nothing changed gives the same table, rule for rule.
+    let steady = t.rules();
+    t.e.berth_daemon().kill9();
+    t.e.berth_daemon().restart();
+    assert_eq!(strip_handles(&t.rules()), strip_handles(&steady));
+    t.ok(&["rm", "-f", &kept]);
+}
+
+fn strip_handles(s: &str) -> String {
+    s.lines()
+        .map(|l| l.split(" # handle").next().unwrap_or(l).to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Net {
+    /// The container's pid, read before the daemon is killed.
+    fn inspect_pid_unchecked(&self, id: &str) -> i32 {
+        self.inspect(id)["State"]["Pid"].as_i64().unwrap() as i32
+    }
+}
