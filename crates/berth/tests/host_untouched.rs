@@ -116,10 +116,10 @@ impl HostNet {
                 text.push_str(line);
                 text.push('\n');
             }
-            if line == "}" {
-                if let Some((key, text)) = current.take() {
-                    tables.insert(key, text);
-                }
+            if line == "}"
+                && let Some((key, text)) = current.take()
+            {
+                tables.insert(key, text);
             }
         }
 

@@ -351,10 +351,8 @@ impl<'t, 'd, 'o> State<'t, 'd, 'o> {
                 }
             },
         }
-        if !ran {
-            if let Some(e) = &b.else_list {
-                return self.walk_list(dot, e);
-            }
+        if !ran && let Some(e) = &b.else_list {
+            return self.walk_list(dot, e);
         }
         Ok(())
     }
@@ -609,12 +607,12 @@ impl<'t, 'd, 'o> State<'t, 'd, 'o> {
                 if has_args {
                     // A struct without that method or field (Go checks the
                     // field before the arguments).
-                    if let (None, Some(j)) = (&found, json) {
-                        if let Missing::Field(ty) = self.env.missing_field(j, name) {
-                            return Err(
-                                self.errorf(format!("can't evaluate field {name} in type {ty}"))
-                            );
-                        }
+                    if let (None, Some(j)) = (&found, json)
+                        && let Missing::Field(ty) = self.env.missing_field(j, name)
+                    {
+                        return Err(
+                            self.errorf(format!("can't evaluate field {name} in type {ty}"))
+                        );
                     }
                     return Err(self.errorf(format!("{name} is not a method but has arguments")));
                 }

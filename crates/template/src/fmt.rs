@@ -93,10 +93,10 @@ impl<'a> Printer<'a> {
     }
 
     fn truncate<'s>(&self, s: &'s str) -> &'s str {
-        if self.f.prec_present {
-            if let Some((i, _)) = s.char_indices().nth(self.f.prec) {
-                return &s[..i];
-            }
+        if self.f.prec_present
+            && let Some((i, _)) = s.char_indices().nth(self.f.prec)
+        {
+            return &s[..i];
         }
         s
     }
@@ -255,12 +255,11 @@ impl<'a> Printer<'a> {
         if self.f.prec_present && self.f.prec > 4 {
             s = format!("U+{:0width$X}", u, width = self.f.prec);
         }
-        if self.f.sharp {
-            if let Some(c) = u32::try_from(u).ok().and_then(char::from_u32) {
-                if is_print(c) {
-                    s.push_str(&format!(" '{c}'"));
-                }
-            }
+        if self.f.sharp
+            && let Some(c) = u32::try_from(u).ok().and_then(char::from_u32)
+            && is_print(c)
+        {
+            s.push_str(&format!(" '{c}'"));
         }
         let old = self.f.zero;
         self.f.zero = false;
@@ -450,11 +449,11 @@ impl<'a> Printer<'a> {
                 self.buf.push(']');
             }
             Value::Object(m) => {
-                if !self.f.sharp_v {
-                    if let Some(fields) = self.nil_text.struct_fields(v) {
-                        self.print_struct(m, &fields, verb);
-                        return;
-                    }
+                if !self.f.sharp_v
+                    && let Some(fields) = self.nil_text.struct_fields(v)
+                {
+                    self.print_struct(m, &fields, verb);
+                    return;
                 }
                 let mut keys: Vec<&String> = m.keys().collect();
                 keys.sort();

@@ -168,17 +168,16 @@ fn i(v: &Val) -> i64 {
 pub(crate) fn call<'d>(st: &State<'_, 'd, '_>, f: Func, argv: Vec<Val<'d>>) -> FResult<'d> {
     let env = st.env();
     let nt: NilFn = env;
-    if st.header {
-        if let Func::Json
+    if st.header
+        && let Func::Json
         | Func::Split
         | Func::Join
         | Func::Title
         | Func::Lower
         | Func::Upper
         | Func::Truncate = f
-        {
-            return Ok(argv[0].clone());
-        }
+    {
+        return Ok(argv[0].clone());
     }
     match f {
         // Handled by the executor.
@@ -260,10 +259,10 @@ pub(crate) fn call<'d>(st: &State<'_, 'd, '_>, f: Func, argv: Vec<Val<'d>>) -> F
 /// Go's `evalArgs` (html, js, urlquery): `fmt.Sprint` with missing values
 /// printed as `<no value>`.
 fn eval_args(argv: Vec<Val>, nt: NilFn) -> String {
-    if argv.len() == 1 {
-        if let Some(s) = argv[0].as_str() {
-            return s.to_string();
-        }
+    if argv.len() == 1
+        && let Some(s) = argv[0].as_str()
+    {
+        return s.to_string();
     }
     let args: Vec<Val> = argv
         .into_iter()
@@ -276,10 +275,10 @@ fn eval_args(argv: Vec<Val>, nt: NilFn) -> String {
 }
 
 fn length(env: &dyn Env, v: &Val) -> Result<usize, String> {
-    if let Some(o @ Value::Object(_)) = v.json() {
-        if env.struct_fields(o).is_some() {
-            return Err("len of type struct".into());
-        }
+    if let Some(o @ Value::Object(_)) = v.json()
+        && env.struct_fields(o).is_some()
+    {
+        return Err("len of type struct".into());
     }
     match v {
         Val::NoValue => Err("reflect: call of reflect.Value.Type on zero Value".into()),

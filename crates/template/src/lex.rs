@@ -224,12 +224,13 @@ impl<'a> Lexer<'a> {
     }
 
     fn backup(&mut self) {
-        if !self.at_eof && self.pos > 0 {
-            if let Some(c) = self.input[..self.pos].chars().next_back() {
-                self.pos -= c.len_utf8();
-                if c == '\n' {
-                    self.line -= 1;
-                }
+        if !self.at_eof
+            && self.pos > 0
+            && let Some(c) = self.input[..self.pos].chars().next_back()
+        {
+            self.pos -= c.len_utf8();
+            if c == '\n' {
+                self.line -= 1;
             }
         }
     }
@@ -473,10 +474,10 @@ impl<'a> Lexer<'a> {
             '$' => Some(St::Variable),
             '\'' => Some(St::Char),
             '.' => {
-                if let Some(&b) = self.input.as_bytes().get(self.pos) {
-                    if !b.is_ascii_digit() {
-                        return Some(St::Field);
-                    }
+                if let Some(&b) = self.input.as_bytes().get(self.pos)
+                    && !b.is_ascii_digit()
+                {
+                    return Some(St::Field);
                 }
                 self.backup();
                 Some(St::Number)
@@ -638,11 +639,11 @@ impl<'a> Lexer<'a> {
             self.accept_run("0123456789_");
         }
         self.accept("i");
-        if let Some(c) = self.peek() {
-            if is_alnum(c) {
-                self.next();
-                return false;
-            }
+        if let Some(c) = self.peek()
+            && is_alnum(c)
+        {
+            self.next();
+            return false;
         }
         true
     }

@@ -269,11 +269,12 @@ impl Volumes {
         }
         let mut active = self.active.lock().expect("active volumes lock");
         let count = active.entry(v.name.clone()).or_insert(0);
-        if *count == 0 && !driver::is_mounted(&path) {
-            if let Err(e) = driver::mount(&v.options, &path) {
-                active.remove(&v.name);
-                return Err(e);
-            }
+        if *count == 0
+            && !driver::is_mounted(&path)
+            && let Err(e) = driver::mount(&v.options, &path)
+        {
+            active.remove(&v.name);
+            return Err(e);
         }
         *count += 1;
         Ok(path)

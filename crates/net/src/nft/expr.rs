@@ -174,7 +174,7 @@ pub fn addr(net: IpNet, source: bool, inet: bool) -> Vec<Expr> {
         return out; // 0.0.0.0/0: the family alone
     }
     out.push(payload(PAYLOAD_NETWORK, offset, len as u32));
-    if prefix % 8 != 0 {
+    if !prefix.is_multiple_of(8) {
         let mut mask = vec![0xffu8; len];
         mask[len - 1] = 0xff << (8 - prefix % 8);
         out.push(and(mask));
