@@ -567,6 +567,9 @@ fn exactly_the_needed_rules_come_back_after_a_daemon_sigkill() {
         t.net.run(|| http_get("127.0.0.1:8080")).as_deref(),
         Some("kept\n")
     );
+    // Its DNS server came back too (new sockets, the redirect replaced).
+    let kept_ip = ip_of(&t.inspect(&kept), "keep");
+    assert_eq!(resolve(&t, &kept, "kept"), vec![kept_ip]);
     // A restart with nothing changed gives the same table, rule for rule.
     let steady = t.rules();
     t.e.berth_daemon().kill9();
@@ -587,4 +590,210 @@ impl Net {
     fn inspect_pid_unchecked(&self, id: &str) -> i32 {
         self.inspect(id)["State"]["Pid"].as_i64().unwrap() as i32
     }
+}
+
+/// The seed's scenario: a database and a web app on one network, the app
+/// reaching the database by its name, the app published on the host.
+#[test]
+fn web_reaches_db_by_name_and_the_host_reaches_web() {
+    let Some(t) = Net::new() else { return };
+    t.ok(&["network", "create", "appnet"]);
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "appnet",
+        &t.e.image,
+        "sh",
+        "-c",
+        "mkdir -p /srv && echo rows-from-db > /srv/index.html && exec httpd -f -p 5432 -h /srv",
+    ]);
+    // The app serves what it fetched from http://db:5432.
+    t.ok(&[
+        "run", "-d", "--name", "web", "--network", "appnet", "-p", "8080:80", &t.e.image, "sh",
+        "-c",
+        "mkdir -p /www; (while true; do wget -qO /www/new http://db:5432/index.html && mv /www/new /www/index.html; sleep 0.2; done) & exec httpd -f -p 80 -h /www",
+    ]);
+    let from = |addr: String| {
+        let mut got = None;
+        eventually(Duration::from_secs(15), || {
+            got = t.net.run(|| http_get(&addr));
+            got.as_deref() == Some("rows-from-db\n")
+        });
+        got
+    };
+    assert_eq!(
+        from("127.0.0.1:8080".into()).as_deref(),
+        Some("rows-from-db\n")
+    );
+    assert_eq!(
+        from(format!("{HOST_IP}:8080")).as_deref(),
+        Some("rows-from-db\n")
+    );
+    let resolv = t.ok(&["exec", "web", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains("nameserver 127.0.0.11"), "{resolv}");
+    assert!(resolv.contains("options ndots:0"), "{resolv}");
+}
+
+/// Looks `name` up from inside a container; the addresses answered.
+fn resolve(t: &Net, container: &str, name: &str) -> Vec<String> {
+    let out = t.e.berth(&["exec", container, "nslookup", name]);
+    let text = out.stdout_str();
+    let mut ips: Vec<String> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Name:"))
+        .filter_map(|l| l.strip_prefix("Address:"))
+        .map(|a| a.trim().to_string())
+        .collect();
+    ips.sort();
+    ips
+}
+
+#[test]
+fn names_aliases_and_connect_change_what_resolves() {
+    let Some(t) = Net::new() else { return };
+    t.ok(&["network", "create", "--subnet", "10.230.0.0/24", "names"]);
+    t.ok(&["network", "create", "--subnet", "10.231.0.0/24", "other"]);
+    let ask = t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "asker",
+        "--network",
+        "names",
+        &t.e.image,
+        "sleep",
+        "120",
+    ]);
+    let a = t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "a",
+        "--network",
+        "names",
+        "--network-alias",
+        "shared",
+        &t.e.image,
+        "sleep",
+        "120",
+    ]);
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "b",
+        "--network",
+        "names",
+        "--network-alias",
+        "shared",
+        &t.e.image,
+        "sleep",
+        "120",
+    ]);
+    t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "elsewhere",
+        "--network",
+        "other",
+        &t.e.image,
+        "sleep",
+        "120",
+    ]);
+    let a_ip = ip_of(&t.inspect("a"), "names");
+    let b_ip = ip_of(&t.inspect("b"), "names");
+    assert_eq!(resolve(&t, &ask, "a"), vec![a_ip.clone()]);
+    let mut both = vec![a_ip.clone(), b_ip.clone()];
+    both.sort();
+    assert_eq!(
+        resolve(&t, &ask, "shared"),
+        both,
+        "one answer per container"
+    );
+    assert_eq!(
+        resolve(&t, &ask, &a[..12]),
+        vec![a_ip.clone()],
+        "the short id"
+    );
+    assert_eq!(resolve(&t, &ask, "a.names"), vec![a_ip.clone()]);
+    assert!(
+        resolve(&t, &ask, "elsewhere").is_empty(),
+        "another network's name"
+    );
+    let v = t.inspect("a");
+    assert_eq!(
+        v["NetworkSettings"]["Networks"]["names"]["DNSNames"],
+        serde_json::json!(["a", "shared", &a[..12]])
+    );
+
+    // Disconnect b: its names go; connect elsewhere with an alias: it comes.
+    t.ok(&["network", "disconnect", "names", "b"]);
+    assert_eq!(resolve(&t, &ask, "shared"), vec![a_ip.clone()]);
+    t.ok(&[
+        "network",
+        "connect",
+        "--alias",
+        "late",
+        "names",
+        "elsewhere",
+    ]);
+    let late = ip_of(&t.inspect("elsewhere"), "names");
+    assert_eq!(resolve(&t, &ask, "late"), vec![late.clone()]);
+    assert_eq!(resolve(&t, &ask, "elsewhere"), vec![late]);
+    // A stopped container answers no more.
+    t.ok(&["stop", "-t", "0", "a"]);
+    assert!(resolve(&t, &ask, "a").is_empty());
+
+    // Other names go to the container's --dns servers: a resolver on the
+    // outside host answers 203.0.113.7 for anything.
+    let upstream = t.net.outside(|| UdpSocket::bind("0.0.0.0:53").unwrap());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            upstream
+                .set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let mut buf = [0u8; 512];
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let Ok((n, from)) = upstream.recv_from(&mut buf) else {
+                    continue;
+                };
+                let mut reply = buf[..n].to_vec();
+                reply[2] = 0x81;
+                reply[3] = 0x80;
+                let is_a = n > 4 && buf[n - 4..n - 2] == [0, 1];
+                if is_a {
+                    reply[7] = 1;
+                    reply.extend_from_slice(&[
+                        0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 203, 0, 113, 7,
+                    ]);
+                }
+                let _ = upstream.send_to(&reply, from);
+            }
+        })
+    };
+    let outside = t.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "fwd",
+        "--network",
+        "names",
+        "--dns",
+        common::netns::OUTSIDE_IP,
+        &t.e.image,
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(
+        resolve(&t, &outside, "example.org"),
+        vec!["203.0.113.7".to_string()]
+    );
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    server.join().unwrap();
 }

@@ -426,11 +426,19 @@ impl Engine {
         std::fs::write(&hostname_file, format!("{hostname}\n"))
             .map_err(|e| io("writing hostname", e))?;
         let hc = &c.host_config;
-        let text = spec::resolv_conf(
-            hc.dns.as_deref().unwrap_or_default(),
-            hc.dns_search.as_deref().unwrap_or_default(),
-            hc.dns_options.as_deref().unwrap_or_default(),
-        );
+        let text = if self.uses_embedded_dns(c) {
+            // `--dns` then only feeds the server's forwarding, as dockerd's.
+            crate::networks::dns::resolv_conf(
+                hc.dns_search.as_deref().unwrap_or_default(),
+                hc.dns_options.as_deref().unwrap_or_default(),
+            )
+        } else {
+            spec::resolv_conf(
+                hc.dns.as_deref().unwrap_or_default(),
+                hc.dns_search.as_deref().unwrap_or_default(),
+                hc.dns_options.as_deref().unwrap_or_default(),
+            )
+        };
         std::fs::write(&resolv, text).map_err(|e| io("writing resolv.conf", e))?;
         let files = spec::Files {
             hosts: &hosts,

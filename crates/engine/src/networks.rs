@@ -6,6 +6,7 @@
 
 pub mod attach;
 mod connect;
+pub mod dns;
 pub mod live;
 pub mod ports;
 pub mod record;

@@ -58,6 +58,21 @@ pub fn bind_here() -> io::Result<Listener> {
     Ok(Listener { udp, tcp })
 }
 
+/// [`bind_here`] from a thread that enters `netns` (an open
+/// `/proc/<pid>/ns/net`); the caller's own namespace is untouched.
+pub fn bind_in(netns: &std::fs::File) -> io::Result<Listener> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            nix::sched::setns(netns, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
+                io::Error::other(format!("entering the container's network namespace: {e}"))
+            })?;
+            bind_here()
+        })
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("the namespace thread panicked")))
+    })
+}
+
 /// A running server; dropping it stops it and closes its sockets (which
 /// must not outlive the container: they would keep its namespace alive).
 pub struct Server {

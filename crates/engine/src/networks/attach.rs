@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use berth_models::network::{EndpointSettings, NetworkSettings, PortMap};
 use berth_net::endpoint::{self, Endpoint};
@@ -30,6 +31,8 @@ pub struct Attached {
     ips: Vec<(String, IpAddr)>,
     reservations: Vec<Reservation>,
     handles: Vec<Handles>,
+    /// The embedded DNS server in its namespace (user networks only).
+    dns: Option<berth_net::dns::Server>,
 }
 
 /// One endpoint of a start: the network, the settings inspect shows, and
@@ -327,13 +330,19 @@ impl Engine {
     /// After the shim's Ready, before the process runs: the bridges (made
     /// at their first endpoint), a veth per endpoint into `/proc/<pid>/ns/net`,
     /// the DNAT rules. Blocking (netlink): call from a blocking thread.
-    pub(crate) fn network_plumb(&self, id: &str, pid: i32, mut plan: Plan) -> Result<()> {
+    pub(crate) fn network_plumb(
+        self: &Arc<Self>,
+        id: &str,
+        pid: i32,
+        mut plan: Plan,
+    ) -> Result<()> {
         if plan.endpoints.is_empty() {
             return Ok(());
         }
         let netns = File::open(format!("/proc/{pid}/ns/net"))
             .map_err(|e| Error::io(format!("container {}: its network namespace", &id[..12]), e))?;
         let mut made: Vec<(String, String)> = Vec::new();
+        let mut dns = None;
         let result = (|| -> Result<Vec<Handles>> {
             for ep in &mut plan.endpoints {
                 ep.link.bridge_index = self.live_network_up(&ep.network)?;
@@ -348,6 +357,10 @@ impl Engine {
                         ))
                     })?;
                 made.push((ep.network.id.clone(), link.host_name));
+            }
+            let user_network = plan.endpoints.iter().any(|e| e.network.is_user_bridge());
+            if user_network && !self.has_dns(id) {
+                dns = Some(self.start_dns(id, &netns)?);
             }
             if plan.rules.is_empty() {
                 return Ok(Vec::new());
@@ -366,6 +379,9 @@ impl Engine {
                 a.ips.append(&mut plan.ips);
                 a.reservations.append(&mut plan.reservations);
                 a.handles.extend(handles);
+                if dns.is_some() {
+                    a.dns = dns;
+                }
                 Ok(())
             }
             Err(e) => {
@@ -396,6 +412,34 @@ impl Engine {
         self.give_back(&freed);
     }
 
+    /// On a user-defined network: names resolve through the embedded
+    /// server (127.0.0.11).
+    pub(crate) fn uses_embedded_dns(&self, c: &Container) -> bool {
+        !c.config.network_disabled
+            && c.network_settings.networks.values().any(|e| {
+                self.network(&e.network_id)
+                    .is_ok_and(|n| n.is_user_bridge())
+            })
+    }
+
+    fn has_dns(&self, id: &str) -> bool {
+        self.attached().get(id).is_some_and(|a| a.dns.is_some())
+    }
+
+    /// The container's DNS server: sockets on 127.0.0.11 in its namespace,
+    /// served on the daemon's runtime with the engine's names.
+    fn start_dns(self: &Arc<Self>, id: &str, netns: &File) -> Result<berth_net::dns::Server> {
+        let fail = |e: std::io::Error| {
+            Error::Internal(format!("container {}: its DNS server: {e}", &id[..12]))
+        };
+        let listener = berth_net::dns::bind_in(netns).map_err(fail)?;
+        let names = Arc::new(super::dns::EngineNames(Arc::downgrade(self)));
+        let rt = tokio::runtime::Handle::try_current().map_err(|e| {
+            Error::Internal(format!("the DNS server needs the daemon's runtime: {e}"))
+        })?;
+        berth_net::dns::serve(&rt, listener, id.to_string(), names).map_err(fail)
+    }
+
     /// A plan that will not be plumbed (the start failed before): its
     /// addresses go back; its sockets close with it.
     pub(crate) fn network_abandon(&self, plan: Plan) {
@@ -419,7 +463,7 @@ impl Engine {
     /// At open, for a container still running: its addresses are taken
     /// again, its host ports reserved again; the rules it needs are
     /// returned for the firewall's rebuild.
-    pub(crate) fn network_adopt(&self, c: &Container) -> Vec<PortRule> {
+    pub(crate) fn network_adopt(self: &Arc<Self>, c: &Container) -> Vec<PortRule> {
         let mut a = Attached::default();
         for ep in c.network_settings.networks.values() {
             let Ok(n) = self.network(&ep.network_id) else {
@@ -472,7 +516,27 @@ impl Engine {
                 }
             }
         }
+        let user_network = c
+            .network_settings
+            .networks
+            .values()
+            .any(|e| e.dns_names.is_some());
         self.attached().insert(c.id.clone(), a);
+        if user_network {
+            // The old sockets died with the old daemon: new ones, and the
+            // redirect in the container's namespace replaced.
+            match File::open(format!("/proc/{}/ns/net", c.state.pid)) {
+                Ok(netns) => match self.start_dns(&c.id, &netns) {
+                    Ok(server) => {
+                        if let Some(a) = self.attached().get_mut(&c.id) {
+                            a.dns = Some(server);
+                        }
+                    }
+                    Err(e) => eprintln!("berth: container {}: {e}", c.name),
+                },
+                Err(e) => eprintln!("berth: container {}: its namespace: {e}", c.name),
+            }
+        }
         rules
     }
 

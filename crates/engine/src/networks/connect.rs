@@ -53,7 +53,7 @@ impl Engine {
     }
 
     fn connect_blocking(
-        &self,
+        self: &Arc<Self>,
         id: &str,
         n: super::NetworkRecord,
         asked: berth_models::network::EndpointSettings,

@@ -125,7 +125,11 @@ pub fn resolv_conf(search: &[String], options: &[String]) -> String {
         std::fs::read_to_string("/etc/resolv.conf")
             .unwrap_or_default()
             .lines()
-            .find_map(|l| l.trim().strip_prefix("search").map(|s| s.trim().to_string()))
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("search")
+                    .map(|s| s.trim().to_string())
+            })
     } else {
         Some(search.join(" "))
     };
