@@ -797,3 +797,138 @@ fn names_aliases_and_connect_change_what_resolves() {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     server.join().unwrap();
 }
+
+#[test]
+fn container_mode_hosts_and_names() {
+    let Some(t) = Net::new() else { return };
+    let owner = t.web(
+        "owner",
+        &["--hostname", "h1", "--domainname", "example.org"],
+    );
+    let ip = ip_of(&t.inspect(&owner), "bridge");
+    // /etc/hosts: its address with its full name; --add-host host-gateway
+    // is the default bridge's gateway.
+    let hosts = t.ok(&["exec", &owner, "cat", "/etc/hosts"]);
+    assert!(
+        hosts.contains(&format!("{ip}\th1.example.org h1")),
+        "{hosts}"
+    );
+    let gw = t.inspect(&owner)["NetworkSettings"]["Gateway"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let added = t.ok(&[
+        "run",
+        "--rm",
+        "--add-host",
+        "gw:host-gateway",
+        "--add-host",
+        "db=10.0.0.9",
+        &t.e.image,
+        "cat",
+        "/etc/hosts",
+    ]);
+    assert!(added.contains(&format!("{gw}\tgw")), "{added}");
+    assert!(added.contains("10.0.0.9\tdb"), "{added}");
+
+    // container:<owner>: its namespace (its address, its server on
+    // localhost), its hostname, no networks of its own.
+    let joined = t.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:owner",
+        &t.e.image,
+        "sh",
+        "-c",
+        "hostname; ip -o -4 addr show eth0; wget -qO- http://127.0.0.1/index.html",
+    ]);
+    assert!(joined.starts_with("h1\n"), "{joined}");
+    assert!(joined.contains(&ip), "{joined}");
+    assert!(joined.ends_with("owner"), "{joined}");
+    let c = t.ok(&["create", "--network", "container:owner", &t.e.image, "true"]);
+    let v = t.inspect(&c);
+    assert_eq!(v["NetworkSettings"]["Networks"], serde_json::json!({}));
+    t.fails(
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "container:nope",
+            &t.e.image,
+            "true",
+        ],
+        "No such container: nope",
+    );
+    t.fails(
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "container:owner",
+            "-p",
+            "81:81",
+            &t.e.image,
+            "true",
+        ],
+        "conflicting options: port publishing",
+    );
+    t.ok(&["stop", "-t", "0", "owner"]);
+    t.fails(
+        &["start", &c],
+        "cannot join network of a non running container",
+    );
+}
+
+#[test]
+fn ipv6_networks() {
+    let Some(t) = Net::new() else { return };
+    t.fails(
+        &["network", "create", "--ipv6", "nov6pool"],
+        "non-overlapping IPv6 address pool",
+    );
+    t.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "10.240.0.0/24",
+        "--subnet",
+        "fd00:b::/64",
+        "dual",
+    ]);
+    let c = t.web("six", &["--network", "dual", "--ip6", "fd00:b::42"]);
+    let ep = t.inspect(&c)["NetworkSettings"]["Networks"]["dual"].clone();
+    assert_eq!(ep["GlobalIPv6Address"], "fd00:b::42");
+    assert_eq!(ep["GlobalIPv6PrefixLen"], 64);
+    assert_eq!(ep["IPv6Gateway"], "fd00:b::1");
+    let got = t.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "dual",
+        &t.e.image,
+        "sh",
+        "-c",
+        "wget -qO- 'http://[fd00:b::42]/index.html'",
+    ]);
+    assert_eq!(got, "six");
+    t.fails(
+        &["run", "--rm", "--ip6", "fd00:c::1", &t.e.image, "true"],
+        "user specified IP address is supported on user defined networks only",
+    );
+    t.ok(&["network", "create", "--subnet", "10.241.0.0/24", "v4only"]);
+    t.fails(
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "v4only",
+            "--ip6",
+            "fd00:b::9",
+            &t.e.image,
+            "true",
+        ],
+        "has no IPv6",
+    );
+}

@@ -74,10 +74,10 @@ pub struct Create {
     #[arg(long)]
     pub attachable: bool,
     /// Enable or disable IPv6 networking.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub ipv6: Option<bool>,
     /// Enable or disable IPv4 address assignment.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub ipv4: Option<bool>,
     /// Create swarm routing-mesh network.
     #[arg(long)]

@@ -268,6 +268,7 @@ impl Engine {
             hosts: Path::new("/"),
             hostname: Path::new("/"),
             resolv: Path::new("/"),
+            shared_network: None,
         };
         spec::build(&c, &[], &layers, &files, "berth", Vec::new())?;
         spec::hosts_file(
@@ -405,46 +406,8 @@ impl Engine {
             )));
         }
         std::fs::create_dir_all(dir.join("rootfs")).map_err(|e| io("creating the bundle", e))?;
-        let hostname = spec::hostname(c);
-        let (hosts, hostname_file, resolv) = (
-            dir.join("hosts"),
-            dir.join("hostname"),
-            dir.join("resolv.conf"),
-        );
-        if c.host_config.network_mode == "host" {
-            std::fs::copy("/etc/hosts", &hosts).map_err(|e| io("copying /etc/hosts", e))?;
-        } else {
-            let text = spec::hosts_file(
-                c.host_config.extra_hosts.as_deref().unwrap_or_default(),
-                addresses,
-                &hostname,
-                &c.config.domainname,
-                self.host_gateway(),
-            )?;
-            std::fs::write(&hosts, text).map_err(|e| io("writing hosts", e))?;
-        }
-        std::fs::write(&hostname_file, format!("{hostname}\n"))
-            .map_err(|e| io("writing hostname", e))?;
-        let hc = &c.host_config;
-        let text = if self.uses_embedded_dns(c) {
-            // `--dns` then only feeds the server's forwarding, as dockerd's.
-            crate::networks::dns::resolv_conf(
-                hc.dns_search.as_deref().unwrap_or_default(),
-                hc.dns_options.as_deref().unwrap_or_default(),
-            )
-        } else {
-            spec::resolv_conf(
-                hc.dns.as_deref().unwrap_or_default(),
-                hc.dns_search.as_deref().unwrap_or_default(),
-                hc.dns_options.as_deref().unwrap_or_default(),
-            )
-        };
-        std::fs::write(&resolv, text).map_err(|e| io("writing resolv.conf", e))?;
-        let files = spec::Files {
-            hosts: &hosts,
-            hostname: &hostname_file,
-            resolv: &resolv,
-        };
+        let net_files = self.network_files(c, &dir, addresses)?;
+        let files = net_files.files();
         let mounts = self.start_mounts(&c.mounts, &layers)?;
         let held = self.hold_mounts(&c.mounts);
         let spec = spec::build(c, &[], &layers, &files, &self.config.cgroup_parent, mounts)?;
@@ -454,7 +417,7 @@ impl Engine {
         )
         .map_err(|e| io("writing config.json", e))?;
         let overlay = self.overlay_options(c, &layers)?;
-        let lc = &hc.log_config.config;
+        let lc = &c.host_config.log_config.config;
         let shim = ShimConfig {
             id: c.id.clone(),
             runtime_root: self.runtime_root(),
@@ -1337,6 +1300,7 @@ impl Engine {
             hosts: Path::new("/"),
             hostname: Path::new("/"),
             resolv: Path::new("/"),
+            shared_network: None,
         };
         // Resources only: the mounts stay as the start made them.
         let spec = spec::build(

@@ -7,6 +7,7 @@
 pub mod attach;
 mod connect;
 pub mod dns;
+mod files;
 pub mod live;
 pub mod ports;
 pub mod record;

@@ -273,6 +273,15 @@ pub struct Files<'a> {
     pub hosts: &'a Path,
     pub hostname: &'a Path,
     pub resolv: &'a Path,
+    /// `--network container:<x>`: x's namespace (None when only checking
+    /// a create) and hostname.
+    pub shared_network: Option<SharedNetwork<'a>>,
+}
+
+#[derive(Clone, Copy)]
+pub struct SharedNetwork<'a> {
+    pub netns: Option<&'a Path>,
+    pub hostname: &'a str,
 }
 
 /// The whole runtime spec; `user_mounts` are the container's own (binds,
@@ -290,7 +299,10 @@ pub fn build(
     let ns = namespace_modes(c)?;
     let security = SecurityOpts::parse(hc)?;
     let caps = capabilities(c)?;
-    let hostname = hostname(c);
+    let hostname = match files.shared_network {
+        Some(shared) => shared.hostname.to_string(),
+        None => hostname(c),
+    };
     let init = match hc.init {
         Some(true) => Some(init_binary()?),
         _ => None,
@@ -303,7 +315,14 @@ pub fn build(
     );
     let process = process(c, layers, env, &caps, &security, init.is_some())?;
     let mounts = mounts(ns.ipc, hc.shm_size, files, user_mounts, init);
-    let linux = linux(c, &ns, &caps, &security, cgroup_parent)?;
+    let linux = linux(
+        c,
+        &ns,
+        &caps,
+        &security,
+        cgroup_parent,
+        files.shared_network,
+    )?;
     let root = RootBuilder::default()
         .path("rootfs")
         .readonly(hc.readonly_rootfs)
@@ -535,13 +554,14 @@ fn linux(
     caps: &[String],
     security: &SecurityOpts,
     cgroup_parent: &str,
+    shared_network: Option<SharedNetwork<'_>>,
 ) -> Result<Linux> {
     let hc = &c.host_config;
     let (devices, device_rules) = devices::devices(hc)?;
     let sysctl: HashMap<String, String> =
         hc.sysctls.clone().unwrap_or_default().into_iter().collect();
     let mut linux = LinuxBuilder::default()
-        .namespaces(namespaces(c, ns)?)
+        .namespaces(namespaces(c, ns, shared_network)?)
         .resources(resources::resources(hc, device_rules)?)
         .cgroups_path(cgroups_path(hc, cgroup_parent, &c.id)?)
         .sysctl(sysctl)
@@ -568,7 +588,11 @@ fn linux(
 }
 
 /// The namespaces the container gets of its own.
-fn namespaces(c: &Container, ns: &NamespaceModes) -> Result<Vec<LinuxNamespace>> {
+fn namespaces(
+    c: &Container,
+    ns: &NamespaceModes,
+    shared_network: Option<SharedNetwork<'_>>,
+) -> Result<Vec<LinuxNamespace>> {
     let hc = &c.host_config;
     let mut kinds = vec![LinuxNamespaceType::Mount];
     if !ns.cgroup_host {
@@ -583,18 +607,28 @@ fn namespaces(c: &Container, ns: &NamespaceModes) -> Result<Vec<LinuxNamespace>>
     if !ns.uts_host {
         kinds.push(LinuxNamespaceType::Uts);
     }
+    let mut joined = Vec::new();
     match hc.network_mode.as_str() {
         // A container with its network disabled has only loopback, as
         // dockerd gives it, whatever the mode.
         "host" if !c.config.network_disabled => {}
+        m if m.starts_with("container:") => {
+            let mut b = LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::Network);
+            if let Some(path) = shared_network.and_then(|s| s.netns) {
+                b = b.path(path);
+            }
+            joined.push(b.build().map_err(oci)?);
+        }
         // Every other mode names a network (checked at create): a
         // namespace of its own, which the engine plumbs before the start.
         _ => kinds.push(LinuxNamespaceType::Network),
     }
-    kinds
+    let mut out: Vec<LinuxNamespace> = kinds
         .into_iter()
         .map(|k| LinuxNamespaceBuilder::default().typ(k).build().map_err(oci))
-        .collect()
+        .collect::<Result<_>>()?;
+    out.extend(joined);
+    Ok(out)
 }
 
 /// `<parent>/<id>`, the parent being the container's `CgroupParent` or the

@@ -9,7 +9,9 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+};
 use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 
 use crate::nl::{Netlink, Request, ifindex, link_delete};
@@ -36,6 +38,13 @@ pub fn address(index: u32, net: IpNet, what: String) -> Request {
     a.header.index = index;
     a.attributes.push(AddressAttribute::Local(net.addr()));
     a.attributes.push(AddressAttribute::Address(net.addr()));
+    if net.addr().is_ipv6() {
+        // No duplicate address detection: the address is usable at once
+        // (a container's first packets would wait on it otherwise).
+        a.header.flags = AddressHeaderFlags::Nodad;
+        a.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+    }
     if let IpNet::V4(v4) = net {
         a.attributes
             .push(AddressAttribute::Broadcast(v4.broadcast()));

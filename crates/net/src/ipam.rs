@@ -98,7 +98,12 @@ impl Pool {
                 return Err(Error::BadGateway(g, subnet));
             }
             Some(g) => g,
-            None => subnet.hosts().next().ok_or(Error::Exhausted(subnet))?,
+            // The first address after the network's own (ipnet's IPv6
+            // hosts() starts at the network address itself).
+            None => subnet
+                .hosts()
+                .find(|ip| *ip != subnet.network())
+                .ok_or(Error::Exhausted(subnet))?,
         };
         if let Some(r) = range
             && !subnet.contains(&r)

@@ -94,10 +94,45 @@ impl Engine {
     ) -> Result<(NetworkSettings, Vec<String>)> {
         let mut warnings = Vec::new();
         let mode = mode_network(hc, self.has_default_bridge());
-        if mode.starts_with("container:") {
-            return Err(Error::Invalid(format!(
-                "joining another container's network (--network {mode} / HostConfig.NetworkMode) is not supported yet"
-            )));
+        if let Some(owner) = mode.strip_prefix("container:") {
+            self.get(owner)?;
+            let conflicts = [
+                (!config.hostname.is_empty(), "hostname"),
+                (
+                    hc.dns.iter().flatten().next().is_some()
+                        || hc.dns_search.iter().flatten().next().is_some()
+                        || hc.dns_options.iter().flatten().next().is_some(),
+                    "dns",
+                ),
+                (
+                    hc.extra_hosts.iter().flatten().next().is_some(),
+                    "custom host-to-IP mapping",
+                ),
+                (!config.mac_address.is_empty(), "mac-address"),
+            ];
+            if let Some((_, what)) = conflicts.iter().find(|(set, _)| *set) {
+                return Err(Error::Invalid(format!(
+                    "conflicting options: {what} and the network mode"
+                )));
+            }
+            if !ports::wanted(config, hc)?.is_empty() {
+                return Err(Error::Invalid(
+                    "conflicting options: port publishing and the container type network mode"
+                        .into(),
+                ));
+            }
+            let endpoints = config
+                .networking_config
+                .take()
+                .and_then(|n| n.endpoints_config);
+            if endpoints.iter().flatten().any(|(k, v)| {
+                k != "default" && k != &mode || v.as_ref().is_some_and(|v| *v != Default::default())
+            }) {
+                return Err(Error::Invalid(format!(
+                    "conflicting options: networks and --network {mode}: a container on another's network has no endpoints of its own"
+                )));
+            }
+            return Ok((NetworkSettings::default(), warnings));
         }
         let mut asked: BTreeMap<String, EndpointSettings> = config
             .networking_config
@@ -300,7 +335,13 @@ impl Engine {
         let list = pools.entry(n.id.clone()).or_insert_with(|| {
             n.subnets
                 .iter()
-                .filter_map(|s| Pool::new(s.subnet, Some(s.gateway), s.ip_range).ok())
+                .filter_map(|s| match Pool::new(s.subnet, Some(s.gateway), s.ip_range) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        eprintln!("berth: network {}: {e}", n.name);
+                        None
+                    }
+                })
                 .collect()
         });
         let pool = list
