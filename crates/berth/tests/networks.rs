@@ -512,6 +512,10 @@ fn host_none_and_outbound_nat() {
         "link",
     ]);
     assert_eq!(none.lines().count(), 1, "only lo: {none}");
+    assert!(
+        none.contains("lo:") && none.contains(",UP"),
+        "lo is up: {none}"
+    );
     let host = t.ok(&[
         "run",
         "--rm",
@@ -931,4 +935,53 @@ fn ipv6_networks() {
         ],
         "has no IPv6",
     );
+}
+
+#[test]
+fn links_on_the_default_bridge_and_as_aliases_on_user_networks() {
+    let Some(t) = Net::new() else { return };
+    let db = t.web("db", &["--expose", "80", "-e", "SECRET=s3"]);
+    let ip = ip_of(&t.inspect(&db), "bridge");
+    let out = t.ok(&[
+        "run",
+        "--rm",
+        "--link",
+        "db:data",
+        &t.e.image,
+        "sh",
+        "-c",
+        "grep data /etc/hosts; env | grep ^DATA_ | sort; wget -qO- http://data/index.html",
+    ]);
+    assert!(
+        out.contains(&format!("{ip}\tdata {} db", &db[..12])),
+        "{out}"
+    );
+    assert!(out.contains("DATA_NAME=/"), "{out}");
+    assert!(out.contains(&format!("DATA_PORT=tcp://{ip}:80")), "{out}");
+    assert!(
+        out.contains(&format!("DATA_PORT_80_TCP_ADDR={ip}")),
+        "{out}"
+    );
+    assert!(out.contains("DATA_ENV_SECRET=s3"), "{out}");
+    assert!(out.ends_with("db"), "{out}");
+    t.fails(
+        &["run", "--rm", "--link", "nope:x", &t.e.image, "true"],
+        "No such container: nope",
+    );
+    // On a user network, the alias is a name its DNS answers.
+    t.ok(&["network", "create", "--subnet", "10.250.0.0/24", "linked"]);
+    let store = t.web("store", &["--network", "linked"]);
+    let sip = ip_of(&t.inspect(&store), "linked");
+    let client = t.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "linked",
+        "--link",
+        "store:cache",
+        &t.e.image,
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(resolve(&t, &client, "cache"), vec![sip]);
 }

@@ -410,6 +410,20 @@ impl Engine {
         let files = net_files.files();
         let mounts = self.start_mounts(&c.mounts, &layers)?;
         let held = self.hold_mounts(&c.mounts);
+        let link_env = crate::networks::links::env(&c.name, &self.default_bridge_links(c)?);
+        let with_links;
+        let c = if link_env.is_empty() {
+            c
+        } else {
+            let mut linked = c.clone();
+            linked
+                .config
+                .env
+                .get_or_insert_with(Vec::new)
+                .splice(0..0, link_env);
+            with_links = linked;
+            &with_links
+        };
         let spec = spec::build(c, &[], &layers, &files, &self.config.cgroup_parent, mounts)?;
         std::fs::write(
             dir.join("config.json"),

@@ -8,6 +8,7 @@ pub mod attach;
 mod connect;
 pub mod dns;
 mod files;
+pub mod links;
 pub mod live;
 pub mod ports;
 pub mod record;

@@ -124,6 +124,11 @@ fn setup(a: &InitArgs) -> Result<Program> {
         // Now that we are in the container's cgroup, it becomes the namespace's root.
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "creating the cgroup namespace")?;
     }
+    if new(LinuxNamespaceType::Network) {
+        // A new network namespace gets its loopback up, as runc's
+        // "loopback" network does; the engine adds the rest before start.
+        sys::loopback_up().ctx(|| "bringing up the loopback interface")?;
+    }
     let spec = &a.bundle.spec;
     if new(LinuxNamespaceType::Uts) {
         if let Some(h) = spec.hostname() {

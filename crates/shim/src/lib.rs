@@ -22,7 +22,6 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -260,10 +259,6 @@ impl Shim {
             )
         };
         let pid = Pid::from_raw(record.pid);
-        if let Err(e) = loopback_up(record.pid) {
-            let _ = runtime.delete_record(&record, true);
-            return Err(format!("bringing up the container's loopback: {e}"));
-        }
         let _ = std::fs::remove_file(&config.socket);
         if let Some(dir) = config.socket.parent() {
             let _ = std::fs::create_dir_all(dir);
@@ -797,23 +792,6 @@ fn flush(c: &mut Client) -> bool {
         }
     }
     true
-}
-
-/// Brings lo up in the container's network namespace when it has its own
-/// (Docker's `none`), from this single-threaded process: join, set, return.
-fn loopback_up(pid: i32) -> std::io::Result<()> {
-    use nix::sched::{CloneFlags, setns};
-    let theirs = File::open(format!("/proc/{pid}/ns/net"))?;
-    let ours = File::open("/proc/self/ns/net")?;
-    let same = std::fs::metadata(format!("/proc/{pid}/ns/net"))?.ino()
-        == std::fs::metadata("/proc/self/ns/net")?.ino();
-    if same {
-        return Ok(()); // --network host
-    }
-    setns(&theirs, CloneFlags::CLONE_NEWNET)?;
-    let res = sys::loopback_up();
-    setns(&ours, CloneFlags::CLONE_NEWNET)?;
-    res
 }
 
 fn set_nonblocking(fd: &impl AsFd) {

@@ -189,10 +189,13 @@ impl Engine {
                 "conflicting options: port publishing and the container type network mode".into(),
             ));
         }
-        if hc.links.iter().flatten().next().is_some() {
-            return Err(Error::Invalid(
-                "links (--link / HostConfig.Links) are not supported yet".into(),
-            ));
+        for l in super::links::of(hc)? {
+            self.get(&l.name).map_err(|_| {
+                Error::NotFound(format!(
+                    "could not get container for {0}: No such container: {0}",
+                    l.name
+                ))
+            })?;
         }
         Ok((out, warnings))
     }
@@ -671,10 +674,8 @@ pub(crate) fn check_endpoint(n: &NetworkRecord, ep: &EndpointSettings) -> Result
             n.name
         )));
     }
-    if ep.links.iter().flatten().next().is_some() {
-        return Err(Error::Invalid(
-            "links (--link / EndpointsConfig.Links) are not supported yet".into(),
-        ));
+    for l in ep.links.iter().flatten() {
+        super::links::parse(l)?;
     }
     if !ep.mac_address.is_empty() {
         if !n.is_bridge() {

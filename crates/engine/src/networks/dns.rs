@@ -55,6 +55,20 @@ impl EngineNames {
 
 impl Names for EngineNames {
     fn lookup(&self, asker: &str, name: &str) -> Option<Vec<IpAddr>> {
+        // A link's alias names the linked container, for the linker only.
+        let linked = self.0.upgrade().and_then(|e| {
+            let me = e.get(asker).ok()?;
+            let mut links: Vec<String> = me.host_config.links.clone().unwrap_or_default();
+            for ep in me.network_settings.networks.values() {
+                links.extend(ep.links.iter().flatten().cloned());
+            }
+            links
+                .iter()
+                .filter_map(|l| crate::networks::links::parse(l).ok())
+                .find(|l| l.alias.eq_ignore_ascii_case(name))
+                .map(|l| l.name)
+        });
+        let name = linked.as_deref().unwrap_or(name);
         let mut found: Vec<IpAddr> = Vec::new();
         let _: Option<()> = self.on_my_networks(asker, |network, names, v4, v6, _| {
             let hit = names.iter().any(|n| {

@@ -50,6 +50,22 @@ impl Engine {
         Ok(Some(owner))
     }
 
+    /// The links that /etc/hosts and the environment carry: those of a
+    /// container on the default bridge (elsewhere, DNS answers them).
+    pub(crate) fn default_bridge_links(
+        &self,
+        c: &Container,
+    ) -> Result<Vec<(super::links::Link, Container, IpAddr)>> {
+        if !c
+            .network_settings
+            .networks
+            .contains_key(super::record::BRIDGE)
+        {
+            return Ok(Vec::new());
+        }
+        self.linked(c)
+    }
+
     pub(crate) fn network_files(
         &self,
         c: &Container,
@@ -80,13 +96,14 @@ impl Engine {
         if hc.network_mode == "host" {
             std::fs::copy("/etc/hosts", &files.hosts).map_err(|e| io("copying /etc/hosts", e))?;
         } else {
-            let text = spec::hosts_file(
+            let mut text = spec::hosts_file(
                 hc.extra_hosts.as_deref().unwrap_or_default(),
                 addresses,
                 &hostname,
                 &c.config.domainname,
                 self.host_gateway(),
             )?;
+            text.push_str(&super::links::hosts_lines(&self.default_bridge_links(c)?));
             std::fs::write(&files.hosts, text).map_err(|e| io("writing hosts", e))?;
         }
         std::fs::write(&files.hostname, format!("{hostname}\n"))
