@@ -333,6 +333,14 @@ fn published_ports_reach_the_container_from_everywhere() {
     assert_eq!(own, "web");
 
     // A port taken by berth: refused, naming it; nothing left behind.
+    let links_before = t
+        .net
+        .command("ip")
+        .args(["-o", "link"])
+        .output()
+        .unwrap()
+        .stdout_str();
+    let rules_before = strip_handles(&t.rules());
     t.fails(
         &["run", "-d", "-p", "8080:80", &t.e.image, "sleep", "5"],
         "port is already allocated",
@@ -346,6 +354,19 @@ fn published_ports_reach_the_container_from_everywhere() {
         "port is already allocated",
     );
     drop(holder);
+    let links_after = t
+        .net
+        .command("ip")
+        .args(["-o", "link"])
+        .output()
+        .unwrap()
+        .stdout_str();
+    assert_eq!(
+        links_after.lines().count(),
+        links_before.lines().count(),
+        "{links_after}"
+    );
+    assert_eq!(strip_handles(&t.rules()), rules_before);
 
     // Rules go with the container.
     assert!(t.rules().contains("dport 8080"), "{}", t.rules());
@@ -501,6 +522,16 @@ fn networks_are_isolated_and_a_container_on_both_reaches_each() {
 #[test]
 fn host_none_and_outbound_nat() {
     let Some(t) = Net::new() else { return };
+    // As dockerd leaves a host: iptables' FORWARD policy DROP, and a chain
+    // of its own. berth's traffic must still flow, and theirs stay as it is.
+    for args in [
+        &["-P", "FORWARD", "DROP"][..],
+        &["-N", "DOCKER-USER"],
+        &["-A", "FORWARD", "-j", "DOCKER-USER"],
+    ] {
+        let st = t.net.command("iptables").args(args).status().unwrap();
+        assert!(st.success(), "iptables {args:?}");
+    }
     let none = t.ok(&[
         "run",
         "--rm",
@@ -544,6 +575,16 @@ fn host_none_and_outbound_nat() {
     ]);
     assert!(c.status.success(), "{}", c.stderr_str());
     assert_eq!(accept.join().unwrap().unwrap(), HOST_IP);
+    let theirs = t
+        .net
+        .command("iptables")
+        .arg("-S")
+        .output()
+        .unwrap()
+        .stdout_str();
+    assert!(theirs.contains("-P FORWARD DROP"), "{theirs}");
+    assert!(theirs.contains("-A FORWARD -j DOCKER-USER"), "{theirs}");
+    assert!(theirs.contains("-A FORWARD -j BERTH-FORWARD"), "{theirs}");
 }
 
 #[test]
