@@ -119,7 +119,7 @@ impl Engine {
         match (&self.config.net.bridge, existing) {
             (None, Some(old)) => {
                 // `--bridge none`: no default bridge, as dockerd then has none.
-                if !self.network_users(&old.id).is_empty() {
+                if !self.network_users(&old.id, false).is_empty() {
                     return Err(Error::Invalid(
                         "--bridge none: containers are still on the default bridge network".into(),
                     ));
@@ -206,10 +206,13 @@ impl Engine {
         }
     }
 
-    /// Ids of the containers with an endpoint on the network.
-    pub fn network_users(&self, network_id: &str) -> Vec<String> {
+    /// Ids of the containers on the network: every one that names it, or
+    /// (`active`) the running ones, whose endpoints exist; dockerd refuses
+    /// `network rm` only for those.
+    pub fn network_users(&self, network_id: &str, active: bool) -> Vec<String> {
         self.list()
             .into_iter()
+            .filter(|c| !active || c.is_running())
             .filter(|c| {
                 c.network_settings
                     .networks
@@ -498,7 +501,7 @@ impl Engine {
     pub fn network_list(&self, f: &NetworkFilters) -> Result<Vec<wire::Network>> {
         let mut out = Vec::new();
         for n in self.networks()? {
-            let in_use = n.is_builtin() || !self.network_users(&n.id).is_empty();
+            let in_use = n.is_builtin() || !self.network_users(&n.id, true).is_empty();
             if f.keeps(&n, in_use) {
                 out.push(n.to_wire());
             }
@@ -516,7 +519,7 @@ impl Engine {
             )));
         }
         let _guard = self.network_changes.lock().expect("network lock");
-        if !self.network_users(&n.id).is_empty() {
+        if !self.network_users(&n.id, true).is_empty() {
             return Err(Error::Forbidden(format!(
                 "error while removing network: network {} id {} has active endpoints",
                 n.name, n.id
@@ -532,7 +535,8 @@ impl Engine {
     pub fn network_prune(&self, f: &NetworkFilters) -> Result<wire::NetworkPruneResponse> {
         let mut deleted = Vec::new();
         for n in self.networks()? {
-            if n.is_builtin() || !f.keeps(&n, false) || !self.network_users(&n.id).is_empty() {
+            if n.is_builtin() || !f.keeps(&n, false) || !self.network_users(&n.id, true).is_empty()
+            {
                 continue;
             }
             if self.network_remove(&n.id).is_ok() {
