@@ -92,6 +92,7 @@ pub async fn route(
     q: &Query,
 ) -> Response<Body> {
     let engine = state.engine.clone();
+    let version = crate::routes::api_version(req.uri().path());
     match (method, rest) {
         (Method::POST, "create") => {
             let name = first(q, "name").map(str::to_string);
@@ -117,7 +118,7 @@ pub async fn route(
                 Err(e) => error(500, e),
             }
         }
-        (Method::GET, "json") => list(&engine, q),
+        (Method::GET, "json") => list(&engine, q, version),
         (Method::POST, "prune") => prune(&engine, q).await,
         (m, rest) => {
             let (name, action) = rest.split_once('/').unwrap_or((rest, ""));
@@ -146,9 +147,10 @@ async fn container_route(
         .or(first(q, "timeout"))
         .and_then(|t| t.parse().ok());
     let signal = first(q, "signal").filter(|s| !s.is_empty());
+    let version = crate::routes::api_version(req.uri().path());
     match (method, action) {
         (Method::GET, "json") => match engine.get(name) {
-            Ok(c) => crate::typed(200, &inspect(&engine, &c, truthy(q, "size"))),
+            Ok(c) => crate::typed(200, &inspect(&engine, &c, truthy(q, "size"), version)),
             Err(e) => engine_error(e),
         },
         (Method::POST, "start") => done(engine.start(name).await),
@@ -373,8 +375,31 @@ const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 /// A container's `NetworkSettings` as dockerd fills them: the engine's
 /// record, with the sandbox (its namespace while it runs) and the default
 /// bridge's endpoint repeated at the top level.
-fn network_settings(c: &Container) -> berth_models::network::NetworkSettings {
+fn network_settings(
+    engine: &Engine,
+    c: &Container,
+    version: (u32, u32),
+) -> berth_models::network::NetworkSettings {
     let mut ns = c.network_settings.clone();
+    let never_started = !c.is_running() && c.state.started_at.is_none();
+    for ep in ns.networks.values_mut() {
+        let user_network = engine
+            .network(&ep.network_id)
+            .is_ok_and(|n| n.is_user_bridge());
+        if version < (1, 44) {
+            // Before DNSNames (API 1.44), the short id was one of the
+            // aliases on a user network.
+            if ep.dns_names.take().is_some() || (never_started && user_network) {
+                ep.aliases
+                    .get_or_insert_with(Vec::new)
+                    .push(c.short_id().to_string());
+            }
+        }
+        if never_started {
+            // dockerd knows a network's id once the endpoint exists.
+            ep.network_id.clear();
+        }
+    }
     if c.is_running() && c.state.pid > 0 {
         ns.sandbox_key = format!("/proc/{}/ns/net", c.state.pid);
         ns.sandbox_id = c.id.clone();
@@ -446,7 +471,12 @@ fn state(c: &Container) -> berth_models::container::ContainerState {
 }
 
 /// `GET /containers/{id}/json`.
-pub fn inspect(engine: &Engine, c: &Container, _size: bool) -> ContainerInspect {
+pub fn inspect(
+    engine: &Engine,
+    c: &Container,
+    _size: bool,
+    version: (u32, u32),
+) -> ContainerInspect {
     let dir = engine.container_dir(&c.id);
     let bundle = engine.bundle_dir(&c.id);
     let path = |p: std::path::PathBuf| p.display().to_string();
@@ -488,7 +518,7 @@ pub fn inspect(engine: &Engine, c: &Container, _size: bool) -> ContainerInspect 
         size_root_fs: None,
         mounts: mounts(c),
         config,
-        network_settings: network_settings(c),
+        network_settings: network_settings(engine, c, version),
     }
 }
 
@@ -544,7 +574,7 @@ pub(crate) fn unix_secs(t: &str) -> i64 {
 }
 
 /// `GET /containers/json` with docker's filters.
-fn list(engine: &Engine, q: &Query) -> Response<Body> {
+fn list(engine: &Engine, q: &Query, version: (u32, u32)) -> Response<Body> {
     let all = truthy(q, "all");
     const ALLOWED: &[&str] = &[
         "id", "name", "label", "status", "exited", "ancestor", "before", "since", "health",
@@ -651,7 +681,7 @@ fn list(engine: &Engine, q: &Query) -> Response<Body> {
             command.push(' ');
             command.push_str(a);
         }
-        let net = network_settings(&c);
+        let net = network_settings(engine, &c, version);
         out.push(json!({
             "Id": c.id,
             "Names": [format!("/{}", c.name)],

@@ -70,7 +70,7 @@ fn strip_version(path: &str) -> &str {
 
 /// The API version a request names in its path (`/v1.41/...`), else ours,
 /// as (major, minor).
-fn api_version(path: &str) -> (u32, u32) {
+pub(crate) fn api_version(path: &str) -> (u32, u32) {
     let named = path
         .strip_prefix("/v")
         .and_then(|rest| rest.split('/').next())

@@ -345,7 +345,9 @@ fn row(n: &Network, id: String) -> Value {
 async fn inspect(e: &Engine, c: &Inspect, out: &mut dyn Write) -> Result<i32> {
     let verbose = if c.verbose { "?verbose=true" } else { "" };
     let paths = c.networks.iter().map(|n| format!("/networks/{n}{verbose}"));
-    inspect_paths(e, paths, Kind::Network, c.format.as_deref(), out).await
+    // docker's network inspect keeps the raw JSON: a template the typed
+    // pass fails runs over it.
+    inspect_paths(e, paths, Kind::Network, c.format.as_deref(), true, out).await
 }
 
 async fn rm(e: &Engine, c: &Rm, out: &mut dyn Write) -> Result<i32> {

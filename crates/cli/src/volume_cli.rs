@@ -186,7 +186,7 @@ fn row(v: &Volume) -> Value {
 
 async fn inspect(e: &Engine, c: &Inspect, out: &mut dyn Write) -> Result<i32> {
     let paths = c.volumes.iter().map(|name| format!("/volumes/{name}"));
-    inspect_paths(e, paths, Kind::Volume, c.format.as_deref(), out).await
+    inspect_paths(e, paths, Kind::Volume, c.format.as_deref(), false, out).await
 }
 
 /// `volume inspect` and `network inspect`: as docker, the template first
@@ -196,11 +196,13 @@ pub(crate) async fn inspect_paths(
     paths: impl Iterator<Item = String>,
     kind: Kind,
     format: Option<&str>,
+    raw_fallback: bool,
     out: &mut dyn Write,
 ) -> Result<i32> {
     let template = match format {
         None | Some("") | Some("json") => None,
         Some(f) => match fmt::Inspector::parse(f) {
+            Ok(t) if raw_fallback => Some(t),
             Ok(t) => Some(t.typed_only()),
             Err(msg) => {
                 eprintln!("{msg}");

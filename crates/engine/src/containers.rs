@@ -528,6 +528,9 @@ impl Engine {
             self.failed_start(c, &e).await;
             return Err(e);
         }
+        // Its DNS server answers from its record: the names and addresses
+        // are there before its process runs (written to disk just below).
+        let _ = self.update_unsaved(&c.id, |c| c.network_settings = networks.clone());
         // Attachments made before the start get the first byte of output.
         let pending = self
             .pending_attach

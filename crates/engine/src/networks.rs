@@ -155,7 +155,8 @@ impl Engine {
                     gateway,
                     ip_range: None,
                     user: false,
-                    gateway_listed: true,
+                    // As dockerd shows its default bridge: the subnet only.
+                    gateway_listed: self.config.net.bip.is_some(),
                 }];
                 n.options = [
                     (record::OPT_DEFAULT_BRIDGE, "true".to_string()),
@@ -267,7 +268,11 @@ impl Engine {
         {
             return refuse("ConfigOnly/ConfigFrom");
         }
-        if req.scope.as_deref().is_some_and(|s| s != "local") {
+        if req
+            .scope
+            .as_deref()
+            .is_some_and(|s| !s.is_empty() && s != "local")
+        {
             return refuse("Scope");
         }
         if req.enable_ipv4 == Some(false) {
@@ -321,10 +326,14 @@ impl Engine {
                 ));
             }
             let subnet = match &c.subnet {
-                Some(s) if !s.is_empty() => Some(
-                    ipam::parse_subnet(s)
-                        .map_err(|e| Error::Invalid(format!("Invalid subnet {s} : {e}")))?,
-                ),
+                Some(s) if !s.is_empty() => Some(ipam::parse_subnet(s).map_err(|e| {
+                    // dockerd's words for what does not parse at all.
+                    if s.parse::<IpNet>().is_err() {
+                        Error::Invalid(format!("Invalid subnet {s} : invalid CIDR address: {s}"))
+                    } else {
+                        Error::Invalid(format!("Invalid subnet {s} : {e}"))
+                    }
+                })?),
                 _ => None,
             };
             let gateway: Option<IpAddr> = match &c.gateway {
@@ -356,13 +365,21 @@ impl Engine {
             if taken.iter().any(|t| ipam::overlaps(t, &subnet)) {
                 return Err(Error::Forbidden(ipam::Error::Overlap.to_string()));
             }
+            // Without one, dockerd's gateway is the first address of the
+            // range (of the subnet when none).
+            let implicit = match (gateway, range) {
+                (None, Some(r)) if r.network() != subnet.network() => Some(r.network()),
+                _ => None,
+            };
             // Validates the gateway and range against the subnet.
-            let pool = ipam::Pool::new(subnet, gateway, range).map_err(|e| match e {
-                ipam::Error::BadGateway(g, _) => Error::Invalid(format!(
-                    "failed to allocate gateway ({g}): Requested address is out of range"
-                )),
-                other => other.into(),
-            })?;
+            let pool =
+                ipam::Pool::new(subnet, gateway.or(implicit), range).map_err(|e| match e {
+                    // dockerd answers 500 for it.
+                    ipam::Error::BadGateway(g, _) => Error::Internal(format!(
+                        "failed to allocate gateway ({g}): Requested address is out of range"
+                    )),
+                    other => other.into(),
+                })?;
             if subnets
                 .iter()
                 .any(|s: &Subnet| s.subnet.addr().is_ipv4() == subnet.addr().is_ipv4())
@@ -378,7 +395,8 @@ impl Engine {
                 gateway: pool.gateway,
                 ip_range: range,
                 user: true,
-                gateway_listed: gateway.is_some() || subnet.addr().is_ipv4(),
+                // dockerd lists a gateway only when the user gave one.
+                gateway_listed: gateway.is_some(),
             });
         }
         if !subnets.iter().any(|s| s.subnet.addr().is_ipv4()) {
@@ -442,7 +460,7 @@ impl Engine {
             subnets,
             options,
             labels: req.labels.unwrap_or_default(),
-            ipam_options: ipam.options.unwrap_or_default(),
+            ipam_options: ipam.options,
             bridge,
             mtu,
         };
@@ -575,7 +593,7 @@ fn builtin(name: &str, driver: &str) -> NetworkRecord {
         subnets: Vec::new(),
         options: BTreeMap::new(),
         labels: BTreeMap::new(),
-        ipam_options: BTreeMap::new(),
+        ipam_options: None,
         bridge: String::new(),
         mtu: 0,
     }

@@ -14,6 +14,12 @@
 //! `--iptables=false`, `--ip-masq=false` and `--ip-forward=false` it leaves
 //! `docker0`, the firewall rules and the forwarding sysctls of the host alone
 //! (tests/host_untouched.rs checks that).
+//!
+//! [`Dockerd::start_in_netns`] runs it instead inside a scratch network
+//! namespace (`nsenter --net=`, see netns.rs) as on a host of its own: there
+//! it makes its default bridge `docker0`, sets ip forwarding and writes its
+//! iptables rules (so `-p` works), all inside that namespace, and none of it
+//! outlives the namespace. No bridge is made on the host then.
 #![allow(dead_code)]
 
 use std::fs::{self, File};
@@ -44,8 +50,8 @@ pub struct Dockerd {
     pub host: String,
     child: Option<Child>,
     /// dockerd's bridge (`--bridge=<name>`); dropped, so deleted, after
-    /// [`Drop::drop`] has stopped dockerd.
-    bridge: TestBridge,
+    /// [`Drop::drop`] has stopped dockerd. None in a scratch namespace.
+    bridge: Option<TestBridge>,
     /// Container names to `docker rm -f` on drop (besides `docker ps -aq`).
     containers: Mutex<Vec<String>>,
     /// Numbers the output files of commands.
@@ -57,6 +63,24 @@ impl Dockerd {
     /// `runtime`, dockerd knows that OCI runtime by that name
     /// (`--add-runtime NAME=PATH`). Panics (after cleaning up) when it does not.
     pub fn start(dockerd: &Path, docker: PathBuf, runtime: Option<(&str, &Path)>) -> Dockerd {
+        Dockerd::launch(dockerd, docker, runtime, None)
+    }
+
+    /// Starts dockerd inside the network namespace at `netns` (a path for
+    /// `nsenter --net=`, e.g. a `ScratchNet`'s), with its networking as
+    /// on a real host: the default bridge `docker0`, iptables rules,
+    /// masquerade and ip forwarding, all in that namespace. The caller
+    /// keeps the namespace until this value is dropped.
+    pub fn start_in_netns(dockerd: &Path, docker: PathBuf, netns: &str) -> Dockerd {
+        Dockerd::launch(dockerd, docker, None, Some(netns))
+    }
+
+    fn launch(
+        dockerd: &Path,
+        docker: PathBuf,
+        runtime: Option<(&str, &Path)>,
+        netns: Option<&str>,
+    ) -> Dockerd {
         let dir = PathBuf::from("/tmp").join(unique_id("bd"));
         fs::create_dir(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
@@ -66,9 +90,10 @@ impl Dockerd {
             "socket path too long: {}",
             socket.display()
         );
-        // A bridge of its own: never `--bridge=none` (see the module docs).
-        // Its own guard removes it if a panic comes before `d` exists.
-        let bridge = TestBridge::create("bt");
+        // On the host, a bridge of its own: never `--bridge=none` (see the
+        // module docs). Its own guard removes it if a panic comes before `d`
+        // exists. In a scratch namespace, dockerd makes docker0 there.
+        let bridge = netns.is_none().then(|| TestBridge::create("bt"));
         // The guard exists before dockerd does: from here on, any panic cleans up.
         let mut d = Dockerd {
             host: format!("unix://{}", socket.display()),
@@ -84,7 +109,16 @@ impl Dockerd {
         fs::create_dir(d.dir.join("cli")).unwrap();
 
         let log = File::create(d.dir.join("dockerd.log")).unwrap();
-        let mut cmd = Command::new(dockerd);
+        let mut cmd = match netns {
+            // nsenter enters the namespace and execs dockerd: the child's
+            // pid is dockerd's.
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={ns}")).arg(dockerd);
+                c
+            }
+            None => Command::new(dockerd),
+        };
         cmd.arg("--data-root")
             .arg(d.dir.join("data"))
             .arg("--exec-root")
@@ -93,10 +127,12 @@ impl Dockerd {
             .arg(d.dir.join("dockerd.pid"))
             .arg("--config-file")
             .arg(d.dir.join("daemon.json"))
-            .args(["-H", &d.host])
-            .args(["--iptables=false", "--ip-masq=false", "--ip-forward=false"])
-            .arg(format!("--bridge={}", d.bridge.name()))
-            .env_remove("NOTIFY_SOCKET")
+            .args(["-H", &d.host]);
+        if let Some(bridge) = &d.bridge {
+            cmd.args(["--iptables=false", "--ip-masq=false", "--ip-forward=false"])
+                .arg(format!("--bridge={}", bridge.name()));
+        }
+        cmd.env_remove("NOTIFY_SOCKET")
             .env_remove("DOCKER_HOST")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -140,9 +176,12 @@ impl Dockerd {
         d
     }
 
-    /// The bridge dockerd attaches containers to.
+    /// The bridge dockerd attaches containers to (on the host: not for a
+    /// dockerd in a scratch namespace, whose docker0 lives there).
     pub fn bridge(&self) -> &TestBridge {
-        &self.bridge
+        self.bridge
+            .as_ref()
+            .expect("a dockerd in a scratch network namespace has no host bridge")
     }
 
     /// dockerd's pid while it runs.

@@ -157,7 +157,16 @@ impl Engine {
         }
         let mut out = NetworkSettings::default();
         for (name, mut ep) in asked {
-            let n = self.network(&name)?;
+            let n = match self.network(&name) {
+                Ok(n) => n,
+                Err(Error::NotFound(_)) => {
+                    // dockerd creates it and fails the start (404): docker's
+                    // CLI would take a 404 at create for a missing image.
+                    out.networks.insert(name, ep);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let private = n.name == HOST || n.name == NONE;
             if private && asked_len_gt1(&out, &n) {
                 return Err(conflict_private(&n.name));
@@ -218,14 +227,24 @@ impl Engine {
         let mut names: Vec<&String> = c.network_settings.networks.keys().collect();
         let mode = mode_network(&c.host_config, self.has_default_bridge());
         names.sort_by_key(|n| (**n != mode, (*n).clone()));
-        let mut default_route = true;
+        // The default route goes by the mode's network, unless it is
+        // internal and another is not (dockerd's Endpoint.Less).
+        let internal = |name: &String| {
+            let asked = &c.network_settings.networks[name];
+            self.network(&asked.network_id)
+                .or_else(|_| self.network(name))
+                .is_ok_and(|n| n.internal)
+        };
+        let gateway_network = names
+            .iter()
+            .find(|n| !internal(n))
+            .or(names.first())
+            .map(|n| (*n).clone());
         for (i, name) in names.into_iter().enumerate() {
             let asked = &c.network_settings.networks[name];
-            let planned = self.plan_endpoint(c, name, asked, i, default_route, &mut plan.ips)?;
+            let route = gateway_network.as_ref() == Some(name);
+            let planned = self.plan_endpoint(c, name, asked, i, route, &mut plan.ips)?;
             if let Some(ep) = planned {
-                if !ep.link.gateways.is_empty() {
-                    default_route = false;
-                }
                 plan.endpoints.push(ep);
             }
         }
@@ -291,8 +310,9 @@ impl Engine {
                 settings.global_ipv6_prefix_len = subnet.subnet.prefix_len();
                 settings.ipv6_gateway = subnet.gateway.to_string();
             }
-            // An internal network has no way out: no default route by it.
-            if default_route && !n.internal {
+            // An internal network's route leads nowhere beyond its bridge
+            // (the firewall drops it), as on dockerd.
+            if default_route {
                 gateways.push(subnet.gateway);
             }
         }
@@ -315,6 +335,11 @@ impl Engine {
             let mut dns = vec![c.name.clone()];
             dns.extend(asked.aliases.iter().flatten().cloned());
             dns.push(c.short_id().to_string());
+            if !c.config.hostname.is_empty() {
+                dns.push(c.config.hostname.clone());
+            }
+            let mut seen = std::collections::HashSet::new();
+            dns.retain(|n| seen.insert(n.clone()));
             settings.dns_names = Some(dns);
         }
         Ok(Some(PlannedEndpoint {
@@ -612,8 +637,8 @@ impl Engine {
     }
 }
 
-/// What a stopped container keeps of its networks: what it asked for,
-/// not what it was given (dockerd clears the addresses at stop).
+/// What a stopped container keeps of its networks: what it asked for and
+/// its names, not its addresses (dockerd clears those at stop).
 pub(crate) fn clear_addresses(ns: &mut NetworkSettings) {
     ns.ports.clear();
     for ep in ns.networks.values_mut() {
@@ -624,6 +649,8 @@ pub(crate) fn clear_addresses(ns: &mut NetworkSettings) {
             driver_opts: ep.driver_opts.take(),
             network_id: std::mem::take(&mut ep.network_id),
             mac_address: String::new(),
+            // dockerd keeps the names (1.41: the short id alias).
+            dns_names: ep.dns_names.take(),
             ..Default::default()
         };
         *ep = asked;

@@ -109,7 +109,8 @@ impl Engine {
             .iter()
             .find(|(k, e)| e.network_id == n.id || **k == n.name)
         else {
-            return Err(Error::Forbidden(format!(
+            // dockerd answers 500 for it.
+            return Err(Error::Internal(format!(
                 "container {} is not connected to network {}",
                 c.id, n.name
             )));

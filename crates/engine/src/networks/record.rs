@@ -50,8 +50,10 @@ pub struct NetworkRecord {
     /// `-o` as given (or the default bridge's, as dockerd shows them).
     pub options: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
-    /// IPAM driver options (`--ipam-opt`).
-    pub ipam_options: BTreeMap<String, String>,
+    /// IPAM driver options (`--ipam-opt`); None when the client sent
+    /// null, which dockerd answers as null.
+    #[serde(default)]
+    pub ipam_options: Option<BTreeMap<String, String>>,
     /// The Linux bridge; empty for host and none.
     pub bridge: String,
     pub mtu: u32,
@@ -107,7 +109,11 @@ impl NetworkRecord {
             enable_ipv6: self.enable_ipv6,
             ipam: wire::Ipam {
                 driver: "default".into(),
-                options: (!builtin).then(|| self.ipam_options.clone()),
+                options: if builtin {
+                    None
+                } else {
+                    self.ipam_options.clone()
+                },
                 config,
             },
             internal: self.internal,
