@@ -253,6 +253,11 @@ fn network_objects_as_dockerd_shows_them() {
     // Removal: the bridge goes with the network.
     t.ok(&["rm", "-f", &c]);
     t.ok(&["network", "rm", "appnet"]);
+    let table = t.rules();
+    assert!(
+        !table.contains(&br),
+        "the network's rules go with it: {table}"
+    );
     let links = t.net.command("ip").args(["-o", "link"]).output().unwrap();
     assert!(!links.stdout_str().contains(&br), "{}", links.stdout_str());
     t.ok(&["network", "create", "spare"]);
@@ -289,6 +294,21 @@ fn published_ports_reach_the_container_from_everywhere() {
         .expect("a port chosen for -p 80");
     let port = t.ok(&["port", &web, "80"]);
     assert!(port.contains("0.0.0.0:8080"), "{port}");
+    // -P: every exposed port on a port of the ephemeral range.
+    let all = t.web("all", &["--expose", "80", "-P"]);
+    let p = t.inspect(&all)["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"]
+        .as_str()
+        .unwrap()
+        .parse::<u16>()
+        .unwrap();
+    assert!(p >= 1024, "{p}");
+    let ready = |addr: String, body: &str| {
+        eventually(Duration::from_secs(10), || {
+            t.net.run(|| http_get(&addr)).as_deref() == Some(body)
+        })
+    };
+    assert!(ready(format!("127.0.0.1:{p}"), "all\n"));
+    assert!(ready("127.0.0.1:8080".into(), "web\n"));
 
     let host = |p: &str| format!("{HOST_IP}:{p}");
     let got = t.net.run(|| {

@@ -149,6 +149,13 @@ impl Engine {
         if n.is_bridge() {
             let _ = live.netlink(|nl| bridge::delete(nl, &n.bridge));
         }
+        // The last network gone: the table goes too, and the host is as
+        // it was before berth's first network.
+        let empty = live.up.lock().expect("live lock").is_empty();
+        if empty && live.table_ready.load(Ordering::SeqCst) {
+            live.table_ready.store(false, Ordering::SeqCst);
+            let _ = live.firewall(&self.config.net.firewall_table, |fw| fw.remove_all());
+        }
     }
 
     /// At open, after a restart or a SIGKILL: the firewall table is
