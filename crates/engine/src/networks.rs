@@ -124,7 +124,7 @@ impl Engine {
                         "--bridge none: containers are still on the default bridge network".into(),
                     ));
                 }
-                self.store.delete(berth_store::Kind::Networks, &old.id)?;
+                self.write_network_records(|s| s.delete(berth_store::Kind::Networks, &old.id))?;
             }
             (Some(want), Some(old))
                 if old.bridge == *want
@@ -174,16 +174,32 @@ impl Engine {
             (None, None) => {}
         }
         for n in made {
-            self.store.put(berth_store::Kind::Networks, &n.id, &n)?;
+            self.write_network_records(|s| s.put(berth_store::Kind::Networks, &n.id, &n))?;
         }
         Ok(())
     }
 
     /// Every network record.
     pub fn networks(&self) -> Result<Vec<NetworkRecord>> {
+        let mut cached = self.net_live.records.lock().expect("records lock");
+        if let Some(all) = cached.as_ref() {
+            return Ok(all.clone());
+        }
         let mut all: Vec<NetworkRecord> = self.store.all(berth_store::Kind::Networks)?;
         all.sort_by(|a, b| a.created.cmp(&b.created).then(a.name.cmp(&b.name)));
+        *cached = Some(all.clone());
         Ok(all)
+    }
+
+    /// A write of network records, under the cache's lock (no read caches
+    /// what it replaces); the next read loads them again.
+    fn write_network_records(
+        &self,
+        write: impl FnOnce(&berth_store::Store) -> berth_store::Result<()>,
+    ) -> Result<()> {
+        let mut cached = self.net_live.records.lock().expect("records lock");
+        *cached = None;
+        Ok(write(&self.store)?)
     }
 
     /// The network a full id, a name or a unique id prefix names, as
@@ -465,7 +481,8 @@ impl Engine {
             mtu,
         };
         self.live_network_up(&n)?;
-        if let Err(e) = self.store.put(berth_store::Kind::Networks, &id, &n) {
+        if let Err(e) = self.write_network_records(|s| s.put(berth_store::Kind::Networks, &id, &n))
+        {
             self.live_network_down(&n);
             return Err(e.into());
         }
@@ -543,7 +560,7 @@ impl Engine {
                 n.name, n.id
             )));
         }
-        self.store.delete(berth_store::Kind::Networks, &n.id)?;
+        self.write_network_records(|s| s.delete(berth_store::Kind::Networks, &n.id))?;
         self.live_network_down(&n);
         self.network_event("destroy", &n, None);
         Ok(())

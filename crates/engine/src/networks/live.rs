@@ -23,10 +23,14 @@ use crate::{Engine, Error, Result};
 pub struct Live {
     netlink: Mutex<Option<Netlink>>,
     firewall: Mutex<Option<Firewall>>,
-    /// Networks whose bridge and rules are in place: their rule handles.
-    up: Mutex<HashMap<String, Handles>>,
+    /// Networks whose bridge and rules are in place: the bridge's index
+    /// and the rules' handles.
+    up: Mutex<HashMap<String, (u32, Handles)>>,
     /// Per network id, a pool per subnet.
     pub(crate) pools: Mutex<HashMap<String, Vec<Pool>>>,
+    /// The store's network records, read once (starts look them up
+    /// several times); dropped at every write.
+    pub(crate) records: Mutex<Option<Vec<NetworkRecord>>>,
     /// berth's table exists (made by a whole rebuild): rules can be added.
     table_ready: std::sync::atomic::AtomicBool,
 }
@@ -84,6 +88,11 @@ impl Engine {
             return Ok(0);
         }
         let live = &self.net_live;
+        // The common case, every start after a network's first: nothing to
+        // ask the kernel.
+        if let Some((index, _)) = live.up.lock().expect("live lock").get(&n.id) {
+            return Ok(*index);
+        }
         let v4 = n
             .v4()
             .ok_or_else(|| Error::Internal(format!("network {}: no IPv4 subnet", n.name)))?;
@@ -134,7 +143,7 @@ impl Engine {
                     return Err(e);
                 }
             };
-            up.insert(n.id.clone(), handles);
+            up.insert(n.id.clone(), (index, handles));
         }
         Ok(index)
     }
@@ -142,7 +151,7 @@ impl Engine {
     /// Removes the network's rules and bridge (`network rm`).
     pub(crate) fn live_network_down(&self, n: &NetworkRecord) {
         let live = &self.net_live;
-        if let Some(h) = live.up.lock().expect("live lock").remove(&n.id) {
+        if let Some((_, h)) = live.up.lock().expect("live lock").remove(&n.id) {
             let _ = live.firewall(&self.config.net.firewall_table, |fw| fw.delete(&h));
         }
         live.pools.lock().expect("pools lock").remove(&n.id);
@@ -190,7 +199,9 @@ impl Engine {
         let mut up = self.net_live.up.lock().expect("live lock");
         up.clear();
         for (n, h) in networks.iter().zip(net_handles) {
-            up.insert(n.id.clone(), h);
+            // Its bridge exists (the filter above): only the index is asked.
+            let index = berth_net::nl::ifindex(&n.bridge).unwrap_or(0);
+            up.insert(n.id.clone(), (index, h));
         }
         drop(up);
         // One Handles per rule, in the order given: back to their owners.
