@@ -484,7 +484,7 @@ impl Engine {
         if let Err(e) = self.write_network_records(|s| s.put(berth_store::Kind::Networks, &id, &n))
         {
             self.live_network_down(&n);
-            return Err(e.into());
+            return Err(e);
         }
         self.network_event("create", &n, None);
         Ok(wire::NetworkCreateResponse {
