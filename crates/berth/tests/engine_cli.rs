@@ -473,10 +473,7 @@ fn unsupported_flags_are_refused(e: &Engine) {
     }
     let img = e.image.as_str();
     let label = format!("berth.test={}", unique_id("refused"));
-    let cases: &[(&[&str], &str)] = &[(
-        &["--network", "container:other"],
-        "--network container:other",
-    )];
+    let cases: &[(&[&str], &str)] = &[(&["--pid", "container:other"], "--pid container:other")];
     for (flags, says) in cases {
         for verb in ["run", "create"] {
             let mut args = vec![verb, "--rm", "-l", &label];

@@ -199,8 +199,10 @@ impl Engine {
             ));
         }
         for l in super::links::of(hc)? {
+            // 400, not 404: docker's CLI reads a 404 at create as a
+            // missing image and pulls.
             self.get(&l.name).map_err(|_| {
-                Error::NotFound(format!(
+                Error::Invalid(format!(
                     "could not get container for {0}: No such container: {0}",
                     l.name
                 ))
