@@ -1047,3 +1047,111 @@ fn links_on_the_default_bridge_and_as_aliases_on_user_networks() {
     ]);
     assert_eq!(resolve(&t, &client, "cache"), vec![sip]);
 }
+
+/// berth beside a real dockerd on one host (a scratch namespace for both):
+/// dockerd's docker0, its iptables chains and FORWARD DROP policy, its
+/// docker-proxy; each engine's published ports and networks work, and
+/// dockerd's rules are still there.
+#[test]
+fn berth_and_dockerd_share_a_host() {
+    let (Some(dockerd), Some(docker)) = (
+        berth_testkit::require_tool("dockerd"),
+        berth_testkit::require_tool("docker"),
+    ) else {
+        return;
+    };
+    if berth_testkit::require_tool("containerd").is_none() {
+        return;
+    }
+    let net = ScratchNet::new();
+    // dockerd first: it takes 172.17/16, berth's default bridge another.
+    let d = common::dockerd::Dockerd::start_in_netns(&dockerd, docker, &net.path());
+    d.import_busybox("bbd:1");
+    // dockerd sets it when it turns forwarding on itself; make sure of it,
+    // as on a host where it did.
+    let st = net
+        .command("iptables")
+        .args(["-P", "FORWARD", "DROP"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let Some(e) = Engine::berth_daemon_in_netns(&net) else {
+        return;
+    };
+    let t = Net { e, net };
+    let theirs = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "dweb",
+        "-p",
+        "8090:80",
+        "bbd:1",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo dockerd > /www/index.html && exec httpd -f -p 80 -h /www",
+    ]);
+    assert!(theirs.status.success(), "{}", theirs.stderr_str());
+    t.web("bweb", &["-p", "8080:80"]);
+    t.ok(&["network", "create", "ours"]);
+    t.web("named", &["--network", "ours"]);
+    let bridge_net = t.inspect("bweb")["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        !bridge_net.starts_with("172.17."),
+        "berth took docker0's subnet: {bridge_net}"
+    );
+    let fetch = |addr: String, body: &'static str| {
+        eventually(Duration::from_secs(10), || {
+            t.net.run(|| http_get(&addr)).as_deref() == Some(body)
+        })
+    };
+    assert!(
+        fetch("127.0.0.1:8080".into(), "bweb\n"),
+        "berth from 127.0.0.1"
+    );
+    assert!(
+        fetch(format!("{HOST_IP}:8080"), "bweb\n"),
+        "berth from the host's address"
+    );
+    assert!(
+        fetch(format!("{HOST_IP}:8090"), "dockerd\n"),
+        "dockerd's port"
+    );
+    let outside = t.net.outside(|| {
+        (
+            http_get(&format!("{HOST_IP}:8080")),
+            http_get(&format!("{HOST_IP}:8090")),
+        )
+    });
+    assert_eq!(outside.0.as_deref(), Some("bweb\n"));
+    assert_eq!(outside.1.as_deref(), Some("dockerd\n"));
+    // Container to container by name on berth's network, past FORWARD DROP.
+    let got = t.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "ours",
+        &t.e.image,
+        "wget",
+        "-qO-",
+        "http://named/index.html",
+    ]);
+    assert_eq!(got, "named");
+    let rules = t
+        .net
+        .command("iptables")
+        .arg("-S")
+        .output()
+        .unwrap()
+        .stdout_str();
+    for theirs in ["-P FORWARD DROP", "-N DOCKER", "-A FORWARD -j DOCKER-USER"] {
+        assert!(
+            rules.contains(theirs),
+            "dockerd's {theirs:?} is gone: {rules}"
+        );
+    }
+    let _ = d.docker(&["rm", "-f", "dweb"]);
+}
