@@ -1155,3 +1155,55 @@ fn berth_and_dockerd_share_a_host() {
     }
     let _ = d.docker(&["rm", "-f", "dweb"]);
 }
+
+#[test]
+fn icc_off_keeps_containers_of_a_network_apart() {
+    let Some(t) = Net::new() else { return };
+    t.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.251.0.0/24",
+        "-o",
+        "com.docker.network.bridge.enable_icc=false",
+        "apart",
+    ]);
+    let a = t.web("lonely", &["--network", "apart", "-p", "8085:80"]);
+    let ip = ip_of(&t.inspect(&a), "apart");
+    let direct = t.e.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "apart",
+        &t.e.image,
+        "sh",
+        "-c",
+        &format!("timeout 3 wget -qO- http://{ip}/index.html; exit $?"),
+    ]);
+    assert!(!direct.status.success(), "icc off: reached {ip}");
+    // Its published port is still reachable, from the host and the network.
+    assert!(eventually(Duration::from_secs(10), || {
+        t.net.run(|| http_get("127.0.0.1:8085")).as_deref() == Some("lonely\n")
+    }));
+    let via_host = t.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "apart",
+        &t.e.image,
+        "wget",
+        "-qO-",
+        &format!("http://{HOST_IP}:8085/index.html"),
+    ]);
+    assert_eq!(via_host, "lonely");
+    t.fails(
+        &[
+            "network",
+            "create",
+            "-o",
+            "com.docker.network.bridge.enable_icc=maybe",
+            "x",
+        ],
+        "invalid value",
+    );
+}

@@ -304,14 +304,8 @@ impl Engine {
                 )));
             }
         }
-        if options.get(record::OPT_ICC).is_some_and(|v| v != "true") {
-            return Err(Error::Invalid(format!(
-                "{} other than true (no inter-container traffic) is not supported by berth yet",
-                record::OPT_ICC
-            )));
-        }
-        let masquerade = parse_bool_opt(&options, record::OPT_MASQUERADE)?;
-        let _ = masquerade;
+        parse_bool_opt(&options, record::OPT_ICC)?;
+        parse_bool_opt(&options, record::OPT_MASQUERADE)?;
         let ipam = req.ipam.clone().unwrap_or_default();
         if !matches!(ipam.driver.as_str(), "" | "default") {
             return Err(Error::NotFound(format!(

@@ -113,6 +113,10 @@ pub struct NetworkRules {
     pub internal: bool,
     /// Outbound NAT (true by default; false for internal).
     pub masquerade: bool,
+    /// Containers of the bridge may talk to each other (dockerd's
+    /// `enable_icc`, true by default); false drops bridged traffic between
+    /// them, published ports (DNAT) still accepted before.
+    pub icc: bool,
 }
 
 /// One published port range of one container.
@@ -426,6 +430,16 @@ impl Firewall {
             format!("add {b} to set {SET}"),
         )];
         let mut rules: Vec<(&str, Vec<Expr>, String)> = Vec::new();
+        if !n.icc {
+            let mut within = expr::iifname(b, true);
+            within.extend(expr::oifname(b, true));
+            within.push(expr::drop());
+            rules.push((
+                FILTER_FORWARD,
+                within,
+                format!("add drop within {b} (icc off)"),
+            ));
+        }
         if n.internal {
             let mut out_of = expr::iifname(b, true);
             out_of.extend(expr::oifname(b, false));

@@ -23,6 +23,7 @@ fn network(bridge: &str, subnets: &[&str]) -> NetworkRules {
         subnets: subnets.iter().map(|s| s.parse().unwrap()).collect(),
         internal: false,
         masquerade: true,
+        icc: true,
     }
 }
 

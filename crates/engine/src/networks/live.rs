@@ -73,6 +73,10 @@ pub(crate) fn rules_for(n: &NetworkRecord) -> NetworkRules {
         subnets: n.subnets.iter().map(|s| s.subnet).collect(),
         internal: n.internal,
         masquerade: masquerade && !n.internal,
+        icc: n
+            .options
+            .get(super::record::OPT_ICC)
+            .is_none_or(|v| v == "true" || v == "1"),
     }
 }
 
