@@ -43,7 +43,7 @@ impl Engine {
             )));
         }
         let mut asked = req.endpoint_config.unwrap_or_default();
-        super::attach::check_endpoint(&n, &asked)?;
+        super::request::check_endpoint(&n, &asked)?;
         asked.network_id = n.id.clone();
         let engine = self.clone();
         let id = c.id.clone();
