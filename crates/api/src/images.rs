@@ -342,6 +342,12 @@ async fn spool_body(engine: &Engine, req: Request<Incoming>) -> Result<Spool, Bo
                 .map_err(|e| Box::new(error(500, format!("spooling the upload: {e}"))))?;
         }
     }
+    // tokio's File writes from a background thread: without this the last
+    // write may still be in flight when the blocking reader opens the path
+    // (a flake seen under load: `docker import` of a non-tar read as empty).
+    file.flush()
+        .await
+        .map_err(|e| Box::new(error(500, format!("spooling the upload: {e}"))))?;
     Ok(spool)
 }
 
