@@ -196,6 +196,28 @@ fn network_objects_as_dockerd_shows_them() {
         &["network", "create", "appnet"],
         "network with name appnet already exists",
     );
+    // Another kind of link of that name is never taken over.
+    t.fails(
+        &[
+            "network",
+            "create",
+            "-o",
+            "com.docker.network.bridge.name=vethout",
+            "steal2",
+        ],
+        "exists and is not a bridge",
+    );
+    let up = t
+        .net
+        .command("ip")
+        .args(["-o", "addr", "show", "dev", "vethout"])
+        .output()
+        .unwrap();
+    assert!(
+        !up.stdout_str().contains("inet 172."),
+        "{}",
+        up.stdout_str()
+    );
     t.fails(
         &["network", "create", "--subnet", "nonsense", "bad"],
         "invalid CIDR address: nonsense",

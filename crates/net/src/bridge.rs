@@ -55,6 +55,14 @@ pub fn address(index: u32, net: IpNet, what: String) -> Request {
 /// Makes the bridge (or finds it), gives it its address, brings it up.
 /// Returns its index.
 pub fn ensure(nl: &mut Netlink, b: &Bridge) -> io::Result<u32> {
+    // Never take over another kind of link that has the name (`-o
+    // com.docker.network.bridge.name=eth0`), as dockerd refuses it.
+    if nl.link_is_bridge(&b.name)? == Some(false) {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("device {} exists and is not a bridge", b.name),
+        ));
+    }
     if ifindex(&b.name).is_err() {
         let mut link = LinkMessage::default();
         link.attributes.push(LinkAttribute::IfName(b.name.clone()));

@@ -12,7 +12,7 @@ use netlink_packet_core::{
     NetlinkPayload,
 };
 use netlink_packet_route::RouteNetlinkMessage;
-use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use netlink_sys::protocols::NETLINK_ROUTE;
 use netlink_sys::{Socket, SocketAddr};
 
@@ -105,6 +105,62 @@ impl Netlink {
         }
         failure.map_or(Ok(()), Err)
     }
+
+    /// Whether a link of that name exists, and whether it is a bridge.
+    pub fn link_is_bridge(&mut self, name: &str) -> io::Result<Option<bool>> {
+        self.seq += 1;
+        let mut l = LinkMessage::default();
+        l.attributes.push(LinkAttribute::IfName(name.into()));
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | NLM_F_ACK;
+        header.sequence_number = self.seq;
+        let mut msg = NetlinkMessage::new(
+            header,
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::GetLink(l)),
+        );
+        msg.finalize();
+        let mut buf = vec![0u8; msg.buffer_len()];
+        msg.serialize(&mut buf[..]);
+        self.socket.send(&buf, 0)?;
+        let mut found = None;
+        let mut rb = vec![0u8; 64 * 1024];
+        loop {
+            let len = self.socket.recv(&mut &mut rb[..], 0)?;
+            let mut off = 0;
+            while off < len {
+                let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&rb[off..len])
+                    .map_err(|e| io::Error::other(format!("netlink answer: {e}")))?;
+                off += (msg.header.length as usize).max(1);
+                match msg.payload {
+                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)) => {
+                        let bridge = link.attributes.iter().any(|a| {
+                            matches!(a, LinkAttribute::LinkInfo(infos)
+                                if infos.iter().any(|i| matches!(i, LinkInfo::Kind(InfoKind::Bridge))))
+                        });
+                        found = Some(bridge);
+                    }
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            None => Ok(found),
+                            Some(c) if -c.get() == libc_enodev() => Ok(None),
+                            Some(c) => {
+                                let os = io::Error::from_raw_os_error(-c.get());
+                                Err(io::Error::new(
+                                    os.kind(),
+                                    format!("looking up link {name}: {os}"),
+                                ))
+                            }
+                        };
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+fn libc_enodev() -> i32 {
+    nix::errno::Errno::ENODEV as i32
 }
 
 /// Sets a link up, by name.
