@@ -8,6 +8,9 @@
 #              repetitions, median), the cases interleaved rep by rep:
 #              raw-veth      two scratch namespaces joined by one veth pair, no
 #                            bridge (the reference for container to container)
+#              bare-bridge   the same two namespaces through a bare Linux bridge
+#                            (two veth pairs, no netfilter rules): the bridge
+#                            topology's own cost, without any engine
 #              berth-c2c     container -> container on berth's default bridge
 #              docker-c2c    container -> container on dockerd's bridge
 #              loopback      iperf3 server and client on 127.0.0.1 of one
@@ -19,7 +22,11 @@
 #              docker-pub    docker's "host" 127.0.0.1:PORT -> published port
 #                            (docker-proxy, as 127.0.0.1 is never DNATed by dockerd)
 #   2. start   hyperfine `CLI run --rm busybox true` on the default bridge and
-#              with `--network none`, berth and docker
+#              with `--network none`, berth and docker; then berth's two again,
+#              interleaved (bench/runtime/interleave.py: round-robin, shuffled
+#              each round, START_ROUNDS rounds), as a cross-check of the few-ms
+#              difference that a shared machine's drift can swamp between two
+#              hyperfine series
 #   3. par     PAR_N `CLI run -d --network benchnet busybox sleep 1000` at once on
 #              one user network, until `ps -q` lists all of them (parallel.py)
 #
@@ -36,7 +43,8 @@
 #           its own (bnd<pid>, 10.231.X.1/24) made in NS_DOCKER, never the
 #           host's docker0.
 #   raw veth: two more scratch namespaces, NS_VA (server, also the loopback
-#           case) and NS_VB (client), joined by a veth pair 10.199.0.1/.2.
+#           case) and NS_VB (client), joined by a veth pair 10.199.0.1/.2,
+#           and through a bridge in a third, NS_BR (10.198.0.1/.2).
 # The CLIs run in the host namespace: they only talk to the daemons' sockets.
 # The clients of the -direct and -pub cases run in the engine's scratch "host"
 # namespace (`nsenter --net=NS iperf3 -c ...`): that namespace is the host as
@@ -52,13 +60,14 @@
 # Usage (as root):
 #   bench/net/run.sh
 # Environment:
-#   IPERF_TIME=5 IPERF_REPS=3     iperf3 seconds per run and repetitions (median)
+#   IPERF_TIME=5 IPERF_REPS=5     iperf3 seconds per run and repetitions (median)
 #   RUNS=20 WARMUP=3              hyperfine runs and warm-ups (series 2)
+#   START_ROUNDS=50               series 2: rounds of the interleaved cross-check
 #   PAR_N=100 PAR_REPS=3          series 3: containers at once, repetitions
 #   SERIES="tput start par"       which series
 #   ENGINES="berth docker"        which engines (podman: not installed here; a
 #                                 note says so when it is absent)
-#   SETTLE_MAX=30                 before each series, wait up to this many
+#   SETTLE_MAX=20                 before each series, wait up to this many
 #                                 seconds for CPU pressure (PSI some avg10) < 5 %
 #   BERTH=P                       the berth binary (default: scripts/build-berth
 #                                 into target/bench-static, as bench/engine)
@@ -86,14 +95,15 @@ WORKSPACE=$(cd "$SCRIPT_DIR/../.." && pwd)
 T_START=$(date +%s)
 
 IPERF_TIME=${IPERF_TIME:-5}
-IPERF_REPS=${IPERF_REPS:-3}
+IPERF_REPS=${IPERF_REPS:-5}
 RUNS=${RUNS:-20}
+START_ROUNDS=${START_ROUNDS:-50}
 WARMUP=${WARMUP:-3}
 PAR_N=${PAR_N:-100}
 PAR_REPS=${PAR_REPS:-3}
 SERIES=${SERIES:-"tput start par"}
 ENGINES=${ENGINES:-"berth docker"}
-SETTLE_MAX=${SETTLE_MAX:-30}
+SETTLE_MAX=${SETTLE_MAX:-20}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 IPERF3=${IPERF3:-/usr/bin/iperf3}
 DOCKERD=${DOCKERD:-$(command -v dockerd || true)}
@@ -180,7 +190,7 @@ SUB=$(($$ % 250 + 1))
 HOLDERS=()      # pids of the `unshare -n sleep infinity` namespace holders
 NS_INODES=()    # their namespaces' inodes (net:[...])
 IPERF_PIDS=()   # iperf3 servers started on the scratch hosts
-NS_BERTH= NS_DOCKER= NS_VA= NS_VB=
+NS_BERTH= NS_DOCKER= NS_VA= NS_VB= NS_BR=
 declare -a BC=() DC=() # the CLIs: berth and docker against their daemons
 export BERTH_NO_AUTOSTART=1
 unset BERTH_HOST DOCKER_HOST
@@ -358,7 +368,21 @@ inns "$NS_VA" ip addr add 10.199.0.1/24 dev bnva
 inns "$NS_VA" ip link set bnva up
 inns "$NS_VB" ip addr add 10.199.0.2/24 dev bnvb
 inns "$NS_VB" ip link set bnvb up
-info "raw veth: namespaces $NS_VA (bnva 10.199.0.1/24, iperf3 server; also the loopback case) and $NS_VB (bnvb 10.199.0.2/24, client), mtu $(inns "$NS_VA" cat /sys/class/net/bnva/mtu)"
+# The same two namespaces, also joined through a bare Linux bridge in a third
+# one (two veth pairs, no nftables or iptables anywhere): the topology of two
+# containers on one bridge, without any engine.
+new_netns NS_BR
+inns "$NS_BR" ip link add bnbr type bridge
+inns "$NS_BR" ip link set bnbr up
+for side in a b; do
+    case $side in a) ns=$NS_VA addr=10.198.0.1/24 ;; b) ns=$NS_VB addr=10.198.0.2/24 ;; esac
+    inns "$NS_BR" ip link add "bnb$side" type veth peer name "bnc$side" netns "$(echo "$ns" | cut -d/ -f3)"
+    inns "$NS_BR" ip link set "bnb$side" master bnbr up
+    inns "$ns" ip addr add "$addr" dev "bnc$side"
+    inns "$ns" ip link set "bnc$side" up
+done
+info "bare bridge: bnbr in $NS_BR, veths to the same two namespaces (10.198.0.1/24 server, 10.198.0.2/24 client)"
+info "raw veth: namespaces $NS_VA (bnva 10.199.0.1/24, iperf3 server; also the loopback case) and $NS_VB (bnvb 10.199.0.2/24, client), mtu $(inns "$NS_VA" ip -o link show bnva | sed -n 's/.* mtu \([0-9]*\).*/\1/p')"
 
 # --- the engines -----------------------------------------------------------------
 if has berth; then
@@ -445,7 +469,7 @@ IPERF_C="-t $IPERF_TIME -J"
 if series tput; then
     settle tput
     log "throughput: iperf3 servers"
-    inns "$NS_VA" "$IPERF3" -s -p 5201 </dev/null >>"$TMP/iperf-va.log" 2>&1 &
+    nsenter --net="$NS_VA" "$IPERF3" -s -p 5201 </dev/null >>"$TMP/iperf-va.log" 2>&1 &
     IPERF_PIDS+=("$!")
     wait_listen "$NS_VA" 5201 || die "the raw-veth iperf3 server did not listen: $(cat "$TMP/iperf-va.log")"
     declare -A SRV_IP=()
@@ -465,6 +489,7 @@ if series tput; then
         info "$e: iperf3 server container ${id:0:12} at ${SRV_IP[$e]}, published $PUB_PORT:5201; $(sh -c "$cli port bench-iperf" 2>&1 | paste -sd';')"
     done
     add_case raw-veth "$(printf '%q ' nsenter --net="$NS_VB" "$IPERF3") -c 10.199.0.1 -p 5201 $IPERF_C"
+    add_case bare-bridge "$(printf '%q ' nsenter --net="$NS_VB" "$IPERF3") -c 10.198.0.1 -p 5201 $IPERF_C"
     for e in $ENGINES; do
         [ -n "${SRV_IP[$e]:-}" ] || continue
         add_case "$e-c2c" "$(cli_of "$e") run --rm $IPERF_IN -c ${SRV_IP[$e]} -p 5201 $IPERF_C"
@@ -527,6 +552,14 @@ if series start; then
     done
 fi
 
+if series start && has berth; then
+    settle start-berth-interleaved
+    log "timing berth's run --rm on the bridge and with --network none, interleaved ($START_ROUNDS rounds)"
+    python3 "$SCRIPT_DIR/../runtime/interleave.py" "$START_ROUNDS" "$RESULTS_DIR/start-berth-interleaved.json" \
+        "bridge=$(cli_of berth)run --rm busybox true" "none=$(cli_of berth)run --rm --network none busybox true" \
+        >"$RESULTS_DIR/start-berth-interleaved.md" || note "start-berth-interleaved failed"
+fi
+
 # --- 3. parallel starts on one user network --------------------------------------------
 if series par; then
     for e in $ENGINES; do
@@ -558,8 +591,9 @@ if has berth; then
     berth_ns=$NS_BERTH
     stop_berth
     info "berth: after its daemon's SIGTERM, its namespace has links [$(inns "$berth_ns" ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | paste -sd' ')], nft tables [$(inns "$berth_ns" nft list tables 2>/dev/null | paste -sd',')]"
-    grep -iE 'error|warn|panic' "$BERTH_DIR/daemon.log" | head -n 20 >"$RESULTS_DIR/berth-daemon-errors.txt" || true
-    [ -s "$RESULTS_DIR/berth-daemon-errors.txt" ] && note "berth: its daemon log has errors or warnings: $(head -n 3 "$RESULTS_DIR/berth-daemon-errors.txt" | tr '\n' ' ')"
+    inns "$berth_ns" nft list ruleset >"$RESULTS_DIR/berth-nft-after-stop.txt" 2>&1 || true
+    errs=$(grep -iE 'error|warn|panic' "$BERTH_DIR/daemon.log" | head -n 20 || true)
+    [ -n "$errs" ] && note "berth: its daemon log has errors or warnings: $(echo "$errs" | head -n 3 | tr '\n' ' ')"
     cp "$BERTH_DIR/daemon.log" "$RESULTS_DIR/berth-daemon.log"
 fi
 if has docker; then
@@ -573,7 +607,27 @@ host_state >"$TMP/host.after"
 if cmp -s "$TMP/host.before" "$TMP/host.after"; then
     info "host: links, nft tables and forwarding sysctls the same after the run as before it"
 else
-    note "host: links, nft tables or sysctls changed during the run (other users of the machine may have done it; this script works in scratch namespaces only): $(diff "$TMP/host.before" "$TMP/host.after" | grep '^[<>]' | tr '\n' ' ')"
+    changes=$(python3 - "$TMP/host.before" "$TMP/host.after" <<'EOF'
+import sys
+def parse(path):
+    d = {}
+    for line in open(path):
+        k, _, v = line.rstrip("\n").partition(": ")
+        d[k] = [v] if k == "sysctl" else v.split(" " if k == "links" else ",")
+    return d
+a, b = parse(sys.argv[1]), parse(sys.argv[2])
+out = []
+for k in a:
+    new = [x for x in b.get(k, []) if x and x not in a[k]]
+    gone = [x for x in a[k] if x and x not in b.get(k, [])]
+    if new:
+        out.append(f"{k} appeared: {' '.join(new)}")
+    if gone:
+        out.append(f"{k} gone: {' '.join(gone)}")
+print("; ".join(out))
+EOF
+)
+    note "host: changed during the run: $changes (this script works in scratch namespaces only: what appeared or went is another user's of this machine unless it bears our names bn*, berth0 or berth-<hash>)"
 fi
 
 # --- summary ---------------------------------------------------------------------------
