@@ -97,7 +97,8 @@ impl Engine {
                 Err(e) => return Err(e),
             };
             let private = n.name == HOST || n.name == NONE;
-            if private && asked_len_gt1(&out, &n) {
+            // host or none alone: nothing may come before it.
+            if private && !out.networks.is_empty() {
                 return Err(conflict_private(&n.name));
             }
             if !private && out.networks.keys().any(|k| k == HOST || k == NONE) {
@@ -139,10 +140,6 @@ impl Engine {
         }
         Ok((out, warnings))
     }
-}
-
-fn asked_len_gt1(out: &NetworkSettings, _n: &NetworkRecord) -> bool {
-    !out.networks.is_empty()
 }
 
 fn conflict_private(name: &str) -> Error {
