@@ -590,6 +590,19 @@ fn host_none_and_outbound_nat() {
         none.contains("lo:") && none.contains(",UP"),
         "lo is up: {none}"
     );
+    t.fails(
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "--network",
+            "bridge",
+            &t.e.image,
+            "true",
+        ],
+        "one of the networks in private (host) mode",
+    );
     let host = t.ok(&[
         "run",
         "--rm",
