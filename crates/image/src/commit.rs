@@ -33,50 +33,72 @@ pub fn commit(
     upper: &Path,
     opts: &CommitOptions,
 ) -> Result<ImageRecord> {
-    // The layer is kept uncompressed: its digest is then its diff_id.
-    let mut w = store.content.writer(Expected {
-        what: "committed layer".into(),
-        ..Default::default()
-    })?;
-    diff::write_layer(upper, &mut w)?;
-    let (layer_digest, layer_size) = w.commit()?;
-
-    let parent_manifest = store.manifest(parent)?;
     let mut config = store.config(parent)?;
     let mut section = opts.config.clone();
     for c in &opts.changes {
         crate::import::apply_change(&mut section, c)?;
     }
-    let now = humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string();
     config["config"] = section;
-    config["created"] = json!(now);
     config["container"] = json!(opts.container_id);
     if !opts.author.is_empty() {
         config["author"] = json!(opts.author);
     }
-    match config["rootfs"]["diff_ids"].as_array_mut() {
-        Some(ids) => ids.push(json!(layer_digest.to_string())),
-        None => {
-            config["rootfs"] = json!({"type": "layers", "diff_ids": [layer_digest.to_string()]})
-        }
-    }
-    let mut entry = json!({"created": now, "created_by": opts.created_by});
+    let mut entry = json!({"created_by": opts.created_by});
     if !opts.comment.is_empty() {
         entry["comment"] = json!(opts.comment);
     }
     if !opts.author.is_empty() {
         entry["author"] = json!(opts.author);
     }
-    match config["history"].as_array_mut() {
-        Some(h) => h.push(entry),
-        None => config["history"] = json!([entry]),
-    }
-    let mut layers = parent_manifest.layers.clone();
-    layers.push(Descriptor::new(
-        manifest::OCI_LAYER,
-        layer_digest,
-        layer_size,
-    ));
     let tags: Vec<ImageRef> = opts.tag.iter().cloned().collect();
-    store.add_oci(&config, layers, &tags)
+    add_layer(store, Some(parent), config, Some(upper), entry, &tags)
+}
+
+/// A new image on `parent` (None: on nothing, `FROM scratch`): `upper`,
+/// when given, written out as one more layer (an overlay upper directory
+/// or any directory of new files), and `config`, the whole image config,
+/// its `created`, `rootfs` and `history` brought up to date here.
+/// `history` is the new history entry (`created_by`, `comment`, ...); a
+/// step without a layer is marked `empty_layer` as Docker marks it.
+pub fn add_layer(
+    store: &ImageStore,
+    parent: Option<&ImageRecord>,
+    mut config: Value,
+    upper: Option<&Path>,
+    mut history: Value,
+    tags: &[ImageRef],
+) -> Result<ImageRecord> {
+    let mut layers = match parent {
+        Some(p) => store.manifest(p)?.layers,
+        None => Vec::new(),
+    };
+    let now = humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string();
+    config["created"] = json!(now);
+    history["created"] = json!(now);
+    if config["rootfs"]["diff_ids"].as_array().is_none() {
+        config["rootfs"] = json!({"type": "layers", "diff_ids": []});
+    }
+    match upper {
+        Some(upper) => {
+            // The layer is kept uncompressed: its digest is then its diff_id.
+            let mut w = store.content.writer(Expected {
+                what: "a new layer".into(),
+                ..Default::default()
+            })?;
+            diff::write_layer(upper, &mut w)?;
+            let (digest, size) = w.commit()?;
+            config["rootfs"]["diff_ids"]
+                .as_array_mut()
+                .expect("diff_ids made an array above")
+                .push(json!(digest.to_string()));
+            layers.push(Descriptor::new(manifest::OCI_LAYER, digest, size));
+        }
+        None => history["empty_layer"] = json!(true),
+    }
+    match config["history"].as_array_mut() {
+        Some(h) => h.push(history),
+        None => config["history"] = json!([history]),
+    }
+    let rec = store.add_oci(&config, layers, tags)?;
+    store.set_parent(&rec.id, parent.map(|p| &p.id))
 }

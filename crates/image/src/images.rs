@@ -23,6 +23,8 @@ use crate::reference::ImageRef;
 use crate::snapshot::{self, Snapshots};
 use crate::store::ContentStore;
 
+mod build_cache;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ImageRecord {
     pub id: Digest,
@@ -36,6 +38,10 @@ pub struct ImageRecord {
     /// `name@digest` forms, from registries.
     #[serde(default)]
     pub repo_digests: BTreeSet<String>,
+    /// The image this one was built on by a build step or commit
+    /// (moby's `Parent`); None for pulled, loaded and imported images.
+    #[serde(default)]
+    pub parent: Option<Digest>,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -264,6 +270,7 @@ impl ImageStore {
                 .and_then(|c| c.as_str())
                 .map(str::to_string),
             repo_digests: BTreeSet::new(),
+            parent: None,
         };
         let _lock = self.lock()?;
         let before = self.load()?;
@@ -610,6 +617,7 @@ mod store_tests {
             size: 7,
             created: None,
             repo_digests: BTreeSet::new(),
+            parent: None,
         };
         let mut old = Db::default();
         old.images.insert(rec.id.to_string(), rec.clone());

@@ -55,15 +55,18 @@ pub enum Kind {
     Volumes,
     /// Network records, by network id.
     Networks,
+    /// Build cache: a step's cache key to the image id it made.
+    BuildCache,
 }
 
 impl Kind {
-    const ALL: [Kind; 5] = [
+    const ALL: [Kind; 6] = [
         Kind::Containers,
         Kind::Images,
         Kind::Tags,
         Kind::Volumes,
         Kind::Networks,
+        Kind::BuildCache,
     ];
 
     fn table(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
@@ -73,6 +76,7 @@ impl Kind {
             Kind::Tags => TableDefinition::new("tags"),
             Kind::Volumes => TableDefinition::new("volumes"),
             Kind::Networks => TableDefinition::new("networks"),
+            Kind::BuildCache => TableDefinition::new("build_cache"),
         }
     }
 }

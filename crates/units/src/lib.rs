@@ -116,9 +116,81 @@ fn parse(s: &str, base: f64) -> Result<i64, String> {
     Ok((n * mul) as i64)
 }
 
+/// Go's `time.ParseDuration` (`1m30s`, `500ms`, `1.5h`, `-2s`), in
+/// nanoseconds, with Go's error texts.
+pub fn parse_go_duration(s: &str) -> Result<i64, String> {
+    let invalid = || format!("time: invalid duration {s:?}");
+    let (neg, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest == "0" {
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let mut total: i128 = 0;
+    while !rest.is_empty() {
+        let n = rest
+            .bytes()
+            .take_while(|c| c.is_ascii_digit() || *c == b'.')
+            .count();
+        let (num, tail) = rest.split_at(n);
+        if num.is_empty() || num == "." {
+            return Err(invalid());
+        }
+        let unit_len = tail
+            .char_indices()
+            .find(|(_, c)| c.is_ascii_digit() || *c == '.')
+            .map_or(tail.len(), |(i, _)| i);
+        let (unit, tail) = tail.split_at(unit_len);
+        let scale: i128 = match unit {
+            "ns" => 1,
+            "µs" | "us" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "" => return Err(format!("time: missing unit in duration {s:?}")),
+            u => return Err(format!("time: unknown unit {u:?} in duration {s:?}")),
+        };
+        let (int, fr) = num.split_once('.').unwrap_or((num, ""));
+        let int: i128 = if int.is_empty() {
+            0
+        } else {
+            int.parse().map_err(|_| invalid())?
+        };
+        total += int * scale;
+        if !fr.is_empty() {
+            let fr_digits = fr.len().min(18) as u32;
+            let fr: i128 = fr[..fr_digits as usize].parse().map_err(|_| invalid())?;
+            total += fr * scale / 10i128.pow(fr_digits);
+        }
+        rest = tail;
+    }
+    let total = i64::try_from(total).map_err(|_| invalid())?;
+    Ok(if neg { -total } else { total })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_durations_parse_as_go_parses_them() {
+        assert_eq!(parse_go_duration("1m30s"), Ok(90_000_000_000));
+        assert_eq!(parse_go_duration("500ms"), Ok(500_000_000));
+        assert_eq!(parse_go_duration("1.5h"), Ok(5_400_000_000_000));
+        assert_eq!(parse_go_duration("-2s"), Ok(-2_000_000_000));
+        assert_eq!(parse_go_duration("0"), Ok(0));
+        assert_eq!(
+            parse_go_duration("5"),
+            Err("time: missing unit in duration \"5\"".into())
+        );
+        assert!(parse_go_duration("3x").is_err());
+        assert!(parse_go_duration("").is_err());
+    }
 
     #[test]
     fn durations_as_go_units_words_them() {

@@ -517,45 +517,7 @@ pub fn parse_cpus(s: &str) -> Result<i64> {
 
 /// Go's duration syntax (`1m30s`, `500ms`, `2h`), in nanoseconds.
 pub fn parse_duration_ns(s: &str) -> Result<i64> {
-    let mut rest = s.trim();
-    if rest == "0" {
-        return Ok(0);
-    }
-    let neg = rest.starts_with('-');
-    rest = rest.trim_start_matches(['-', '+']);
-    if rest.is_empty() {
-        bail!("time: invalid duration {s:?}");
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let n_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if n_end == 0 {
-            bail!("time: invalid duration {s:?}");
-        }
-        let n: f64 = rest[..n_end]
-            .parse()
-            .map_err(|_| anyhow!("time: invalid duration {s:?}"))?;
-        rest = &rest[n_end..];
-        let u_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let mul = match &rest[..u_end] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            "" => bail!("time: missing unit in duration {s:?}"),
-            u => bail!("time: unknown unit {u:?} in duration {s:?}"),
-        };
-        total += n * mul;
-        rest = &rest[u_end..];
-    }
-    let v = total as i64;
-    Ok(if neg { -v } else { v })
+    berth_units::parse_go_duration(s.trim()).map_err(|e| anyhow!(e))
 }
 
 /// `no`, `always`, `unless-stopped`, `on-failure[:N]`.

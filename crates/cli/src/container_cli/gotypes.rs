@@ -1161,43 +1161,7 @@ pub fn go_duration(ns: i64) -> String {
 
 /// [`go_duration`]'s text back to nanoseconds.
 fn parse_go_duration(s: &str) -> Option<i64> {
-    let (neg, mut rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s),
-    };
-    if rest == "0s" {
-        return Some(0);
-    }
-    let mut total: i128 = 0;
-    while !rest.is_empty() {
-        let n = rest
-            .bytes()
-            .take_while(|c| c.is_ascii_digit() || *c == b'.')
-            .count();
-        let (num, tail) = rest.split_at(n);
-        let unit_len = tail
-            .char_indices()
-            .find(|(_, c)| c.is_ascii_digit())
-            .map_or(tail.len(), |(i, _)| i);
-        let (unit, tail) = tail.split_at(unit_len);
-        let scale: i128 = match unit {
-            "ns" => 1,
-            "µs" | "us" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => return None,
-        };
-        let (int, fr) = num.split_once('.').unwrap_or((num, ""));
-        total += int.parse::<i128>().ok()? * scale;
-        if !fr.is_empty() {
-            total += fr.parse::<i128>().ok()? * scale / 10i128.pow(fr.len() as u32);
-        }
-        rest = tail;
-    }
-    let total = i64::try_from(total).ok()?;
-    Some(if neg { -total } else { total })
+    berth_units::parse_go_duration(s).ok()
 }
 
 #[cfg(test)]
