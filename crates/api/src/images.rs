@@ -47,6 +47,7 @@ pub async fn route(
             };
             let mut take = |k: &str| f.remove(k).unwrap_or_default();
             let filters = ImageFilters {
+                all: truthy(q, "all"),
                 dangling,
                 reference: take("reference"),
                 labels: take("label"),

@@ -7,6 +7,7 @@
 //! calls block on disk, so they run on tokio's blocking pool.
 
 mod archive;
+mod build;
 mod commit;
 mod containers;
 mod events;

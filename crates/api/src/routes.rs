@@ -37,6 +37,8 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> 
             crate::networks::route(state.engine.clone(), req, m, p, &query).await
         }
         (Method::GET, "/system/df") => crate::system::df(state.engine.clone()).await,
+        (Method::POST, "/build") => crate::build::build(state.engine.clone(), req, &query).await,
+        (Method::POST, "/build/prune") => crate::build::prune(state.engine.clone()).await,
         (Method::POST, "/commit") => crate::commit::commit(state.engine.clone(), req, &query).await,
         (Method::GET, "/events") => crate::events::events(state.engine.clone(), &query).await,
         (m, p) if p.starts_with("/containers/") => {
@@ -107,6 +109,7 @@ fn ping(head: bool) -> Response<Body> {
         .status(200)
         .header("Api-Version", API_VERSION)
         .header("Docker-Experimental", "false")
+        .header("Builder-Version", "1")
         .header("Ostype", "linux")
         .header("Cache-Control", "no-cache, no-store, must-revalidate")
         .header("Content-Type", "text/plain; charset=utf-8")

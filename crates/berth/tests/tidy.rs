@@ -45,6 +45,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("berth-runtime-cli", &["berth-runtime", "berth-sys"]),
     ("berth-image", &["berth-safefs", "berth-store", "berth-sys"]),
     (
+        "berth-build",
+        &["berth-image", "berth-safefs", "berth-units"],
+    ),
+    (
         "berth-volume",
         &["berth-safefs", "berth-store", "berth-sys", "berth-units"],
     ),
@@ -57,6 +61,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "berth-store",
             "berth-image",
+            "berth-build",
             "berth-models",
             "berth-volume",
             "berth-net",

@@ -16,7 +16,9 @@
 //! registered, which `run` must know before it starts the container; and inspect,
 //! whose JSON is printed as the daemon sent it.
 
+pub mod build_context;
 pub mod credentials;
+mod dockerignore;
 
 /// The Engine API's wire types, as the server sends them.
 pub use berth_models as models;

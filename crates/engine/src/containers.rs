@@ -371,7 +371,10 @@ impl Engine {
     }
 
     /// An image's snapshot directories, topmost first.
-    fn layers_of(&self, rec: &berth_image::images::ImageRecord) -> Result<Vec<std::path::PathBuf>> {
+    pub(crate) fn layers_of(
+        &self,
+        rec: &berth_image::images::ImageRecord,
+    ) -> Result<Vec<std::path::PathBuf>> {
         match &rec.top {
             Some(top) => Ok(self.images.snapshots.lower_dirs(top)?),
             None => Ok(Vec::new()),

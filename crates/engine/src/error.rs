@@ -19,6 +19,9 @@ pub enum Error {
     NotModified,
     /// 500: anything else; the message names the object and the cause.
     Internal(String),
+    /// A build step that failed (a RUN's exit `code`): reported in the
+    /// build's stream, where docker takes the code as its exit status.
+    Build { message: String, code: i64 },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -32,7 +35,7 @@ impl Error {
             Error::Forbidden(_) => 403,
             Error::Unauthorized(_) => 401,
             Error::NotModified => 304,
-            Error::Internal(_) => 500,
+            Error::Internal(_) | Error::Build { .. } => 500,
         }
     }
 
@@ -53,7 +56,8 @@ impl fmt::Display for Error {
             | Error::Invalid(m)
             | Error::Forbidden(m)
             | Error::Unauthorized(m)
-            | Error::Internal(m) => f.write_str(m),
+            | Error::Internal(m)
+            | Error::Build { message: m, .. } => f.write_str(m),
             Error::NotModified => f.write_str("not modified"),
         }
     }

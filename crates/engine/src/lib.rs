@@ -13,6 +13,7 @@
 //! their shims (or their exit files).
 
 pub mod archive;
+pub mod build;
 pub mod changes;
 pub mod containers;
 pub mod defaults;
@@ -20,8 +21,9 @@ pub mod error;
 pub mod events;
 pub mod exec;
 pub mod health;
+mod image_fs;
 pub mod images;
-pub mod init_layer;
+mod init_layer;
 pub mod logs;
 pub mod model;
 pub mod mounts;

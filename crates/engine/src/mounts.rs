@@ -655,9 +655,9 @@ impl Engine {
             // copies from the container's root: the init layer included.
             let mut lowers = vec![self.init_layer.clone()];
             lowers.extend_from_slice(layers);
-            let view = ImageView::mount(&lowers, &self.config.data_root)?;
+            let view = crate::image_fs::ImageView::mount(&lowers, &self.config.data_root)?;
             for (dest, path) in fill {
-                berth_volume::copy_up(view.path(), dest, &path)?;
+                berth_volume::copy_up(view.as_ref(), dest, &path)?;
             }
         }
         mounts.iter().map(oci_mount).collect()
@@ -780,78 +780,6 @@ fn oci_mount(m: &MountPoint) -> Result<oci_spec::runtime::Mount> {
         .options(options)
         .build()
         .map_err(|e| Error::Internal(format!("mount {}: {e}", m.destination)))
-}
-
-/// The image's files, to copy a volume's content from: a single layer as it
-/// is, several as a read-only overlay mounted for the copy (in the daemon's
-/// namespace, unmounted on drop).
-struct ImageView {
-    path: PathBuf,
-    mounted: bool,
-}
-
-impl ImageView {
-    fn mount(layers: &[PathBuf], data_root: &Path) -> Result<ImageView> {
-        match layers {
-            [] => Err(Error::Internal("copy-up: the image has no layers".into())),
-            [only] => Ok(ImageView {
-                path: only.clone(),
-                mounted: false,
-            }),
-            _ => {
-                let base = data_root.join("tmp");
-                std::fs::create_dir_all(&base)
-                    .map_err(|e| Error::io(format!("creating {}", base.display()), e))?;
-                let path = tempfile_dir(&base)?;
-                let lower: Vec<String> = layers.iter().map(|l| l.display().to_string()).collect();
-                let data = format!("lowerdir={}", lower.join(":"));
-                if let Err(e) = nix::mount::mount(
-                    Some("overlay"),
-                    &path,
-                    Some("overlay"),
-                    nix::mount::MsFlags::MS_RDONLY,
-                    Some(data.as_str()),
-                ) {
-                    let _ = std::fs::remove_dir(&path);
-                    return Err(Error::Internal(format!(
-                        "copy-up: mounting the image's layers: {e}"
-                    )));
-                }
-                Ok(ImageView {
-                    path,
-                    mounted: true,
-                })
-            }
-        }
-    }
-
-    fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for ImageView {
-    fn drop(&mut self) {
-        if self.mounted {
-            let _ = nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH);
-            let _ = std::fs::remove_dir(&self.path);
-        }
-    }
-}
-
-/// A fresh directory under `base`.
-fn tempfile_dir(base: &Path) -> Result<PathBuf> {
-    for _ in 0..16 {
-        let path = base.join(format!("copyup-{}", &crate::names::random_id()[..16]));
-        match std::fs::create_dir(&path) {
-            Ok(()) => return Ok(path),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(Error::io(format!("creating {}", path.display()), e)),
-        }
-    }
-    Err(Error::Internal(
-        "copy-up: no free temporary directory".into(),
-    ))
 }
 
 #[cfg(test)]

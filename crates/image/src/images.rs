@@ -431,16 +431,32 @@ impl ImageStore {
         let mut db = before.clone();
         let mut out = Vec::new();
         let ids: Vec<Digest> = db.images.values().map(|r| r.id.clone()).collect();
+        let tagged: BTreeSet<&Digest> = db.tags.values().collect();
+        // What stays keeps the images it was built on (a build's
+        // intermediate images, its cache), as dockerd keeps parents.
+        let mut kept: BTreeSet<Digest> = BTreeSet::new();
+        for id in ids
+            .iter()
+            .filter(|id| (!all && tagged.contains(id)) || in_use(id))
+        {
+            let mut at = Some(id.clone());
+            while let Some(i) = at {
+                if !kept.insert(i.clone()) {
+                    break;
+                }
+                at = db.images.get(&i.to_string()).and_then(|r| r.parent.clone());
+            }
+        }
         for id in ids {
+            if kept.contains(&id) {
+                continue;
+            }
             let tags: Vec<String> = db
                 .tags
                 .iter()
                 .filter(|(_, i)| **i == id)
                 .map(|(t, _)| t.clone())
                 .collect();
-            if (!tags.is_empty() && !all) || in_use(&id) {
-                continue;
-            }
             for t in tags {
                 db.tags.remove(&t);
                 out.push(Removed::Untagged(familiar(&t)));

@@ -62,7 +62,14 @@ pub fn unix_time(rfc3339: &str) -> i64 {
 pub fn summaries(store: &ImageStore, filters: &Filters) -> Result<Vec<serde_json::Value>> {
     let mut out = Vec::new();
     let window = filters.window(store)?;
-    for (rec, tags) in store.list()? {
+    let list = store.list()?;
+    let parents: std::collections::BTreeSet<&crate::Digest> =
+        list.iter().filter_map(|(r, _)| r.parent.as_ref()).collect();
+    for (rec, tags) in &list {
+        if !filters.all && tags.is_empty() && parents.contains(&rec.id) {
+            continue;
+        }
+        let (rec, tags) = (rec.clone(), tags.clone());
         let config = store.config(&rec).unwrap_or_default();
         if !filters.keep(&tags, &config, window) {
             continue;
@@ -76,7 +83,7 @@ pub fn summaries(store: &ImageStore, filters: &Filters) -> Result<Vec<serde_json
         }
         out.push(serde_json::json!({
             "Id": rec.id.to_string(),
-            "ParentId": "",
+            "ParentId": rec.parent.as_ref().map(|p| p.to_string()).unwrap_or_default(),
             "RepoTags": tags.iter().map(|t| t.familiar()).collect::<Vec<_>>(),
             "RepoDigests": rec
                 .repo_digests
@@ -113,6 +120,20 @@ pub fn history(store: &ImageStore, name: &str) -> Result<Vec<serde_json::Value>>
             }
         })
         .collect();
+    // An image built here names its parent: each step's entry gets the id
+    // of the image that step made, as docker shows them; the rest (pulled
+    // layers) are <missing>.
+    let mut ids = vec![rec.id.to_string()];
+    let mut at = rec.parent.clone();
+    while let Some(p) = at {
+        match store.resolve(&p.to_string()) {
+            Ok(r) => {
+                ids.push(r.id.to_string());
+                at = r.parent.clone();
+            }
+            Err(_) => break,
+        }
+    }
     Ok(entries
         .iter()
         .zip(sizes)
@@ -120,7 +141,7 @@ pub fn history(store: &ImageStore, name: &str) -> Result<Vec<serde_json::Value>>
         .enumerate()
         .map(|(i, (h, size))| {
             serde_json::json!({
-                "Id": if i == 0 { rec.id.to_string() } else { "<missing>".to_string() },
+                "Id": ids.get(i).cloned().unwrap_or_else(|| "<missing>".to_string()),
                 "Created": unix_time(h["created"].as_str().unwrap_or("")),
                 "CreatedBy": h["created_by"].as_str().unwrap_or(""),
                 "Tags": if i == 0 { tags.clone() } else { Vec::new() },
@@ -135,6 +156,9 @@ pub fn history(store: &ImageStore, name: &str) -> Result<Vec<serde_json::Value>>
 /// for `images --filter`.
 #[derive(Debug, Default, Clone)]
 pub struct Filters {
+    /// `images -a`: also the intermediate images of builds (untagged
+    /// images other images were built on), which are hidden otherwise.
+    pub all: bool,
     /// Untagged images only (true) or tagged only (false).
     pub dangling: Option<bool>,
     /// `repo[:tag]` patterns (`*` as path.Match's).

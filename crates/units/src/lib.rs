@@ -184,6 +184,8 @@ mod tests {
         assert_eq!(parse_go_duration("1.5h"), Ok(5_400_000_000_000));
         assert_eq!(parse_go_duration("-2s"), Ok(-2_000_000_000));
         assert_eq!(parse_go_duration("0"), Ok(0));
+        assert_eq!(parse_go_duration(".5s"), Ok(500_000_000));
+        assert_eq!(parse_go_duration("2us"), Ok(2_000));
         assert_eq!(
             parse_go_duration("5"),
             Err("time: missing unit in duration \"5\"".into())

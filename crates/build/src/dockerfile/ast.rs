@@ -73,6 +73,9 @@ pub struct CopyArgs {
     pub checksum: Option<String>,
     /// ADD only.
     pub keep_git_dir: bool,
+    /// ADD only: `--unpack[=bool]` (Dockerfile 1.17); None when not given,
+    /// so the builder keeps ADD's default (unpack local archives only).
+    pub unpack: Option<bool>,
     pub heredocs: Vec<Heredoc>,
 }
 
@@ -116,6 +119,9 @@ pub enum Kind {
     /// None is `HEALTHCHECK NONE`.
     Healthcheck(Option<(HealthFlags, Command)>),
     Shell(Vec<String>),
+    /// The trigger, parsed. Its `original` is the trigger as docker stores it
+    /// in the image config's `OnBuild`: the text after `ONBUILD`, with any
+    /// heredoc bodies appended (`\n<body><NAME>` each).
     Onbuild(Box<Instruction>),
     Maintainer(String),
 }

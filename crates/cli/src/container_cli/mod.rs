@@ -94,6 +94,11 @@ pub enum EngineCommand {
     Version(VersionArgs),
     /// Get real time events from the server.
     Events(EventsArgs),
+    /// Build an image from a Dockerfile.
+    Build(Box<crate::build_cli::BuildArgs>),
+    /// Manage builds.
+    #[command(subcommand)]
+    Builder(crate::build_cli::BuilderCommand),
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
@@ -193,6 +198,8 @@ const VERBS: &[&str] = &[
     "pull",
     "push",
     "login",
+    "build",
+    "builder",
 ];
 
 /// Parses the command line as `C::parse` does, except that a usage error of
@@ -322,6 +329,8 @@ async fn dispatch(e: &Engine, cmd: EngineCommand) -> Result<i32> {
             system::events(e, &a).await
         }
         EngineCommand::Version(a) => system::version(e, &a).await,
+        EngineCommand::Build(a) => crate::build_cli::build(e, &a).await,
+        EngineCommand::Builder(c) => crate::build_cli::builder(e, &c).await,
         EngineCommand::Image(c) => image_cli::dispatch(e, c).await,
         EngineCommand::Images(c) => image_cli::dispatch(e, ImageCommand::Ls(c)).await,
         EngineCommand::Load(c) => image_cli::dispatch(e, ImageCommand::Load(c)).await,

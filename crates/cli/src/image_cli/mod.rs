@@ -3,7 +3,7 @@
 //! API call (logout excepted: credentials are the client's), so they drive
 //! berth's daemon and dockerd alike.
 
-mod progress;
+pub(crate) mod progress;
 mod verbs;
 
 use std::path::PathBuf;
@@ -14,6 +14,8 @@ pub use verbs::{dispatch, logout};
 
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
+    /// Build an image from a Dockerfile.
+    Build(Box<crate::build_cli::BuildArgs>),
     /// List images.
     #[command(alias = "list")]
     Ls(Images),
@@ -85,7 +87,7 @@ pub struct Images {
     /// Show only image ids.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Show all images (berth keeps no intermediate images: same as without).
+    /// Show all images (the default hides the intermediate images of builds).
     #[arg(short, long)]
     pub all: bool,
     /// Show digests.

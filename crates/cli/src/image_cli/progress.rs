@@ -10,11 +10,27 @@
 
 use std::io::Write;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use berth_client::BodyStream;
 use serde_json::Value;
 
 use crate::container_cli::format::human_size_prec;
+
+/// An `error` message in the stream; a build's carries the failed RUN's
+/// exit code, which docker's CLI exits with.
+#[derive(Debug)]
+pub struct StreamError {
+    pub message: String,
+    pub code: Option<i64>,
+}
+
+impl std::fmt::Display for StreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StreamError {}
 
 /// What a stream ended with, beside what it printed.
 #[derive(Default)]
@@ -65,7 +81,11 @@ fn handle(
         .as_str()
         .or_else(|| m["error"].as_str())
     {
-        bail!("{err}");
+        return Err(StreamError {
+            message: err.to_string(),
+            code: m["errorDetail"]["code"].as_i64(),
+        }
+        .into());
     }
     if !m["aux"].is_null() {
         outcome.aux.push(m["aux"].clone());

@@ -14,8 +14,12 @@ use crate::container_cli::gotypes::Kind;
 
 /// Runs an image verb against the engine; the exit code.
 pub async fn dispatch(e: &Engine, cmd: ImageCommand) -> Result<i32> {
+    if let ImageCommand::Build(a) = &cmd {
+        return crate::build_cli::build(e, a).await;
+    }
     let mut out = std::io::stdout().lock();
     match cmd {
+        ImageCommand::Build(_) => unreachable!("handled above"),
         ImageCommand::Ls(c) => images(e, &c, &mut out).await,
         ImageCommand::Load(c) => load(e, &c, &mut out).await,
         ImageCommand::Save(c) => save(e, &c).await,
@@ -426,7 +430,11 @@ fn filters_json(c: &Images) -> Result<String> {
 async fn images(e: &Engine, c: &Images, out: &mut dyn Write) -> Result<i32> {
     let filters = filters_json(c)?;
     let list = e
-        .get_json(&format!("/images/json?filters={}", urlencode(&filters)))
+        .get_json(&format!(
+            "/images/json?filters={}{}",
+            urlencode(&filters),
+            if c.all { "&all=1" } else { "" }
+        ))
         .await?;
     let mut rows = Vec::new();
     for img in list.as_array().into_iter().flatten() {

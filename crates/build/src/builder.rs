@@ -1,0 +1,1061 @@
+//! The classic builder's walk: each needed stage in order, each of its
+//! instructions a step that is either found in the cache or made (a
+//! config change, a container run, a copy), printed as docker prints it.
+//!
+//! A step's cache key is its parent image's id and what the step reads:
+//! the instruction after expansion, the build args in scope for RUN, the
+//! content (not the times) of what COPY reads. A changed file changes the
+//! key of its COPY, so that step and every one after it are made again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::args::{self, Given};
+use crate::backend::{Backend, Image, RunMount, RunSpec, StepFailure};
+use crate::config;
+use crate::copy::{self, Attrs};
+use crate::dockerfile::{self, Command, CopyArgs, Dockerfile, Heredoc, Instruction, Kind};
+use crate::error::{Error, Result};
+use crate::options::BuildOptions;
+use crate::output::Output;
+use crate::stages::{Stage, Stages};
+
+/// Docker's default SHELL.
+const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
+
+/// What a build made.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The final image's id (`sha256:...`).
+    pub id: String,
+    /// The tags it got, as Docker prints them (`web:latest`).
+    pub tags: Vec<String>,
+}
+
+/// A stage being built.
+struct StageState {
+    /// None until a first image (`FROM scratch` has none).
+    image: Option<Image>,
+    /// The whole image config as it stands.
+    config: Value,
+    /// ARGs in scope, in order of declaration.
+    args: Vec<(String, String)>,
+    shell: Vec<String>,
+    /// Whether this stage set CMD (an ENTRYPOINT then keeps it).
+    cmd_set: bool,
+}
+
+impl StageState {
+    fn parent_id(&self) -> &str {
+        self.image.as_ref().map_or("", |i| i.id.as_str())
+    }
+
+    fn workdir(&self) -> String {
+        config::get(&self.config, "WorkingDir")
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
+pub struct Builder<'a, B: Backend> {
+    backend: &'a B,
+    context: &'a Path,
+    df: &'a Dockerfile,
+    opts: &'a BuildOptions,
+    out: Output,
+    stages: Stages,
+    given: Given,
+    /// ARGs before the first FROM, with their values.
+    meta: Vec<(String, String)>,
+    built: BTreeMap<usize, Image>,
+    step: usize,
+    total: usize,
+}
+
+/// The lowercase hex of a sha256.
+fn hex(hash: Sha256) -> String {
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn short(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
+}
+
+fn failure(e: StepFailure) -> Error {
+    Error::Step(e.to_string())
+}
+
+impl<'a, B: Backend> Builder<'a, B> {
+    pub fn new(
+        backend: &'a B,
+        context: &'a Path,
+        df: &'a Dockerfile,
+        opts: &'a BuildOptions,
+        out: Output,
+    ) -> Result<Self> {
+        if let Some(p) = &opts.platform {
+            let host = format!("linux/{}", config::host_arch());
+            if !p.is_empty() && p != &host && p != "linux" {
+                return Err(Error::Invalid(format!(
+                    "platform {p} is not this host's ({host}): berth builds for the host only"
+                )));
+            }
+        }
+        Ok(Builder {
+            backend,
+            context,
+            df,
+            opts,
+            out,
+            stages: Stages::split(df)?,
+            given: Given {
+                values: opts.build_args.clone(),
+                used: Default::default(),
+            },
+            meta: Vec::new(),
+            built: BTreeMap::new(),
+            step: 0,
+            total: 0,
+        })
+    }
+
+    /// Builds the target stage and tags it.
+    pub async fn build(mut self) -> Result<Built> {
+        let platform = args::platform_args();
+        for ins in self.stages.meta_args.clone() {
+            let Kind::Arg(decls) = &ins.kind else {
+                unreachable!("meta args are ARGs")
+            };
+            for (name, default) in decls {
+                let value = match self.given.take(name) {
+                    Some(v) => Some(v),
+                    None => match default {
+                        Some(d) => Some(self.expand(&ins, d, &|n| self.meta_lookup(n, &platform))?),
+                        None => platform.get(name).cloned(),
+                    },
+                };
+                self.meta.retain(|(n, _)| n != name);
+                if let Some(v) = value {
+                    self.meta.push((name.clone(), v));
+                }
+            }
+        }
+        let target = self.stages.target(self.opts.target.as_deref())?;
+        let resolve = |s: &str| -> Result<String> {
+            dockerfile::expand::expand_word(s, self.df.escape, &|n| self.meta_lookup(n, &platform))
+                .map_err(|e| Error::Invalid(e.to_string()))
+        };
+        let needed = self.stages.needed(target, &resolve)?;
+        self.total = self.stages.meta_args.len()
+            + needed
+                .iter()
+                .map(|i| 1 + self.stages.stages[*i].steps.len())
+                .sum::<usize>()
+            + usize::from(!self.opts.labels.is_empty());
+        for ins in self.stages.meta_args.clone() {
+            self.print_step(&ins);
+        }
+        for i in needed {
+            let stage = self.stages.stages[i].clone();
+            let image = self.build_stage(&stage, i == target).await?;
+            self.built.insert(i, image);
+        }
+        let image = self.built.remove(&target).expect("the target was built");
+        let unused = self.given.unused();
+        if !unused.is_empty() {
+            self.out.text(format!(
+                "[Warning] One or more build-args [{}] were not consumed\n",
+                unused.join(" ")
+            ));
+        }
+        self.out.aux(json!({"ID": image.id}));
+        self.out
+            .text(format!("Successfully built {}\n", short(&image.id)));
+        let tags = self
+            .backend
+            .tag(&image.id, &self.opts.tags)
+            .map_err(failure)?;
+        for t in &tags {
+            self.out.text(format!("Successfully tagged {t}\n"));
+        }
+        if self.out.is_quiet() {
+            self.out.always(format!("{}\n", image.id));
+        }
+        Ok(Built { id: image.id, tags })
+    }
+
+    fn meta_lookup(&self, name: &str, platform: &BTreeMap<String, String>) -> Option<String> {
+        self.meta
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| platform.get(name).cloned())
+    }
+
+    fn print_step(&mut self, ins: &Instruction) {
+        self.step += 1;
+        self.out.text(format!(
+            "Step {}/{} : {}\n",
+            self.step, self.total, ins.original
+        ));
+    }
+
+    fn expand(
+        &self,
+        ins: &Instruction,
+        word: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<String> {
+        dockerfile::expand::expand_word(word, self.df.escape, lookup).map_err(|e| Error::at(ins, e))
+    }
+
+    /// Expands `word` with the stage's ENV, then its ARGs.
+    fn expand_in(&self, st: &StageState, ins: &Instruction, word: &str) -> Result<String> {
+        self.expand(ins, word, &|n| stage_lookup(st, n))
+    }
+
+    fn expand_words_in(
+        &self,
+        st: &StageState,
+        ins: &Instruction,
+        word: &str,
+    ) -> Result<Vec<String>> {
+        dockerfile::expand::expand_words(word, self.df.escape, &|n| stage_lookup(st, n))
+            .map_err(|e| Error::at(ins, e))
+    }
+
+    async fn build_stage(&mut self, stage: &Stage, is_target: bool) -> Result<Image> {
+        self.print_step(&stage.from);
+        if self.out.closed() {
+            return Err(Error::Cancelled);
+        }
+        let platform = args::platform_args();
+        let base = self.expand(&stage.from, stage.base(), &|n| {
+            self.meta_lookup(n, &platform)
+        })?;
+        let image = if let Some(i) = self.stages.by_name(&base) {
+            Some(
+                self.built
+                    .get(&i)
+                    .cloned()
+                    .expect("needed stages are built first"),
+            )
+        } else if base.eq_ignore_ascii_case("scratch") {
+            None
+        } else {
+            Some(
+                self.backend
+                    .image(&base, self.opts.pull, &self.out)
+                    .await
+                    .map_err(|e| Error::at(&stage.from, e))?,
+            )
+        };
+        let config = image
+            .as_ref()
+            .map_or_else(config::scratch, |i| i.config.clone());
+        let shell = strings(config::get(&config, "Shell"))
+            .unwrap_or_else(|| DEFAULT_SHELL.iter().map(|s| s.to_string()).collect());
+        let mut st = StageState {
+            image,
+            config,
+            args: Vec::new(),
+            shell,
+            cmd_set: false,
+        };
+        if let Some(i) = &st.image {
+            self.out.text(format!(" ---> {}\n", short(&i.id)));
+        }
+        self.run_triggers(&mut st).await?;
+        for ins in &stage.steps {
+            self.print_step(ins);
+            if self.out.closed() {
+                return Err(Error::Cancelled);
+            }
+            self.dispatch(&mut st, ins).await?;
+        }
+        if is_target && !self.opts.labels.is_empty() {
+            let original = format!(
+                "LABEL {}",
+                self.opts
+                    .labels
+                    .iter()
+                    .map(|(k, v)| format!("{k:?}={v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            self.step += 1;
+            self.out
+                .text(format!("Step {}/{} : {original}\n", self.step, self.total));
+            for (k, v) in &self.opts.labels {
+                config::map_insert(&mut st.config, "Labels", k, json!(v));
+            }
+            self.commit_meta(&mut st, &original).await?;
+        }
+        match st.image {
+            Some(i) => Ok(i),
+            None => Err(Error::Invalid(
+                "No image was generated. Is your Dockerfile empty?".into(),
+            )),
+        }
+    }
+
+    /// The ONBUILD triggers of the base image, run right after FROM.
+    async fn run_triggers(&mut self, st: &mut StageState) -> Result<()> {
+        let triggers = strings(config::get(&st.config, "OnBuild")).unwrap_or_default();
+        if triggers.is_empty() {
+            return Ok(());
+        }
+        config::set(&mut st.config, "OnBuild", Value::Null);
+        self.out.text(format!(
+            "# Executing {} build trigger{}\n",
+            triggers.len(),
+            if triggers.len() == 1 { "" } else { "s" }
+        ));
+        for t in triggers {
+            let df = dockerfile::parse(&t).map_err(|e| {
+                Error::Invalid(format!("the base image's ONBUILD trigger {t:?}: {e}"))
+            })?;
+            for ins in &df.instructions {
+                if matches!(ins.kind, Kind::From { .. } | Kind::Onbuild(_)) {
+                    return Err(Error::Invalid(format!(
+                        "the base image's ONBUILD trigger {t:?} is not allowed"
+                    )));
+                }
+                Box::pin(self.dispatch(st, ins)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn dispatch(&mut self, st: &mut StageState, ins: &Instruction) -> Result<()> {
+        match &ins.kind {
+            Kind::From { .. } => unreachable!("stages split at FROM"),
+            Kind::Arg(decls) => {
+                let platform = args::platform_args();
+                for (name, default) in decls {
+                    let value = match self.given.take(name) {
+                        Some(v) => Some(v),
+                        None => match default {
+                            Some(d) => Some(self.expand_in(st, ins, d)?),
+                            // A bare ARG takes the value of a meta ARG.
+                            None => self.meta_lookup(name, &platform),
+                        },
+                    };
+                    st.args.retain(|(n, _)| n != name);
+                    if let Some(v) = value {
+                        st.args.push((name.clone(), v));
+                    }
+                }
+                // An ARG changes no config; the steps after it key on it.
+                if let Some(i) = &st.image {
+                    self.out.text(format!(" ---> {}\n", short(&i.id)));
+                }
+                Ok(())
+            }
+            Kind::Env(pairs) => {
+                for (k, v) in pairs {
+                    let v = self.expand_in(st, ins, v)?;
+                    config::set_env(&mut st.config, k, &v);
+                }
+                self.commit_meta(st, &ins.original).await
+            }
+            Kind::Label(pairs) => {
+                for (k, v) in pairs {
+                    let k = self.expand_in(st, ins, k)?;
+                    let v = self.expand_in(st, ins, v)?;
+                    config::map_insert(&mut st.config, "Labels", &k, json!(v));
+                }
+                self.commit_meta(st, &ins.original).await
+            }
+            Kind::Maintainer(m) => {
+                st.config["author"] = json!(m);
+                self.commit_meta(st, &ins.original).await
+            }
+            Kind::Workdir(dir) => {
+                let dir = self.expand_in(st, ins, dir)?;
+                let joined = Path::new("/").join(st.workdir()).join(&dir);
+                config::set(&mut st.config, "WorkingDir", json!(clean_abs(&joined)));
+                self.commit_meta(st, &ins.original).await
+            }
+            Kind::User(u) => {
+                let u = self.expand_in(st, ins, u)?;
+                config::set(&mut st.config, "User", json!(u));
+                self.commit_meta(st, &ins.original).await
+            }
+            Kind::Cmd(c) => {
+                let cmd = self.command(st, c);
+                config::set(&mut st.config, "Cmd", json!(cmd));
+                st.cmd_set = true;
+                self.commit_meta(st, &ins.original).await
+            }
+            Kind::Entrypoint(c) => {
+                let ep = self.command(st, c);
+                config::set(&mut st.config, "Entrypoint", json!(ep));
+                if !st.cmd_set {
+                    config::set(&mut st.config, "Cmd", Value::Null);
+                }
+                self.commit_meta(st, &ins.original).await
+            }
+            Kind::Shell(sh) => {
+                st.shell = sh.clone();
+                config::set(&mut st.config, "Shell", json!(sh));
+                self.commit_meta(st, &ins.original).await
+            }
+            Kind::Expose(ports) => {
+                for p in ports {
+                    for word in self.expand_words_in(st, ins, p)? {
+                        for key in config::exposed_ports(&word).map_err(|e| Error::at(ins, e))? {
+                            config::map_insert(&mut st.config, "ExposedPorts", &key, json!({}));
+                        }
+                    }
+                }
+                self.commit_meta(st, &ins.original).await
+            }
+            Kind::Volume(vols) => {
+                for v in vols {
+                    let v = self.expand_in(st, ins, v)?;
+                    if v.trim().is_empty() {
+                        return Err(Error::at(
+                            ins,
+                            "VOLUME specified can not be an empty string",
+                        ));
+                    }
+                    config::map_insert(&mut st.config, "Volumes", &v, json!({}));
+                }
+                self.commit_meta(st, &ins.original).await
+            }
+            Kind::StopSignal(s) => {
+                let s = self.expand_in(st, ins, s)?;
+                config::set(&mut st.config, "StopSignal", json!(s));
+                self.commit_meta(st, &ins.original).await
+            }
+            Kind::Healthcheck(h) => {
+                let value = match h {
+                    None => json!({"Test": ["NONE"]}),
+                    Some((flags, cmd)) => {
+                        let test = match cmd {
+                            Command::Shell(s) => json!(["CMD-SHELL", s]),
+                            Command::Exec(v) => {
+                                let mut t = vec!["CMD".to_string()];
+                                t.extend(v.iter().cloned());
+                                json!(t)
+                            }
+                        };
+                        let mut hc = json!({"Test": test});
+                        for (flag, field, v) in [
+                            ("interval", "Interval", &flags.interval),
+                            ("timeout", "Timeout", &flags.timeout),
+                            ("start-period", "StartPeriod", &flags.start_period),
+                            ("start-interval", "StartInterval", &flags.start_interval),
+                        ] {
+                            if let Some(v) = v {
+                                hc[field] = json!(
+                                    config::health_duration(flag, v)
+                                        .map_err(|e| Error::at(ins, e))?
+                                );
+                            }
+                        }
+                        if let Some(r) = &flags.retries {
+                            let n: i64 = r.parse().map_err(|_| {
+                                Error::at(ins, format!("--retries: invalid number {r:?}"))
+                            })?;
+                            if n < 0 {
+                                return Err(Error::at(ins, "--retries cannot be negative"));
+                            }
+                            hc["Retries"] = json!(n);
+                        }
+                        hc
+                    }
+                };
+                config::set(&mut st.config, "Healthcheck", value);
+                self.commit_meta(st, &ins.original).await
+            }
+            Kind::Onbuild(trigger) => {
+                let text = trigger.original.clone();
+                let mut triggers = strings(config::get(&st.config, "OnBuild")).unwrap_or_default();
+                triggers.push(text);
+                config::set(&mut st.config, "OnBuild", json!(triggers));
+                self.commit_meta(st, &ins.original).await
+            }
+            Kind::Run {
+                flags,
+                command,
+                heredocs,
+            } => self.run(st, ins, flags, command, heredocs).await,
+            Kind::Copy(c) => self.copy(st, ins, c, false).await,
+            Kind::Add(c) => self.copy(st, ins, c, true).await,
+        }
+    }
+
+    /// A command in the config's form: shell form run by the SHELL.
+    fn command(&self, st: &StageState, c: &Command) -> Vec<String> {
+        match c {
+            Command::Exec(v) => v.clone(),
+            Command::Shell(s) => {
+                let mut v = st.shell.clone();
+                v.push(s.clone());
+                v
+            }
+        }
+    }
+
+    /// The cache key of a step on `parent` that reads `what`.
+    fn key(parent: &str, what: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(parent.as_bytes());
+        h.update([0]);
+        h.update(what.as_bytes());
+        hex(h)
+    }
+
+    /// The image a step with `key` made before, when the cache is on.
+    fn probe(&self, st: &mut StageState, key: &str) -> bool {
+        if self.opts.no_cache {
+            return false;
+        }
+        match self.backend.cached(key) {
+            Some(img) => {
+                self.out
+                    .text(format!(" ---> Using cache\n ---> {}\n", short(&img.id)));
+                st.config = img.config.clone();
+                st.image = Some(img);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn made(&self, st: &mut StageState, key: &str, img: Image) -> Result<()> {
+        self.backend.remember(key, &img.id).map_err(failure)?;
+        self.out.text(format!(" ---> {}\n", short(&img.id)));
+        st.config = img.config.clone();
+        st.image = Some(img);
+        Ok(())
+    }
+
+    /// A step that changed only the config: an image without a layer.
+    async fn commit_meta(&mut self, st: &mut StageState, original: &str) -> Result<()> {
+        let what = format!(
+            "meta\0{original}\0{}\0{}",
+            st.config["config"], st.config["author"]
+        );
+        let key = Self::key(st.parent_id(), &what);
+        if self.probe(st, &key) {
+            return Ok(());
+        }
+        let history = json!({"created_by": format!("/bin/sh -c #(nop)  {original}")});
+        let img = self
+            .backend
+            .commit(st.image.as_ref(), None, st.config.clone(), history)
+            .map_err(failure)?;
+        self.made(st, &key, img)
+    }
+
+    /// The build args a RUN sees: the ARGs in scope that no ENV overrides,
+    /// then the proxy args given.
+    fn run_args(&self, st: &StageState) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = st
+            .args
+            .iter()
+            .filter(|(n, _)| config::env_get(&st.config, n).is_none())
+            .cloned()
+            .collect();
+        for (k, v) in self.given.proxies() {
+            if !out.iter().any(|(n, _)| *n == k) {
+                out.push((k, v));
+            }
+        }
+        out
+    }
+
+    async fn run(
+        &mut self,
+        st: &mut StageState,
+        ins: &Instruction,
+        flags: &dockerfile::RunFlags,
+        command: &Command,
+        heredocs: &[Heredoc],
+    ) -> Result<()> {
+        let Some(parent) = st.image.clone() else {
+            return Err(Error::at(
+                ins,
+                "there is nothing to run in: the stage has no files yet (FROM scratch)",
+            ));
+        };
+        let cmd = match command {
+            Command::Exec(v) => v.clone(),
+            // With heredocs, the shell gets the line and the bodies as a
+            // script: it feeds each body to its command itself.
+            Command::Shell(s) => {
+                let mut script = s.clone();
+                for h in heredocs {
+                    script.push('\n');
+                    script.push_str(&h.content);
+                    script.push_str(&h.name);
+                }
+                let mut v = st.shell.clone();
+                v.push(script);
+                v
+            }
+        };
+        let network = match flags.network.as_deref() {
+            // The engine's default: its bridge, or none without one.
+            None | Some("default") => self.opts.network.clone(),
+            Some(n @ ("none" | "host")) => n.to_string(),
+            Some(other) => {
+                return Err(Error::at(
+                    ins,
+                    format!("unsupported network mode {other:?}: none, host or default"),
+                ));
+            }
+        };
+        if let Some(s) = &flags.security
+            && s != "sandbox"
+        {
+            return Err(Error::at(
+                ins,
+                format!("--security={s} needs an entitlement berth does not grant"),
+            ));
+        }
+        let mut mounts = Vec::new();
+        let mut mount_keys = Vec::new();
+        // Stages mounted for the run, held until it is over.
+        let mut views = Vec::new();
+        for m in &flags.mounts {
+            let (mount, key, view) = self.run_mount(st, ins, m)?;
+            mounts.push(mount);
+            mount_keys.push(key);
+            views.extend(view);
+        }
+        let args = self.run_args(st);
+        let mut env = config::env(&st.config);
+        env.extend(args.iter().map(|(k, v)| format!("{k}={v}")));
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+        }
+        let recorded: Vec<&(String, String)> = args
+            .iter()
+            .filter(|(k, _)| !args::PROXY_ARGS.contains(&k.as_str()))
+            .collect();
+        let mut created_by = String::new();
+        if !recorded.is_empty() {
+            created_by = format!(
+                "|{} {} ",
+                recorded.len(),
+                recorded
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+        created_by.push_str(&cmd.join(" "));
+        let what = format!(
+            "run\0{}\0{created_by}\0{network}\0{}",
+            serde_json::to_string(&cmd).expect("strings serialize"),
+            mount_keys.join("\0")
+        );
+        let key = Self::key(&parent.id, &what);
+        if self.probe(st, &key) {
+            return Ok(());
+        }
+        let spec = RunSpec {
+            cmd: cmd.clone(),
+            env,
+            user: config::get(&st.config, "User")
+                .as_str()
+                .unwrap_or("")
+                .into(),
+            workdir: st.workdir(),
+            network,
+            mounts,
+        };
+        let (out, tail) = self.out.keeping_tail();
+        let made = self
+            .backend
+            .run(
+                &parent,
+                spec,
+                st.config.clone(),
+                json!({"created_by": created_by}),
+                &out,
+            )
+            .await;
+        drop(views);
+        match made {
+            Ok(img) => self.made(st, &key, img),
+            Err(StepFailure::Exit { code }) => {
+                let mut msg = format!(
+                    "The command '{}' returned a non-zero code: {code}",
+                    cmd.join(" ")
+                );
+                if self.out.is_quiet() {
+                    let tail = tail.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    msg = format!(
+                        "Step {}/{} : {}\n{}{msg}",
+                        self.step, self.total, ins.original, tail
+                    );
+                }
+                Err(Error::Exit { message: msg, code })
+            }
+            Err(e) => Err(Error::at(ins, e)),
+        }
+    }
+
+    /// A `RUN --mount=...` as the engine mounts it, and what of it goes
+    /// into the step's cache key.
+    fn run_mount(
+        &self,
+        st: &StageState,
+        ins: &Instruction,
+        spec: &str,
+    ) -> Result<(RunMount, String, Option<B::View>)> {
+        let mut kv: BTreeMap<String, String> = BTreeMap::new();
+        for part in spec.split(',') {
+            let part = self.expand_in(st, ins, part)?;
+            let (k, v) = part.split_once('=').unwrap_or((&part, "true"));
+            kv.insert(k.to_lowercase(), v.to_string());
+        }
+        let target = kv
+            .get("target")
+            .or_else(|| kv.get("dst"))
+            .or_else(|| kv.get("destination"))
+            .cloned()
+            .ok_or_else(|| Error::at(ins, format!("--mount={spec}: no target")))?;
+        let target = clean_abs(&Path::new("/").join(st.workdir()).join(&target));
+        let kind = kv.get("type").map_or("bind", String::as_str);
+        let known: &[&str] = match kind {
+            "bind" => &[
+                "type",
+                "target",
+                "dst",
+                "destination",
+                "source",
+                "src",
+                "from",
+                "rw",
+                "readwrite",
+                "readonly",
+                "ro",
+            ],
+            "cache" => &[
+                "type",
+                "target",
+                "dst",
+                "destination",
+                "id",
+                "sharing",
+                "mode",
+                "uid",
+                "gid",
+                "source",
+                "src",
+                "from",
+                "readonly",
+                "ro",
+            ],
+            "tmpfs" => &["type", "target", "dst", "destination", "size"],
+            "secret" | "ssh" => {
+                return Err(Error::at(
+                    ins,
+                    format!(
+                        "--mount=type={kind} needs a BuildKit session, which the classic build API has no way to carry"
+                    ),
+                ));
+            }
+            other => return Err(Error::at(ins, format!("--mount: unknown type {other:?}"))),
+        };
+        if let Some(bad) = kv.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(Error::at(
+                ins,
+                format!("--mount: unknown option {bad:?} for type={kind}"),
+            ));
+        }
+        if kv.contains_key("from") && kind != "bind" {
+            return Err(Error::at(
+                ins,
+                "--mount: from= is supported for type=bind only",
+            ));
+        }
+        let flag = |k: &str| kv.get(k).is_some_and(|v| v != "false");
+        match kind {
+            "tmpfs" => Ok((
+                RunMount::Tmpfs {
+                    target: target.clone(),
+                },
+                format!("tmpfs:{target}"),
+                None,
+            )),
+            "cache" => {
+                let id = kv.get("id").cloned().unwrap_or_else(|| target.clone());
+                let dir = self.backend.cache_dir(&id).map_err(|e| Error::at(ins, e))?;
+                // The cache's content is not an input of the step: it is a
+                // cache (its id and target are).
+                Ok((
+                    RunMount::Bind {
+                        source: dir,
+                        target: target.clone(),
+                        read_only: flag("readonly") || flag("ro"),
+                    },
+                    format!("cache:{id}:{target}"),
+                    None,
+                ))
+            }
+            _ => {
+                let source = kv
+                    .get("source")
+                    .or_else(|| kv.get("src"))
+                    .cloned()
+                    .unwrap_or_default();
+                let rel = copy::clean(&source).map_err(|e| Error::at(ins, e))?;
+                let (root, key_root, view) = match kv.get("from") {
+                    Some(from) => {
+                        let i = self.stages.by_name_or_index(from).ok_or_else(|| {
+                            Error::at(ins, format!("--mount from={from}: no such stage"))
+                        })?;
+                        let img = self.built.get(&i).expect("needed stages are built first");
+                        let view = self.backend.view(img).map_err(|e| Error::at(ins, e))?;
+                        (view.as_ref().to_path_buf(), img.id.clone(), Some(view))
+                    }
+                    None => (self.context.to_path_buf(), "context".to_string(), None),
+                };
+                let mut h = Sha256::new();
+                h.update(key_root.as_bytes());
+                if kv.contains_key("from") {
+                    h.update(rel.as_os_str().as_encoded_bytes());
+                } else {
+                    copy::hash_sources(
+                        &root,
+                        &[copy::Source { rel: rel.clone() }],
+                        &[],
+                        false,
+                        &mut h,
+                    )
+                    .map_err(|e| Error::at(ins, e))?;
+                }
+                // The source resolved inside its root, then named by the
+                // real path the kernel found: a symlink cannot lead out.
+                let source = copy::resolve_in(&root, &rel).map_err(|e| Error::at(ins, e))?;
+                Ok((
+                    RunMount::Bind {
+                        source,
+                        target: target.clone(),
+                        read_only: !(flag("rw") || flag("readwrite")),
+                    },
+                    format!("bind:{}:{target}", hex(h)),
+                    view,
+                ))
+            }
+        }
+    }
+
+    async fn copy(
+        &mut self,
+        st: &mut StageState,
+        ins: &Instruction,
+        c: &CopyArgs,
+        add: bool,
+    ) -> Result<()> {
+        let name = if add { "ADD" } else { "COPY" };
+        // Where the sources are: the context, another stage, an image.
+        let mut view = None;
+        let (src_root, from_id, keep_owner): (PathBuf, String, bool) = match &c.from {
+            None => (self.context.to_path_buf(), String::new(), false),
+            Some(from) => {
+                let from = self.expand_in(st, ins, from)?;
+                let img = match self.stages.by_name_or_index(&from) {
+                    Some(i) => self
+                        .built
+                        .get(&i)
+                        .cloned()
+                        .expect("needed stages are built first"),
+                    None => self
+                        .backend
+                        .image(&from, false, &self.out)
+                        .await
+                        .map_err(|e| Error::at(ins, e))?,
+                };
+                let v = self.backend.view(&img).map_err(|e| Error::at(ins, e))?;
+                let root = v.as_ref().to_path_buf();
+                view = Some(v);
+                (root, img.id, true)
+            }
+        };
+        // Heredoc sources become files of a directory of their own.
+        let heredoc_dir;
+        let (src_root, patterns) = if c.heredocs.is_empty() {
+            let mut patterns = Vec::new();
+            for s in &c.sources {
+                let s = self.expand_in(st, ins, s)?;
+                if add && (s.starts_with("http://") || s.starts_with("https://")) {
+                    return Err(Error::at(ins, "ADD from a URL is not supported yet"));
+                }
+                if s.starts_with("git@") || s.ends_with(".git") {
+                    return Err(Error::at(
+                        ins,
+                        "ADD of a git repository is not supported yet",
+                    ));
+                }
+                patterns.push(s);
+            }
+            (src_root, patterns)
+        } else {
+            heredoc_dir = tempdir_for_heredocs()?;
+            let mut patterns = Vec::new();
+            for h in &c.heredocs {
+                let body = if h.expand {
+                    self.expand_in(st, ins, &h.content)?
+                } else {
+                    h.content.clone()
+                };
+                std::fs::write(heredoc_dir.path().join(&h.name), body)
+                    .map_err(|e| Error::Invalid(format!("writing heredoc {}: {e}", h.name)))?;
+                patterns.push(h.name.clone());
+            }
+            (heredoc_dir.path().to_path_buf(), patterns)
+        };
+        let sources = copy::find_sources(&src_root, &patterns)
+            .map_err(|e| Error::Step(format!("{name} failed: {e}")))?;
+        let mut dest = self.expand_in(st, ins, &c.dest)?;
+        if !dest.starts_with('/') {
+            let wd = st.workdir();
+            let trailing = dest.ends_with('/') || dest == "." || dest.is_empty();
+            dest = clean_abs(&Path::new("/").join(&wd).join(&dest));
+            if trailing && !dest.ends_with('/') {
+                dest.push('/');
+            }
+        }
+        if sources.len() > 1 && !dest.ends_with('/') {
+            return Err(Error::at(
+                ins,
+                format!(
+                    "When using {name} with more than one source file, the destination must be a directory and end with a /"
+                ),
+            ));
+        }
+        let chown = c
+            .chown
+            .as_ref()
+            .map(|o| self.expand_in(st, ins, o))
+            .transpose()?;
+        let mode = match &c.chmod {
+            None => None,
+            Some(m) => Some(
+                u32::from_str_radix(m, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o7777)
+                    .ok_or_else(|| {
+                        Error::at(
+                            ins,
+                            format!("invalid chmod parameter {m:?}: an octal mode such as 0755"),
+                        )
+                    })?,
+            ),
+        };
+        let excludes: Vec<String> = c
+            .excludes
+            .iter()
+            .map(|e| self.expand_in(st, ins, e))
+            .collect::<Result<_>>()?;
+        let mut h = Sha256::new();
+        copy::hash_sources(&src_root, &sources, &excludes, keep_owner, &mut h)
+            .map_err(|e| Error::Step(format!("{name} failed: {e}")))?;
+        let content = hex(h);
+        let what = format!(
+            "{name}\0{from_id}\0{content}\0{dest}\0{chown:?}\0{mode:?}\0{excludes:?}\0{}",
+            st.config["config"]
+        );
+        let key = Self::key(st.parent_id(), &what);
+        if self.probe(st, &key) {
+            return Ok(());
+        }
+        let kind = if sources.len() > 1 { "multi" } else { "file" };
+        let history = json!({
+            "created_by": format!("/bin/sh -c #(nop) {name} {kind}:{content} in {dest} ")
+        });
+        let user_db = chown.clone();
+        let unpack = c.unpack != Some(false);
+        let mut fill = |root: &Path| -> std::result::Result<(), StepFailure> {
+            let owner = match &user_db {
+                Some(spec) => Some(crate::users::resolve(root, spec).map_err(StepFailure::Other)?),
+                None => None,
+            };
+            let attrs = Attrs {
+                owner,
+                keep_owner,
+                mode,
+            };
+            // ADD unpacks local archives unless `--unpack=false`.
+            if add && unpack {
+                crate::archive::add(&src_root, &sources, root, &dest, &excludes, &attrs)
+            } else {
+                copy::copy(&src_root, &sources, root, &dest, &excludes, &attrs)
+            }
+            .map_err(|e| StepFailure::Other(format!("{name} failed: {e}")))
+        };
+        let made = self.backend.commit(
+            st.image.as_ref(),
+            Some(&mut fill),
+            st.config.clone(),
+            history,
+        );
+        drop(view);
+        let img = made.map_err(|e| Error::at(ins, e))?;
+        self.made(st, &key, img)
+    }
+}
+
+/// ENV first, then the ARGs in scope (an ENV wins over an ARG).
+fn stage_lookup(st: &StageState, name: &str) -> Option<String> {
+    config::env_get(&st.config, name).or_else(|| {
+        st.args
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    })
+}
+
+fn strings(v: &Value) -> Option<Vec<String>> {
+    v.as_array().map(|a| {
+        a.iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect()
+    })
+}
+
+/// An absolute path without `.`, `..` or doubled `/`.
+fn clean_abs(p: &Path) -> String {
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::Normal(n) => parts.push(n),
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
+    }
+    let mut s = String::from("/");
+    s.push_str(
+        &parts
+            .iter()
+            .map(|p| p.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/"),
+    );
+    s
+}
+
+fn tempdir_for_heredocs() -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("berth-heredoc-")
+        .tempdir()
+        .map_err(|e| Error::Invalid(format!("a temporary directory for heredocs: {e}")))
+}

@@ -1,0 +1,103 @@
+//! The build context: the tar the client sends (plain, gzip or zstd),
+//! unpacked into a directory of its own that goes with the build, and
+//! the Dockerfile read from it.
+
+use std::io::{self, Read};
+use std::path::Path;
+
+use nix::fcntl::OFlag;
+
+use crate::dockerfile::{self, Dockerfile};
+use crate::error::{Error, Result};
+
+/// The most a context may hold, unpacked.
+#[derive(Debug, Clone, Copy)]
+pub struct ContextLimit(pub u64);
+
+impl Default for ContextLimit {
+    /// 16 GiB: far above any sane context, below a full disk.
+    fn default() -> Self {
+        ContextLimit(16 << 30)
+    }
+}
+
+pub struct Context {
+    dir: tempfile::TempDir,
+}
+
+/// Counts what passes and fails once past the limit.
+struct Limited<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.left {
+            return Err(io::Error::other(format!(
+                "the build context is larger than the limit of {} bytes",
+                self.limit
+            )));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+impl Context {
+    /// Unpacks `body` into a new directory under `under`. Entries are
+    /// confined to that directory (no `..`, no symlink leads out).
+    pub fn unpack(body: impl Read, under: &Path, limit: ContextLimit) -> Result<Context> {
+        std::fs::create_dir_all(under)
+            .map_err(|e| Error::Invalid(format!("creating {}: {e}", under.display())))?;
+        let dir = tempfile::Builder::new()
+            .prefix("context-")
+            .tempdir_in(under)
+            .map_err(|e| Error::Invalid(format!("a directory for the build context: {e}")))?;
+        let reader = berth_image::layer::decompress(body)
+            .map_err(|e| Error::Invalid(format!("reading the build context: {e}")))?;
+        let limited = Limited {
+            inner: reader,
+            left: limit.0,
+            limit: limit.0,
+        };
+        berth_image::layer::apply(limited, dir.path())
+            .map_err(|e| Error::Invalid(format!("unpacking the build context: {e}")))?;
+        Ok(Context { dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The Dockerfile at `name` in the context (`Dockerfile`, then
+    /// `dockerfile`, when empty), parsed.
+    pub fn dockerfile(&self, name: &str) -> Result<Dockerfile> {
+        let names: Vec<&str> = if name.is_empty() || name == "Dockerfile" {
+            vec!["Dockerfile", "dockerfile"]
+        } else {
+            vec![name]
+        };
+        let root = nix::fcntl::open(
+            self.path(),
+            OFlag::O_PATH | OFlag::O_DIRECTORY,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| Error::Invalid(format!("opening the build context: {e}")))?;
+        for n in &names {
+            if let Ok(fd) = berth_safefs::open_in_root(&root, Path::new(n), OFlag::O_RDONLY) {
+                let mut text = String::new();
+                std::fs::File::from(fd)
+                    .read_to_string(&mut text)
+                    .map_err(|e| Error::Invalid(format!("reading the Dockerfile {n}: {e}")))?;
+                return Ok(dockerfile::parse(&text)?);
+            }
+        }
+        Err(Error::Invalid(format!(
+            "Cannot locate specified Dockerfile: {}",
+            names[0]
+        )))
+    }
+}
