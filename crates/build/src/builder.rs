@@ -318,10 +318,10 @@ impl<'a, B: Backend> Builder<'a, B> {
             if triggers.len() == 1 { "" } else { "s" }
         ));
         for t in triggers {
-            let df = dockerfile::parse(&t).map_err(|e| {
+            let instructions = dockerfile::parse_instructions(&t).map_err(|e| {
                 Error::Invalid(format!("the base image's ONBUILD trigger {t:?}: {e}"))
             })?;
-            for ins in &df.instructions {
+            for ins in &instructions {
                 if matches!(ins.kind, Kind::From { .. } | Kind::Onbuild(_)) {
                     return Err(Error::Invalid(format!(
                         "the base image's ONBUILD trigger {t:?} is not allowed"
@@ -590,17 +590,9 @@ impl<'a, B: Backend> Builder<'a, B> {
         };
         let cmd = match command {
             Command::Exec(v) => v.clone(),
-            // With heredocs, the shell gets the line and the bodies as a
-            // script: it feeds each body to its command itself.
             Command::Shell(s) => {
-                let mut script = s.clone();
-                for h in heredocs {
-                    script.push('\n');
-                    script.push_str(&h.content);
-                    script.push_str(&h.name);
-                }
                 let mut v = st.shell.clone();
-                v.push(script);
+                v.push(heredoc_script(s, heredocs));
                 v
             }
         };
@@ -1009,6 +1001,34 @@ impl<'a, B: Backend> Builder<'a, B> {
         let img = made.map_err(|e| Error::at(ins, e))?;
         self.made(st, &key, img)
     }
+}
+
+/// The script a shell-form RUN gives its SHELL. `RUN <<EOF` alone runs
+/// the body as the script (through its `#!` interpreter when it has one,
+/// as BuildKit does); otherwise the line and the bodies go to the shell,
+/// which feeds each body to its command itself.
+fn heredoc_script(line: &str, heredocs: &[Heredoc]) -> String {
+    let line = line.trim();
+    if let [only] = heredocs
+        && line.starts_with("<<")
+        && !line.contains(char::is_whitespace)
+    {
+        if only.content.starts_with("#!") {
+            let marker = "BERTH_HEREDOC_SCRIPT_END";
+            return format!(
+                "f=$(mktemp) && cat > \"$f\" <<'{marker}' && chmod +x \"$f\" && \"$f\"; rc=$?; rm -f \"$f\"; exit $rc\n{}{marker}",
+                only.content
+            );
+        }
+        return only.content.clone();
+    }
+    let mut script = line.to_string();
+    for h in heredocs {
+        script.push('\n');
+        script.push_str(&h.content);
+        script.push_str(&h.name);
+    }
+    script
 }
 
 /// ENV first, then the ARGs in scope (an ENV wins over an ARG).

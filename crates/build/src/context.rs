@@ -46,6 +46,37 @@ impl<R: Read> Read for Limited<R> {
     }
 }
 
+/// Ends a tar stream that stops short of its padding and end-of-archive
+/// blocks with zeros: docker's CLI sends a context so when it adds a
+/// Dockerfile from stdin (its tar writer is never closed), and dockerd
+/// reads it. Only a clean end of the stream is completed; a client that
+/// goes away mid-upload is an error before this sees an end.
+struct TarTail<R> {
+    inner: R,
+    read: u64,
+    /// Zeros still to give after the end: None until the end is seen.
+    zeros: Option<u64>,
+}
+
+impl<R: Read> Read for TarTail<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(left) = &mut self.zeros {
+            let n = (*left).min(buf.len() as u64) as usize;
+            buf[..n].fill(0);
+            *left -= n as u64;
+            return Ok(n);
+        }
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            let pad = (512 - self.read % 512) % 512;
+            self.zeros = Some(pad + 1024);
+            return self.read(buf);
+        }
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
 impl Context {
     /// Unpacks `body` into a new directory under `under`. Entries are
     /// confined to that directory (no `..`, no symlink leads out).
@@ -58,10 +89,14 @@ impl Context {
             .map_err(|e| Error::Invalid(format!("a directory for the build context: {e}")))?;
         let reader = berth_image::layer::decompress(body)
             .map_err(|e| Error::Invalid(format!("reading the build context: {e}")))?;
-        let limited = Limited {
-            inner: reader,
-            left: limit.0,
-            limit: limit.0,
+        let limited = TarTail {
+            inner: Limited {
+                inner: reader,
+                left: limit.0,
+                limit: limit.0,
+            },
+            read: 0,
+            zeros: None,
         };
         berth_image::layer::apply(limited, dir.path())
             .map_err(|e| Error::Invalid(format!("unpacking the build context: {e}")))?;

@@ -32,6 +32,17 @@ pub use ast::*;
 pub use error::ParseError;
 pub use expand::{ExpandError, expand_word, expand_words};
 
+/// Parses instructions without asking for stages: an image's ONBUILD
+/// triggers, which run inside the stage that uses the image.
+pub fn parse_instructions(src: &str) -> Result<Vec<Instruction>, ParseError> {
+    let mut lines = lines::Lines::new(src);
+    let mut list = Vec::new();
+    while let Some(logical) = lines.next_instruction()? {
+        list.push(instructions::parse(&logical, &mut lines)?);
+    }
+    Ok(list)
+}
+
 /// Parses a Dockerfile.
 pub fn parse(src: &str) -> Result<Dockerfile, ParseError> {
     let mut lines = lines::Lines::new(src);
