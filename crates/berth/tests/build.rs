@@ -157,7 +157,7 @@ CMD ["cat /app/sub/greeting.txt"]
     assert!(log.contains("Step 1/"), "{log}");
     assert!(log.contains("Successfully tagged every:1"), "{log}");
     assert!(
-        log.contains("[Warning] One or more build-args") == false,
+        !log.contains("[Warning] One or more build-args"),
         "WHO is consumed: {log}"
     );
 
@@ -476,7 +476,7 @@ fn bad_input_is_refused_with_its_line_and_leaves_nothing_behind() {
         ),
         (
             "cycle",
-            format!("FROM b AS a\nRUN true\nFROM a AS b\nRUN true\n"),
+            "FROM b AS a\nRUN true\nFROM a AS b\nRUN true\n".to_string(),
             "circular dependency detected on stage",
         ),
         (
