@@ -143,7 +143,7 @@ fn parse(q: &Query) -> Result<(Options, RunDefaults, String, bool), String> {
         build_args,
         labels,
         no_cache: truthy(q, "nocache"),
-        pull: first(q, "pull").is_some_and(|v| !v.is_empty() && v != "0" && v != "false"),
+        pull: truthy(q, "pull"),
         network,
         platform: first(q, "platform")
             .filter(|p| !p.is_empty())
@@ -173,7 +173,7 @@ fn parse(q: &Query) -> Result<(Options, RunDefaults, String, bool), String> {
     hc.ulimits = json_param(q, "ulimits")?;
     // rm defaults to true; forcerm asks that failed steps' containers go
     // too, which berth always does.
-    let remove = !matches!(first(q, "rm"), Some("0" | "false" | "False"));
+    let remove = first(q, "rm").is_none() || truthy(q, "rm");
     let run = RunDefaults {
         host_config: hc,
         remove,
@@ -223,13 +223,14 @@ pub async fn build(engine: Arc<Engine>, req: Request<Incoming>, q: &Query) -> Re
     });
     // An error before the first message (a Dockerfile that does not parse,
     // an unknown target) is a plain error response, as dockerd answers.
-    let first = tokio::select! {
-        m = rx.recv() => m,
-        r = &mut done_rx => match r {
-            Ok(Err(e)) => return engine_error(e),
-            _ => rx.recv().await,
-        },
-    };
+    let first = rx.recv().await;
+    if first.is_none() {
+        return match done_rx.await {
+            Ok(Err(e)) => engine_error(e),
+            Ok(Ok(_)) => json(200, &json!({})),
+            Err(e) => error(500, e),
+        };
+    }
     let (body_tx, body) = crate::stream::async_channel();
     tokio::spawn(async move {
         if let Some(m) = first

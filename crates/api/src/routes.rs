@@ -100,8 +100,15 @@ pub fn first<'a>(q: &'a BTreeMap<String, Vec<String>>, k: &str) -> Option<&'a st
     q.get(k).and_then(|v| v.first()).map(String::as_str)
 }
 
+/// moby's BoolValue: absent, empty, `0`, `no`, `false` and `none` (any
+/// case) are false; anything else is true (docker-py sends `False`).
 pub fn truthy(q: &BTreeMap<String, Vec<String>>, k: &str) -> bool {
-    matches!(first(q, k), Some("1" | "true" | "True"))
+    first(q, k).is_some_and(|v| {
+        !matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "" | "0" | "no" | "false" | "none"
+        )
+    })
 }
 
 fn ping(head: bool) -> Response<Body> {
