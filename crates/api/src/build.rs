@@ -196,6 +196,18 @@ fn message_line(m: Message) -> Bytes {
     }
 }
 
+/// moby's error message; a failed RUN's code is docker's exit status.
+fn error_line(e: &Error) -> Bytes {
+    let code = match e {
+        Error::Build { code, .. } => *code,
+        _ => 1,
+    };
+    line(&json!({
+        "errorDetail": {"code": code, "message": e.to_string()},
+        "error": e.to_string(),
+    }))
+}
+
 /// `POST /build`.
 pub async fn build(engine: Arc<Engine>, req: Request<Incoming>, q: &Query) -> Response<Body> {
     let (opts, run, dockerfile, quiet) = match parse(q) {
@@ -215,7 +227,7 @@ pub async fn build(engine: Arc<Engine>, req: Request<Incoming>, q: &Query) -> Re
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let out = Output::new(tx, quiet);
-    let (done_tx, mut done_rx) = tokio::sync::oneshot::channel();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let r = engine.build(&context, &dockerfile, &opts, run, out).await;
         drop(context);
@@ -223,9 +235,15 @@ pub async fn build(engine: Arc<Engine>, req: Request<Incoming>, q: &Query) -> Re
     });
     // An error before the first message (a Dockerfile that does not parse,
     // an unknown target) is a plain error response, as dockerd answers.
+    // A step that failed is in the stream, quiet or not.
     let first = rx.recv().await;
     if first.is_none() {
         return match done_rx.await {
+            Ok(Err(e @ Error::Build { .. })) => Response::builder()
+                .status(200)
+                .header("Content-Type", "application/json")
+                .body(crate::full(error_line(&e)))
+                .expect("a valid response"),
             Ok(Err(e)) => engine_error(e),
             Ok(Ok(_)) => json(200, &json!({})),
             Err(e) => error(500, e),
@@ -247,16 +265,7 @@ pub async fn build(engine: Arc<Engine>, req: Request<Incoming>, q: &Query) -> Re
             }
         }
         if let Ok(Err(e)) = done_rx.await {
-            let code = match &e {
-                Error::Build { code, .. } => *code,
-                _ => 1,
-            };
-            let _ = body_tx
-                .send(line(&json!({
-                    "errorDetail": {"code": code, "message": e.to_string()},
-                    "error": e.to_string(),
-                })))
-                .await;
+            let _ = body_tx.send(error_line(&e)).await;
         }
     });
     Response::builder()
