@@ -326,6 +326,43 @@ fn multi_stage_copies_an_artifact_and_ships_only_the_last_stage() {
 }
 
 #[test]
+fn independent_stages_are_built_together() {
+    let Some(e) = Engine::private_berth_daemon() else {
+        return;
+    };
+    // Each of the two first stages waits for the other's mark in a cache
+    // mount they share: built one after the other, the first would give
+    // up after 30 s and fail the build.
+    let wait_for = |me: &str, other: &str| {
+        format!(
+            "RUN --mount=type=cache,id=rendezvous,target=/sync touch /sync/{me} && \
+             i=0; while [ ! -f /sync/{other} ]; do i=$((i+1)); [ $i -lt 300 ] || exit 7; sleep 0.1; done; \
+             echo {me} > /{me}.txt\n"
+        )
+    };
+    let dockerfile = format!(
+        "FROM {base} AS left\n{left}FROM {base} AS right\n{right}\
+         FROM {base}\nCOPY --from=left /left.txt /\nCOPY --from=right /right.txt /\n\
+         CMD [\"cat\", \"/left.txt\", \"/right.txt\"]\n",
+        base = e.image,
+        left = wait_for("left", "right"),
+        right = wait_for("right", "left"),
+    );
+    let dir = context(&e, "parallel", &[("Dockerfile", &dockerfile)]);
+    let out = build(&e, &dir, &["-t", "par:1"]);
+    out.assert_success();
+    assert_eq!(run(&e, "par:1", &[]), "left\nright\n");
+    // The output reads as if built one after the other: steps in order.
+    let numbers: Vec<usize> = out
+        .stdout_str()
+        .lines()
+        .filter_map(|l| l.strip_prefix("Step ")?.split('/').next()?.parse().ok())
+        .collect();
+    assert_eq!(numbers, (1..=8).collect::<Vec<_>>(), "{}", out.stdout_str());
+    assert_nothing_left(&e);
+}
+
+#[test]
 fn dockerignore_leaves_files_out_and_exceptions_in() {
     let Some(e) = Engine::private_berth_daemon() else {
         return;

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -46,6 +47,10 @@ struct StageState {
     shell: Vec<String>,
     /// Whether this stage set CMD (an ENTRYPOINT then keeps it).
     cmd_set: bool,
+    /// Where this stage prints (live, or held until the stages printed
+    /// before it are done) and the number of its last step printed.
+    out: Output,
+    step: usize,
 }
 
 impl StageState {
@@ -68,11 +73,11 @@ pub struct Builder<'a, B: Backend> {
     opts: &'a BuildOptions,
     out: Output,
     stages: Stages,
-    given: Given,
+    given: Mutex<Given>,
     /// ARGs before the first FROM, with their values.
     meta: Vec<(String, String)>,
-    built: BTreeMap<usize, Image>,
-    step: usize,
+    /// Stages built so far: what later stages start from and copy from.
+    built: Mutex<BTreeMap<usize, Image>>,
     total: usize,
 }
 
@@ -113,13 +118,12 @@ impl<'a, B: Backend> Builder<'a, B> {
             opts,
             out,
             stages: Stages::split(df)?,
-            given: Given {
+            given: Mutex::new(Given {
                 values: opts.build_args.clone(),
                 used: Default::default(),
-            },
+            }),
             meta: Vec::new(),
-            built: BTreeMap::new(),
-            step: 0,
+            built: Mutex::new(BTreeMap::new()),
             total: 0,
         })
     }
@@ -132,7 +136,7 @@ impl<'a, B: Backend> Builder<'a, B> {
                 unreachable!("meta args are ARGs")
             };
             for (name, default) in decls {
-                let value = match self.given.take(name) {
+                let value = match self.take_arg(name) {
                     Some(v) => Some(v),
                     None => match default {
                         Some(d) => Some(self.expand(&ins, d, &|n| self.meta_lookup(n, &platform))?),
@@ -146,27 +150,70 @@ impl<'a, B: Backend> Builder<'a, B> {
             }
         }
         let target = self.stages.target(self.opts.target.as_deref())?;
-        let resolve = |s: &str| -> Result<String> {
-            dockerfile::expand::expand_word(s, self.df.escape, &|n| self.meta_lookup(n, &platform))
+        let waves = {
+            let resolve = |s: &str| -> Result<String> {
+                dockerfile::expand::expand_word(s, self.df.escape, &|n| {
+                    self.meta_lookup(n, &platform)
+                })
                 .map_err(|e| Error::Invalid(e.to_string()))
+            };
+            let needed = self.stages.needed(target, &resolve)?;
+            self.stages.waves(&needed, &resolve)?
         };
-        let needed = self.stages.needed(target, &resolve)?;
         self.total = self.stages.meta_args.len()
-            + needed
+            + waves
                 .iter()
+                .flatten()
                 .map(|i| 1 + self.stages.stages[*i].steps.len())
                 .sum::<usize>()
             + usize::from(!self.opts.labels.is_empty());
-        for ins in self.stages.meta_args.clone() {
-            self.print_step(&ins);
+        let mut step = 0;
+        for ins in &self.stages.meta_args {
+            step += 1;
+            self.out
+                .text(format!("Step {step}/{} : {}\n", self.total, ins.original));
         }
-        for i in needed {
-            let stage = self.stages.stages[i].clone();
-            let image = self.build_stage(&stage, i == target).await?;
-            self.built.insert(i, image);
+        // Stages whose inputs are all built run together, each printing
+        // its steps under the numbers it would have one after the other;
+        // all but the first of a wave hold their output until the ones
+        // before them have printed theirs.
+        let mut first_step = BTreeMap::new();
+        for i in waves.iter().flatten() {
+            first_step.insert(*i, step);
+            step += 1 + self.stages.stages[*i].steps.len();
         }
-        let image = self.built.remove(&target).expect("the target was built");
-        let unused = self.given.unused();
+        for wave in waves {
+            let mut held = Vec::new();
+            let mut runs = Vec::new();
+            for (n, i) in wave.iter().enumerate() {
+                let out = if n == 0 {
+                    self.out.clone()
+                } else {
+                    let (out, rx) = self.out.held();
+                    held.push(rx);
+                    out
+                };
+                let stage = &self.stages.stages[*i];
+                runs.push(self.build_stage(stage, *i == target, first_step[i], out));
+            }
+            // All run to their end (a RUN cut off would leave its
+            // container); the first failure, in stage order, is the one.
+            let results = futures_util::future::join_all(runs).await;
+            for rx in held {
+                self.out.forward(rx);
+            }
+            for (i, r) in wave.iter().zip(results) {
+                let image = r?;
+                self.built.lock().expect("built stages").insert(*i, image);
+            }
+        }
+        let image = self
+            .built
+            .lock()
+            .expect("built stages")
+            .remove(&target)
+            .expect("the target was built");
+        let unused = self.given.lock().expect("build args").unused();
         if !unused.is_empty() {
             self.out.text(format!(
                 "[Warning] One or more build-args [{}] were not consumed\n",
@@ -198,12 +245,17 @@ impl<'a, B: Backend> Builder<'a, B> {
             .or_else(|| platform.get(name).cloned())
     }
 
-    fn print_step(&mut self, ins: &Instruction) {
-        self.step += 1;
-        self.out.text(format!(
+    fn print_step(&self, st: &mut StageState, ins: &Instruction) {
+        st.step += 1;
+        st.out.text(format!(
             "Step {}/{} : {}\n",
-            self.step, self.total, ins.original
+            st.step, self.total, ins.original
         ));
+    }
+
+    /// The `--build-arg` value of `name`, marking it used.
+    fn take_arg(&self, name: &str) -> Option<String> {
+        self.given.lock().expect("build args").take(name)
     }
 
     fn expand(
@@ -230,9 +282,21 @@ impl<'a, B: Backend> Builder<'a, B> {
             .map_err(|e| Error::at(ins, e))
     }
 
-    async fn build_stage(&mut self, stage: &Stage, is_target: bool) -> Result<Image> {
-        self.print_step(&stage.from);
-        if self.out.closed() {
+    /// Builds one stage, its first step numbered `step + 1`, printing to
+    /// `out`.
+    async fn build_stage(
+        &self,
+        stage: &Stage,
+        is_target: bool,
+        step: usize,
+        out: Output,
+    ) -> Result<Image> {
+        let step = step + 1;
+        out.text(format!(
+            "Step {step}/{} : {}\n",
+            self.total, stage.from.original
+        ));
+        if out.closed() {
             return Err(Error::Cancelled);
         }
         let platform = args::platform_args();
@@ -240,18 +304,13 @@ impl<'a, B: Backend> Builder<'a, B> {
             self.meta_lookup(n, &platform)
         })?;
         let image = if let Some(i) = self.stages.by_name(&base) {
-            Some(
-                self.built
-                    .get(&i)
-                    .cloned()
-                    .expect("needed stages are built first"),
-            )
+            Some(self.built_stage(i))
         } else if base.eq_ignore_ascii_case("scratch") {
             None
         } else {
             Some(
                 self.backend
-                    .image(&base, self.opts.pull, &self.out)
+                    .image(&base, self.opts.pull, &out)
                     .await
                     .map_err(|e| Error::at(&stage.from, e))?,
             )
@@ -267,14 +326,16 @@ impl<'a, B: Backend> Builder<'a, B> {
             args: Vec::new(),
             shell,
             cmd_set: false,
+            out,
+            step,
         };
         if let Some(i) = &st.image {
-            self.out.text(format!(" ---> {}\n", short(&i.id)));
+            st.out.text(format!(" ---> {}\n", short(&i.id)));
         }
         self.run_triggers(&mut st).await?;
         for ins in &stage.steps {
-            self.print_step(ins);
-            if self.out.closed() {
+            self.print_step(&mut st, ins);
+            if st.out.closed() {
                 return Err(Error::Cancelled);
             }
             self.dispatch(&mut st, ins).await?;
@@ -289,9 +350,9 @@ impl<'a, B: Backend> Builder<'a, B> {
                     .collect::<Vec<_>>()
                     .join(" ")
             );
-            self.step += 1;
-            self.out
-                .text(format!("Step {}/{} : {original}\n", self.step, self.total));
+            st.step += 1;
+            st.out
+                .text(format!("Step {}/{} : {original}\n", st.step, self.total));
             for (k, v) in &self.opts.labels {
                 config::map_insert(&mut st.config, "Labels", k, json!(v));
             }
@@ -305,14 +366,24 @@ impl<'a, B: Backend> Builder<'a, B> {
         }
     }
 
+    /// A stage built before this one needed it.
+    fn built_stage(&self, i: usize) -> Image {
+        self.built
+            .lock()
+            .expect("built stages")
+            .get(&i)
+            .cloned()
+            .expect("needed stages are built first")
+    }
+
     /// The ONBUILD triggers of the base image, run right after FROM.
-    async fn run_triggers(&mut self, st: &mut StageState) -> Result<()> {
+    async fn run_triggers(&self, st: &mut StageState) -> Result<()> {
         let triggers = strings(config::get(&st.config, "OnBuild")).unwrap_or_default();
         if triggers.is_empty() {
             return Ok(());
         }
         config::set(&mut st.config, "OnBuild", Value::Null);
-        self.out.text(format!(
+        st.out.text(format!(
             "# Executing {} build trigger{}\n",
             triggers.len(),
             if triggers.len() == 1 { "" } else { "s" }
@@ -333,13 +404,13 @@ impl<'a, B: Backend> Builder<'a, B> {
         Ok(())
     }
 
-    async fn dispatch(&mut self, st: &mut StageState, ins: &Instruction) -> Result<()> {
+    async fn dispatch(&self, st: &mut StageState, ins: &Instruction) -> Result<()> {
         match &ins.kind {
             Kind::From { .. } => unreachable!("stages split at FROM"),
             Kind::Arg(decls) => {
                 let platform = args::platform_args();
                 for (name, default) in decls {
-                    let value = match self.given.take(name) {
+                    let value = match self.take_arg(name) {
                         Some(v) => Some(v),
                         None => match default {
                             Some(d) => Some(self.expand_in(st, ins, d)?),
@@ -354,7 +425,7 @@ impl<'a, B: Backend> Builder<'a, B> {
                 }
                 // An ARG changes no config; the steps after it key on it.
                 if let Some(i) = &st.image {
-                    self.out.text(format!(" ---> {}\n", short(&i.id)));
+                    st.out.text(format!(" ---> {}\n", short(&i.id)));
                 }
                 Ok(())
             }
@@ -521,7 +592,7 @@ impl<'a, B: Backend> Builder<'a, B> {
         }
         match self.backend.cached(key) {
             Some(img) => {
-                self.out
+                st.out
                     .text(format!(" ---> Using cache\n ---> {}\n", short(&img.id)));
                 st.config = img.config.clone();
                 st.image = Some(img);
@@ -533,14 +604,14 @@ impl<'a, B: Backend> Builder<'a, B> {
 
     fn made(&self, st: &mut StageState, key: &str, img: Image) -> Result<()> {
         self.backend.remember(key, &img.id).map_err(failure)?;
-        self.out.text(format!(" ---> {}\n", short(&img.id)));
+        st.out.text(format!(" ---> {}\n", short(&img.id)));
         st.config = img.config.clone();
         st.image = Some(img);
         Ok(())
     }
 
     /// A step that changed only the config: an image without a layer.
-    async fn commit_meta(&mut self, st: &mut StageState, original: &str) -> Result<()> {
+    async fn commit_meta(&self, st: &mut StageState, original: &str) -> Result<()> {
         let what = format!(
             "meta\0{original}\0{}\0{}",
             st.config["config"], st.config["author"]
@@ -566,7 +637,7 @@ impl<'a, B: Backend> Builder<'a, B> {
             .filter(|(n, _)| config::env_get(&st.config, n).is_none())
             .cloned()
             .collect();
-        for (k, v) in self.given.proxies() {
+        for (k, v) in self.given.lock().expect("build args").proxies() {
             if !out.iter().any(|(n, _)| *n == k) {
                 out.push((k, v));
             }
@@ -575,7 +646,7 @@ impl<'a, B: Backend> Builder<'a, B> {
     }
 
     async fn run(
-        &mut self,
+        &self,
         st: &mut StageState,
         ins: &Instruction,
         flags: &dockerfile::RunFlags,
@@ -668,7 +739,7 @@ impl<'a, B: Backend> Builder<'a, B> {
             network,
             mounts,
         };
-        let (out, tail) = self.out.keeping_tail();
+        let (out, tail) = st.out.keeping_tail();
         let made = self
             .backend
             .run(
@@ -687,11 +758,11 @@ impl<'a, B: Backend> Builder<'a, B> {
                     "The command '{}' returned a non-zero code: {code}",
                     cmd.join(" ")
                 );
-                if self.out.is_quiet() {
+                if st.out.is_quiet() {
                     let tail = tail.lock().unwrap_or_else(|p| p.into_inner()).clone();
                     msg = format!(
                         "Step {}/{} : {}\n{}{msg}",
-                        self.step, self.total, ins.original, tail
+                        st.step, self.total, ins.original, tail
                     );
                 }
                 Err(Error::Exit { message: msg, code })
@@ -811,7 +882,7 @@ impl<'a, B: Backend> Builder<'a, B> {
                         let i = self.stages.by_name_or_index(from).ok_or_else(|| {
                             Error::at(ins, format!("--mount from={from}: no such stage"))
                         })?;
-                        let img = self.built.get(&i).expect("needed stages are built first");
+                        let img = &self.built_stage(i);
                         let view = self.backend.view(img).map_err(|e| Error::at(ins, e))?;
                         (view.as_ref().to_path_buf(), img.id.clone(), Some(view))
                     }
@@ -848,7 +919,7 @@ impl<'a, B: Backend> Builder<'a, B> {
     }
 
     async fn copy(
-        &mut self,
+        &self,
         st: &mut StageState,
         ins: &Instruction,
         c: &CopyArgs,
@@ -862,14 +933,10 @@ impl<'a, B: Backend> Builder<'a, B> {
             Some(from) => {
                 let from = self.expand_in(st, ins, from)?;
                 let img = match self.stages.by_name_or_index(&from) {
-                    Some(i) => self
-                        .built
-                        .get(&i)
-                        .cloned()
-                        .expect("needed stages are built first"),
+                    Some(i) => self.built_stage(i),
                     None => self
                         .backend
-                        .image(&from, false, &self.out)
+                        .image(&from, false, &st.out)
                         .await
                         .map_err(|e| Error::at(ins, e))?,
                 };

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 /// How much of a step's output is kept for its error message.
 const TAIL: usize = 2048;
@@ -28,6 +28,8 @@ pub struct Output {
     tx: UnboundedSender<Message>,
     quiet: bool,
     tail: Option<Arc<Mutex<String>>>,
+    /// For a held output: the live channel, to see a client go away.
+    live: Option<UnboundedSender<Message>>,
 }
 
 impl Output {
@@ -37,6 +39,7 @@ impl Output {
             tx,
             quiet,
             tail: None,
+            live: None,
         }
     }
 
@@ -84,7 +87,29 @@ impl Output {
         let _ = self.tx.send(Message::Stream(s.into()));
     }
 
+    /// Whether the client went away. A held output asks the live one.
     pub fn closed(&self) -> bool {
-        self.tx.is_closed()
+        self.tx.is_closed() || self.live.as_ref().is_some_and(|l| l.is_closed())
+    }
+
+    /// An output whose messages wait in the returned receiver until
+    /// [`Output::forward`] sends them on (a stage built alongside another
+    /// that prints first).
+    pub fn held(&self) -> (Output, UnboundedReceiver<Message>) {
+        let (tx, rx) = unbounded_channel();
+        let out = Output {
+            tx,
+            quiet: self.quiet,
+            tail: None,
+            live: Some(self.tx.clone()),
+        };
+        (out, rx)
+    }
+
+    /// Sends on what a held output kept.
+    pub fn forward(&self, mut held: UnboundedReceiver<Message>) {
+        while let Ok(m) = held.try_recv() {
+            let _ = self.tx.send(m);
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! an image, as in BuildKit, so a reference can point forward and a cycle
 //! is refused.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::dockerfile::{Dockerfile, Instruction, Kind};
 use crate::error::{Error, Result};
@@ -139,6 +139,32 @@ impl Stages {
         visiting.remove(&i);
         order.push(i);
         Ok(())
+    }
+
+    /// `needed` (in build order) in waves: each stage in the first wave
+    /// after every stage it reads, so the stages of a wave can be built
+    /// together.
+    pub fn waves(
+        &self,
+        needed: &[usize],
+        resolve: &dyn Fn(&str) -> Result<String>,
+    ) -> Result<Vec<Vec<usize>>> {
+        let mut level: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut waves: Vec<Vec<usize>> = Vec::new();
+        for &i in needed {
+            let deps = self.dependencies(&self.stages[i], resolve)?;
+            let l = deps
+                .iter()
+                .map(|d| level.get(d).map_or(0, |l| l + 1))
+                .max()
+                .unwrap_or(0);
+            level.insert(i, l);
+            if waves.len() <= l {
+                waves.resize(l + 1, Vec::new());
+            }
+            waves[l].push(i);
+        }
+        Ok(waves)
     }
 
     /// The stages `stage` reads: its base and its `--from`s.
