@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::Arc;
 
-use berth_engine::build::{Context, ContextLimit, Message, Options, Output, RunDefaults};
+use berth_engine::build::{Context, Message, Options, Output, RunDefaults};
 use berth_engine::{Engine, Error};
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -115,9 +115,6 @@ fn parse(q: &Query) -> Result<(Options, RunDefaults, String, bool), String> {
             cache_from.join(", ")
         ));
     }
-    if first(q, "remote").is_some_and(|v| !v.is_empty()) {
-        return Err("remote contexts (a URL or git repository) are not supported by berth yet: send the context in the body".into());
-    }
     if first(q, "isolation").is_some_and(|v| !v.is_empty() && v != "default") {
         return Err("isolation: only \"default\" is supported on Linux".into());
     }
@@ -214,13 +211,17 @@ pub async fn build(engine: Arc<Engine>, req: Request<Incoming>, q: &Query) -> Re
         Ok(p) => p,
         Err(e) => return error(400, e),
     };
-    let reader = body_reader(req);
     let tmp = engine.build_tmp();
-    let context = match tokio::task::spawn_blocking(move || {
-        Context::unpack(reader, &tmp, ContextLimit::default())
-    })
-    .await
-    {
+    let limit = engine.build_context_limit();
+    let remote = first(q, "remote")
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
+    let reader = body_reader(req);
+    let unpack = move || match remote {
+        Some(url) => Context::download(&url, &tmp, limit),
+        None => Context::unpack(reader, &tmp, limit),
+    };
+    let context = match tokio::task::spawn_blocking(unpack).await {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => return error(400, e),
         Err(e) => return error(500, e),

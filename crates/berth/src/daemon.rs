@@ -40,6 +40,10 @@ pub struct Daemon {
     /// The default bridge's address and prefix (e.g. 10.88.0.1/16).
     #[arg(long)]
     pub bip: Option<String>,
+    /// The most a build context may hold, unpacked (e.g. 512m, 20g;
+    /// default 16g): a larger upload fails the build.
+    #[arg(long, value_name = "SIZE")]
+    pub build_context_limit: Option<String>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -54,6 +58,7 @@ struct FileConfig {
     log_level: Option<String>,
     bridge: Option<String>,
     bip: Option<String>,
+    build_context_limit: Option<String>,
 }
 
 pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
@@ -146,6 +151,21 @@ pub fn run(data_root: &Path, d: &Daemon) -> anyhow::Result<i32> {
     if bip.is_some() && bridge.is_none() {
         anyhow::bail!("--bip and --bridge none conflict: there is no default bridge to address");
     }
+    let build_context_limit = match d
+        .build_context_limit
+        .clone()
+        .or(file.build_context_limit.clone())
+    {
+        Some(s) => Some(
+            berth_units::ram_in_bytes(&s)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("--build-context-limit {s:?}: a size such as 512m or 20g")
+                })? as u64,
+        ),
+        None => None,
+    };
     let engine = berth_engine::Engine::open(berth_engine::Config {
         data_root: data_root.clone(),
         exec_root,
@@ -161,6 +181,7 @@ pub fn run(data_root: &Path, d: &Daemon) -> anyhow::Result<i32> {
             bip,
             firewall_table: firewall_table(&data_root),
         },
+        build_context_limit,
     })?;
     let engine = Arc::new(engine);
     let state = Arc::new(berth_api::State {

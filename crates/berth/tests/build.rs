@@ -723,3 +723,144 @@ fn inspect_network_gateway(e: &Engine) -> String {
     assert!(!gw.is_empty(), "no gateway on the default bridge");
     gw
 }
+
+/// A web server on 127.0.0.1 serving `files` (path, body) with a
+/// Last-Modified; runs until the test's process ends.
+fn serve(files: Vec<(String, Vec<u8>)>) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut req = [0u8; 2048];
+            let n = conn.read(&mut req).unwrap_or(0);
+            let text = String::from_utf8_lossy(&req[..n]);
+            let path = text.split_whitespace().nth(1).unwrap_or("/").to_string();
+            match files.iter().find(|(p, _)| *p == path) {
+                Some((_, body)) => {
+                    let _ = write!(
+                        conn,
+                        "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nLast-Modified: Wed, 21 Oct 2015 07:28:00 GMT\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = conn.write_all(body);
+                }
+                None => {
+                    let _ = write!(conn, "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+                }
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn add_downloads_urls_checks_digests_and_remote_contexts_build() {
+    let Some(e) = Engine::private_berth_daemon() else {
+        return;
+    };
+    let body = b"remote content\n".to_vec();
+    let digest = {
+        use sha2::Digest;
+        let h = sha2::Sha256::digest(&body);
+        h.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let remote_dockerfile = format!(
+        "FROM {}\nCOPY hello.txt /hello.txt\nCMD [\"cat\", \"/hello.txt\"]\n",
+        e.image
+    );
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, text) in [
+        ("Dockerfile", remote_dockerfile.as_str()),
+        ("hello.txt", "from a remote context\n"),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_cksum();
+        tar.append_data(&mut h, name, text.as_bytes()).unwrap();
+    }
+    let port = serve(vec![
+        ("/file.txt".into(), body.clone()),
+        ("/ctx.tar".into(), tar.into_inner().unwrap()),
+    ]);
+    let url = format!("http://127.0.0.1:{port}/file.txt");
+    let dockerfile = format!(
+        "FROM {}\nADD {url} /srv/\nADD --checksum=sha256:{digest} {url} /checked.txt\n",
+        e.image
+    );
+    let dir = context(&e, "url", &[("Dockerfile", &dockerfile)]);
+    build(&e, &dir, &["-t", "url:1"]).assert_success();
+    assert_eq!(
+        run(
+            &e,
+            "url:1",
+            &[
+                "sh",
+                "-c",
+                "cat /srv/file.txt /checked.txt; stat -c '%a %Y' /srv/file.txt"
+            ]
+        ),
+        // Mode 0600 and the server's Last-Modified, as docker gives them.
+        "remote content\nremote content\n600 1445412480\n"
+    );
+    // A digest that does not match: the step fails, nothing is tagged.
+    let wrong = format!(
+        "FROM {}\nADD --checksum=sha256:{} {url} /x\n",
+        e.image,
+        "0".repeat(64)
+    );
+    fs::write(dir.join("Dockerfile"), wrong).unwrap();
+    let out = build(&e, &dir, &["-t", "url:wrong"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        out.stderr_str()
+            .contains(&format!("the digest of {url} is sha256:{digest}")),
+        "{}",
+        out.stderr_str()
+    );
+    // A missing file: the server's status.
+    fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM {}\nADD http://127.0.0.1:{port}/nope /x\n", e.image),
+    )
+    .unwrap();
+    let out = build(&e, &dir, &["-t", "url:missing"]);
+    assert!(out.stderr_str().contains("404"), "{}", out.stderr_str());
+    // A context given by URL: the engine fetches and unpacks it.
+    let out = e.berth(&[
+        "build",
+        "-t",
+        "remote:1",
+        &format!("http://127.0.0.1:{port}/ctx.tar"),
+    ]);
+    out.assert_success();
+    assert_eq!(run(&e, "remote:1", &[]), "from a remote context\n");
+    assert_nothing_left(&e);
+}
+
+#[test]
+fn a_context_over_the_limit_is_refused_and_leaves_nothing() {
+    let Some(e) = Engine::private_berth_daemon_with(&["--build-context-limit", "64k"]) else {
+        return;
+    };
+    let dockerfile = format!("FROM {}\nCOPY . /ctx/\n", e.image);
+    let dir = context(&e, "big", &[("Dockerfile", &dockerfile)]);
+    fs::write(dir.join("big.bin"), vec![1u8; 256 << 10]).unwrap();
+    let out = build(&e, &dir, &["-t", "big:1"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        out.stderr_str()
+            .contains("the build context is larger than the limit of 65536 bytes"),
+        "{}",
+        out.stderr_str()
+    );
+    assert_nothing_left(&e);
+    // A context under the limit still builds.
+    fs::remove_file(dir.join("big.bin")).unwrap();
+    build(&e, &dir, &["-t", "big:1"]).assert_success();
+}

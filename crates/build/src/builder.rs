@@ -918,6 +918,49 @@ impl<'a, B: Backend> Builder<'a, B> {
         }
     }
 
+    /// Downloads `url` for ADD into `dir`; returns the file's name there.
+    fn download(
+        &self,
+        st: &StageState,
+        ins: &Instruction,
+        c: &CopyArgs,
+        url: &str,
+        dir: &Path,
+    ) -> Result<String> {
+        let name = crate::fetch::file_name(url);
+        st.out.text(format!("Downloading {url}\n"));
+        let got = crate::fetch::fetch(
+            url,
+            &dir.join(&name),
+            crate::context::ContextLimit::default().0,
+        )
+        .map_err(|e| Error::Step(format!("ADD failed: {e}")))?;
+        if let Some(want) = &c.checksum {
+            let want = self.expand_in(st, ins, want)?;
+            let want = if want.contains(':') {
+                want
+            } else {
+                format!("sha256:{want}")
+            };
+            if want != got.digest {
+                return Err(Error::Step(format!(
+                    "ADD failed: the digest of {url} is {}, not {want} (--checksum)",
+                    got.digest
+                )));
+            }
+        }
+        // Docker gives a downloaded file mode 0600 and the server's time.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&got.path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::Invalid(format!("{}: {e}", got.path.display())))?;
+        if let Some(t) = got.modified
+            && let Ok(f) = std::fs::File::options().write(true).open(&got.path)
+        {
+            let _ = f.set_modified(t);
+        }
+        Ok(name)
+    }
+
     async fn copy(
         &self,
         st: &mut StageState,
@@ -946,15 +989,14 @@ impl<'a, B: Backend> Builder<'a, B> {
                 (root, img.id, true)
             }
         };
-        // Heredoc sources become files of a directory of their own.
-        let heredoc_dir;
+        // Heredoc sources and ADD's URLs become files of a directory of
+        // their own.
+        let own_dir;
+        let mut from_urls = false;
         let (src_root, patterns) = if c.heredocs.is_empty() {
             let mut patterns = Vec::new();
             for s in &c.sources {
                 let s = self.expand_in(st, ins, s)?;
-                if add && (s.starts_with("http://") || s.starts_with("https://")) {
-                    return Err(Error::at(ins, "ADD from a URL is not supported yet"));
-                }
                 if s.starts_with("git@") || s.ends_with(".git") {
                     return Err(Error::at(
                         ins,
@@ -963,9 +1005,29 @@ impl<'a, B: Backend> Builder<'a, B> {
                 }
                 patterns.push(s);
             }
-            (src_root, patterns)
+            let is_url = |s: &String| s.starts_with("http://") || s.starts_with("https://");
+            if add && patterns.iter().any(is_url) {
+                if !patterns.iter().all(is_url) {
+                    return Err(Error::at(
+                        ins,
+                        "ADD of URLs and local files in one instruction is not supported: split it",
+                    ));
+                }
+                own_dir = tempdir_for_heredocs()?;
+                let mut names = Vec::new();
+                for url in &patterns {
+                    names.push(self.download(st, ins, c, url, own_dir.path())?);
+                }
+                from_urls = true;
+                (own_dir.path().to_path_buf(), names)
+            } else {
+                if c.checksum.is_some() {
+                    return Err(Error::at(ins, "--checksum is for sources given by URL"));
+                }
+                (src_root, patterns)
+            }
         } else {
-            heredoc_dir = tempdir_for_heredocs()?;
+            own_dir = tempdir_for_heredocs()?;
             let mut patterns = Vec::new();
             for h in &c.heredocs {
                 let body = if h.expand {
@@ -973,11 +1035,11 @@ impl<'a, B: Backend> Builder<'a, B> {
                 } else {
                     h.content.clone()
                 };
-                std::fs::write(heredoc_dir.path().join(&h.name), body)
+                std::fs::write(own_dir.path().join(&h.name), body)
                     .map_err(|e| Error::Invalid(format!("writing heredoc {}: {e}", h.name)))?;
                 patterns.push(h.name.clone());
             }
-            (heredoc_dir.path().to_path_buf(), patterns)
+            (own_dir.path().to_path_buf(), patterns)
         };
         let sources = copy::find_sources(&src_root, &patterns)
             .map_err(|e| Error::Step(format!("{name} failed: {e}")))?;
@@ -1039,7 +1101,11 @@ impl<'a, B: Backend> Builder<'a, B> {
             "created_by": format!("/bin/sh -c #(nop) {name} {kind}:{content} in {dest} ")
         });
         let user_db = chown.clone();
-        let unpack = c.unpack != Some(false);
+        // A URL's file is unpacked only when asked (`--unpack`).
+        let unpack = match c.unpack {
+            Some(u) => u,
+            None => !from_urls,
+        };
         let mut fill = |root: &Path| -> std::result::Result<(), StepFailure> {
             let owner = match &user_db {
                 Some(spec) => Some(crate::users::resolve(root, spec).map_err(StepFailure::Other)?),

@@ -103,6 +103,38 @@ impl Context {
         Ok(Context { dir })
     }
 
+    /// A context given by URL (`remote=`): a tarball (plain, gzip or
+    /// zstd) unpacked, or else a Dockerfile alone, as dockerd takes them.
+    /// Git repositories are refused.
+    pub fn download(url: &str, under: &Path, limit: ContextLimit) -> Result<Context> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with(".git") {
+            return Err(Error::Invalid(format!(
+                "remote context {url}: only http(s) URLs of a tarball or a Dockerfile are supported (no git)"
+            )));
+        }
+        std::fs::create_dir_all(under)
+            .map_err(|e| Error::Invalid(format!("creating {}: {e}", under.display())))?;
+        let file = tempfile::NamedTempFile::new_in(under)
+            .map_err(|e| Error::Invalid(format!("a file for the remote context: {e}")))?;
+        crate::fetch::fetch(url, file.path(), limit.0).map_err(Error::Invalid)?;
+        let mut head = [0u8; 262];
+        let n = std::fs::File::open(file.path())
+            .and_then(|mut f| f.read(&mut head))
+            .map_err(|e| Error::Invalid(format!("reading the remote context: {e}")))?;
+        let archive = head.starts_with(&[0x1f, 0x8b])
+            || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+            || (n >= 262 && &head[257..262] == b"ustar");
+        if archive {
+            let f = std::fs::File::open(file.path())
+                .map_err(|e| Error::Invalid(format!("reading the remote context: {e}")))?;
+            return Context::unpack(f, under, limit);
+        }
+        let ctx = Context::unpack(std::io::empty(), under, limit)?;
+        std::fs::copy(file.path(), ctx.path().join("Dockerfile"))
+            .map_err(|e| Error::Invalid(format!("the remote Dockerfile: {e}")))?;
+        Ok(ctx)
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

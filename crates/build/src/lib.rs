@@ -12,6 +12,7 @@ mod context;
 mod copy;
 pub mod dockerfile;
 mod error;
+mod fetch;
 mod options;
 mod output;
 mod stages;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use berth_client::build_context;
@@ -249,29 +249,40 @@ fn read_stdin(what: &str) -> Result<Vec<u8>> {
     Ok(data)
 }
 
-/// The context as a tar, and the Dockerfile's name in it.
-fn context(a: &BuildArgs) -> Result<(Vec<u8>, String)> {
-    let mut tar = Vec::new();
+/// The context as it will be sent, and the Dockerfile's name in it.
+enum ContextSource {
+    /// Bytes already read (stdin).
+    Bytes(Vec<u8>),
+    /// A directory, packed as it is sent.
+    Dir {
+        dir: PathBuf,
+        keep: Option<String>,
+        extra: Option<(String, Vec<u8>)>,
+    },
+}
+
+fn context(a: &BuildArgs) -> Result<(ContextSource, String)> {
     if a.path == "-" {
         if a.file.as_deref() == Some("-") {
             bail!("invalid argument: can't use stdin for both build context and dockerfile");
         }
         let data = read_stdin("the context")?;
         if looks_like_archive(&data) {
-            return Ok((data, a.file.clone().unwrap_or_else(|| "Dockerfile".into())));
+            let name = a.file.clone().unwrap_or_else(|| "Dockerfile".into());
+            return Ok((ContextSource::Bytes(data), name));
         }
+        let mut tar = Vec::new();
         build_context::dockerfile_only(&data, &mut tar)?;
-        return Ok((tar, "Dockerfile".into()));
+        return Ok((ContextSource::Bytes(tar), "Dockerfile".into()));
     }
-    if a.path.starts_with("http://") || a.path.starts_with("https://") || a.path.starts_with("git@")
-    {
+    if a.path.starts_with("git@") || a.path.starts_with("git://") || a.path.ends_with(".git") {
         bail!(
-            "remote build contexts ({}) are not supported by berth yet: clone or download it and build the directory",
+            "git contexts ({}) are not supported by berth yet: clone the repository and build the directory",
             a.path
         );
     }
-    let dir = Path::new(&a.path);
-    let meta = std::fs::metadata(dir)
+    let dir = PathBuf::from(&a.path);
+    let meta = std::fs::metadata(&dir)
         .with_context(|| format!("unable to prepare context: path {:?} not found", a.path))?;
     if !meta.is_dir() {
         bail!(
@@ -281,41 +292,70 @@ fn context(a: &BuildArgs) -> Result<(Vec<u8>, String)> {
     }
     // A random name for a Dockerfile that is not in the context.
     let outside_name = format!(".dockerfile.{}", &random_hex()[..20]);
-    match a.file.as_deref() {
+    let (keep, extra, name) = match a.file.as_deref() {
         Some("-") => {
             let text = read_stdin("the Dockerfile")?;
-            build_context::write_context(Some(dir), &[], Some((&outside_name, &text)), &mut tar)?;
-            Ok((tar, outside_name))
+            (None, Some((outside_name.clone(), text)), outside_name)
         }
-        None => {
-            build_context::write_context(Some(dir), &["Dockerfile"], None, &mut tar)?;
-            Ok((tar, "Dockerfile".into()))
-        }
+        None => (
+            Some("Dockerfile".to_string()),
+            None,
+            "Dockerfile".to_string(),
+        ),
         Some(f) => {
             // -f is relative to the current directory, as docker's.
             let abs_file = std::fs::canonicalize(f).with_context(|| {
                 format!("unable to prepare context: the Dockerfile {f:?} was not found")
             })?;
-            let abs_dir = std::fs::canonicalize(dir)?;
+            let abs_dir = std::fs::canonicalize(&dir)?;
             match abs_file.strip_prefix(&abs_dir) {
                 Ok(rel) => {
                     let rel = rel.to_string_lossy().into_owned();
-                    build_context::write_context(Some(dir), &[&rel], None, &mut tar)?;
-                    Ok((tar, rel))
+                    (Some(rel.clone()), None, rel)
                 }
                 Err(_) => {
                     let text = std::fs::read(&abs_file).with_context(|| format!("reading {f}"))?;
-                    build_context::write_context(
-                        Some(dir),
-                        &[],
-                        Some((&outside_name, &text)),
-                        &mut tar,
-                    )?;
-                    Ok((tar, outside_name))
+                    (None, Some((outside_name.clone(), text)), outside_name)
                 }
             }
         }
-    }
+    };
+    Ok((ContextSource::Dir { dir, keep, extra }, name))
+}
+
+/// The body of `POST /build`: the context packed on a thread as the
+/// request sends it (a large context is never held in memory), gzipped
+/// with `--compress`.
+fn body(ctx: ContextSource, compress: bool) -> Result<RequestBody> {
+    let (reader, writer) = std::io::pipe()?;
+    std::thread::spawn(move || {
+        let pack = |w: &mut dyn Write| -> Result<()> {
+            match ctx {
+                ContextSource::Bytes(b) => w.write_all(&b)?,
+                ContextSource::Dir { dir, keep, extra } => {
+                    let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
+                    let extra = extra.as_ref().map(|(n, d)| (n.as_str(), d.as_slice()));
+                    build_context::write_context(Some(&dir), &keep, extra, &mut *w)?;
+                }
+            }
+            Ok(())
+        };
+        let mut writer = writer;
+        let result = if compress {
+            let mut gz = flate2::write::GzEncoder::new(&mut writer, flate2::Compression::fast());
+            pack(&mut gz).and_then(|_| gz.finish().map(drop).map_err(Into::into))
+        } else {
+            pack(&mut writer)
+        };
+        // A failure shows as a truncated upload; say why here too.
+        if let Err(e) = result {
+            eprintln!("berth build: {e:#}");
+        }
+    });
+    let file = std::fs::File::from(std::os::fd::OwnedFd::from(reader));
+    Ok(RequestBody::Stream(Box::new(tokio::fs::File::from_std(
+        file,
+    ))))
 }
 
 fn random_hex() -> String {
@@ -327,14 +367,22 @@ fn random_hex() -> String {
 }
 
 pub async fn build(e: &Engine, a: &BuildArgs) -> Result<i32> {
-    let (mut tar, dockerfile) = context(a)?;
-    if a.compress {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(&tar)?;
-        tar = gz.finish()?;
-    }
-    let path = format!("/build?{}", query(a, &dockerfile)?);
-    let body = RequestBody::Stream(Box::new(std::io::Cursor::new(tar)));
+    let remote = a.path.starts_with("http://") || a.path.starts_with("https://");
+    let (path, body) = if remote {
+        // The engine fetches a context given by URL itself, as dockerd.
+        let dockerfile = a.file.clone().unwrap_or_else(|| "Dockerfile".into());
+        let q = query(a, &dockerfile)?;
+        (
+            format!("/build?{q}&remote={}", urlencode(&a.path)),
+            RequestBody::Empty,
+        )
+    } else {
+        let (ctx, dockerfile) = context(a)?;
+        (
+            format!("/build?{}", query(a, &dockerfile)?),
+            body(ctx, a.compress)?,
+        )
+    };
     let headers = [("Content-Type", "application/x-tar".to_string())];
     let resp = e.stream_with("POST", &path, &headers, body).await?;
     let mut stdout = std::io::stdout();

@@ -62,6 +62,14 @@ impl Engine {
         builder.build().await.map_err(build_error)
     }
 
+    /// The most a build context may hold (`--build-context-limit`).
+    pub fn build_context_limit(&self) -> ContextLimit {
+        self.config
+            .build_context_limit
+            .map(ContextLimit)
+            .unwrap_or_default()
+    }
+
     /// Where build contexts are unpacked (removed with the build).
     pub fn build_tmp(&self) -> std::path::PathBuf {
         self.config.data_root.join("tmp")

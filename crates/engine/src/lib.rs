@@ -58,6 +58,8 @@ pub struct Config {
     pub insecure_registries: Vec<String>,
     /// The default bridge and the firewall table (networks.rs).
     pub net: networks::NetConfig,
+    /// The most a build context may hold, unpacked (None: the default).
+    pub build_context_limit: Option<u64>,
 }
 
 pub struct Engine {
@@ -319,6 +321,7 @@ mod tests {
             cgroup_parent: "berth-test".into(),
             insecure_registries: Vec::new(),
             net: Default::default(),
+            build_context_limit: None,
         };
         let orphan = config.exec_root.join("bundles/0123abcd");
         let trashed = config.data_root.join("trash/4567ef");

@@ -133,6 +133,7 @@ impl Harness {
             cgroup_parent: cgroup_parent.clone(),
             insecure_registries: Vec::new(),
             net: Default::default(),
+            build_context_limit: None,
         })
         .unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()

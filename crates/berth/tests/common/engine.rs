@@ -84,6 +84,15 @@ impl Engine {
         Engine::berth_daemon_in(Some(net.path()))
     }
 
+    /// A private berth daemon started with more flags.
+    pub fn private_berth_daemon_with(flags: &[&str]) -> Option<Engine> {
+        let mut e = Engine::private_berth_daemon()?;
+        let d = e.berth_daemon();
+        d.extra = flags.iter().map(|f| f.to_string()).collect();
+        d.restart();
+        Some(e)
+    }
+
     /// The berth daemon behind this engine (berth engines only).
     pub fn berth_daemon(&mut self) -> &mut BerthDaemon {
         self._engine
@@ -394,6 +403,8 @@ pub struct BerthDaemon {
     /// host's, with no default bridge (`--bridge none`), so that parallel
     /// daemons never share a bridge or touch the host's links.
     netns: Option<String>,
+    /// More daemon flags (`--build-context-limit 1m`).
+    extra: Vec<String>,
 }
 
 impl BerthDaemon {
@@ -413,6 +424,7 @@ impl BerthDaemon {
             bin: bin.to_path_buf(),
             child: None,
             netns,
+            extra: Vec::new(),
         };
         d.spawn();
         d
@@ -460,6 +472,7 @@ impl BerthDaemon {
             } else {
                 &[][..]
             })
+            .args(&d.extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
