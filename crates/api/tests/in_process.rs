@@ -28,6 +28,7 @@ impl Daemon {
             cgroup_parent: "berth-api-test".into(),
             insecure_registries: Vec::new(),
             net: Default::default(),
+            build_context_limit: None,
         })
         .unwrap();
         let state = Arc::new(berth_api::State {
