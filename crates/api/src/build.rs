@@ -277,8 +277,18 @@ pub async fn build(engine: Arc<Engine>, req: Request<Incoming>, q: &Query) -> Re
 }
 
 /// `POST /build/prune`: the build cache forgotten, the images only it kept
-/// removed.
-pub async fn prune(engine: Arc<Engine>) -> Response<Body> {
+/// removed. `all` changes nothing (every entry is unused once the build
+/// is over); filters and a storage to keep are refused.
+pub async fn prune(engine: Arc<Engine>, q: &Query) -> Response<Body> {
+    if first(q, "filters").is_some_and(|f| !f.is_empty() && f != "{}") {
+        return error(400, "build cache prune: filters are not supported by berth");
+    }
+    if first(q, "keep-storage").is_some_and(|k| !k.is_empty() && k != "0") {
+        return error(
+            400,
+            "build cache prune: keep-storage is not supported by berth",
+        );
+    }
     match tokio::task::spawn_blocking(move || engine.build_prune()).await {
         Ok(Ok((ids, freed))) => json(200, &json!({"CachesDeleted": ids, "SpaceReclaimed": freed})),
         Ok(Err(e)) => engine_error(e),

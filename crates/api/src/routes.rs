@@ -38,7 +38,7 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> 
         }
         (Method::GET, "/system/df") => crate::system::df(state.engine.clone()).await,
         (Method::POST, "/build") => crate::build::build(state.engine.clone(), req, &query).await,
-        (Method::POST, "/build/prune") => crate::build::prune(state.engine.clone()).await,
+        (Method::POST, "/build/prune") => crate::build::prune(state.engine.clone(), &query).await,
         (Method::POST, "/commit") => crate::commit::commit(state.engine.clone(), req, &query).await,
         (Method::GET, "/events") => crate::events::events(state.engine.clone(), &query).await,
         (m, p) if p.starts_with("/containers/") => {

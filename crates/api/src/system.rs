@@ -1,6 +1,5 @@
 //! `GET /system/df`: what images, containers and volumes take on disk.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use berth_engine::Engine;
@@ -9,28 +8,17 @@ use serde_json::json;
 
 use crate::{Body, error, json};
 
-fn du(path: &Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    std::fs::read_dir(path)
-        .map(|d| d.flatten().map(|e| du(&e.path())).sum())
-        .unwrap_or(0)
-}
-
 pub async fn df(engine: Arc<Engine>) -> Response<Body> {
     let res = tokio::task::spawn_blocking(move || {
         let containers = engine.list();
         let images = engine.image_usage().map_err(|e| e.to_string())?;
         let volumes = engine.volume_usage().map_err(|e| e.to_string())?;
+        let cache = engine.build_cache_usage().map_err(|e| e.to_string())?;
         let layers: u64 = images.iter().filter_map(|i| i["Size"].as_u64()).sum();
         let container_rows: Vec<_> = containers
             .iter()
             .map(|c| {
-                let rw = du(&engine.container_dir(&c.id).join("upper"));
+                let rw = berth_engine::disk_usage(&engine.container_dir(&c.id).join("upper"));
                 json!({
                     "Id": c.id,
                     "Names": [format!("/{}", c.name)],
@@ -52,7 +40,7 @@ pub async fn df(engine: Arc<Engine>) -> Response<Body> {
             "Images": images,
             "Containers": container_rows,
             "Volumes": volumes,
-            "BuildCache": [],
+            "BuildCache": cache,
         }))
     })
     .await;

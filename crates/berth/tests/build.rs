@@ -470,9 +470,22 @@ fn the_cache_is_reused_and_invalidated_exactly() {
     let (hits, log) = steps(&build(&e, &dir, &["-t", "c:6", "--no-cache"]));
     assert_eq!(hits, 0, "{log}");
 
-    // `builder prune` forgets the cache; the tagged images stay whole.
+    // `system df` counts the cache; `builder prune` forgets it, and the
+    // tagged images stay whole.
+    let df = |e: &Engine| {
+        let out = e.berth(&["system", "df", "--format", "{{.Type}}={{.TotalCount}}"]);
+        out.assert_success();
+        out.stdout_str()
+    };
+    assert!(!df(&e).contains("Build Cache=0"), "{}", df(&e));
     let out = e.berth(&["builder", "prune", "-f"]);
     out.assert_success();
+    assert!(
+        out.stdout_str().contains("Total reclaimed space"),
+        "{}",
+        out.stdout_str()
+    );
+    assert!(df(&e).contains("Build Cache=0"), "{}", df(&e));
     let (hits, log) = steps(&build(&e, &dir, &["-t", "c:7"]));
     assert_eq!(hits, 0, "{log}");
     assert_eq!(run(&e, "c:1", &[]), "1\n2\n");

@@ -75,46 +75,106 @@ impl Engine {
         self.config.data_root.join("tmp")
     }
 
-    /// `POST /build/prune`: forgets the build cache and removes the
-    /// images only it kept. Returns the ids removed and bytes freed.
+    /// Images that stay whatever the cache does: tagged ones, those
+    /// containers use, and every image they were built on.
+    fn kept_images(&self) -> Result<std::collections::BTreeSet<String>> {
+        let list = self.images.list()?;
+        let parent_of: std::collections::BTreeMap<String, Option<String>> = list
+            .iter()
+            .map(|(r, _)| (r.id.to_string(), r.parent.as_ref().map(|p| p.to_string())))
+            .collect();
+        let used: std::collections::BTreeSet<String> =
+            self.list().into_iter().map(|c| c.image).collect();
+        let mut kept = std::collections::BTreeSet::new();
+        for (rec, tags) in &list {
+            let id = rec.id.to_string();
+            if tags.is_empty() && !used.contains(&id) {
+                continue;
+            }
+            let mut at = Some(id);
+            while let Some(i) = at {
+                if !kept.insert(i.clone()) {
+                    break;
+                }
+                at = parent_of.get(&i).cloned().flatten();
+            }
+        }
+        Ok(kept)
+    }
+
+    /// The size of what an image adds to its parent: its top layer's
+    /// files, or nothing for a step that changed only the config.
+    fn own_size(&self, rec: &berth_image::images::ImageRecord) -> u64 {
+        let parent_layers = rec
+            .parent
+            .as_ref()
+            .and_then(|p| self.images.resolve(&p.to_string()).ok())
+            .map_or(0, |p| p.diff_ids.len());
+        match &rec.top {
+            Some(top) if rec.diff_ids.len() > parent_layers => {
+                berth_image::images::du(&self.images.snapshots.fs(top))
+            }
+            _ => 0,
+        }
+    }
+
+    /// `system df`'s BuildCache: an entry per cached step whose image is
+    /// here, as moby's BuildCache objects.
+    pub fn build_cache_usage(&self) -> Result<Vec<serde_json::Value>> {
+        let kept = self.kept_images()?;
+        let mut out = Vec::new();
+        for id in self.images.build_cache_images()? {
+            let Ok(rec) = self.images.resolve(&id.to_string()) else {
+                continue;
+            };
+            let config = self.images.config(&rec).unwrap_or_default();
+            let step = config["history"]
+                .as_array()
+                .and_then(|h| h.last())
+                .and_then(|h| h["created_by"].as_str())
+                .unwrap_or("")
+                .to_string();
+            let created = config["created"].as_str().unwrap_or("").to_string();
+            out.push(serde_json::json!({
+                "ID": rec.id.hex()[..12].to_string(),
+                "Parent": rec.parent.as_ref().map(|p| p.hex()[..12].to_string()).unwrap_or_default(),
+                "Type": "regular",
+                "Description": step,
+                "InUse": self.list().iter().any(|c| c.image == rec.id.to_string()),
+                "Shared": kept.contains(&rec.id.to_string()),
+                "Size": self.own_size(&rec),
+                "CreatedAt": created,
+                "LastUsedAt": serde_json::Value::Null,
+                "UsageCount": 0,
+            }));
+        }
+        Ok(out)
+    }
+
+    /// `POST /build/prune`: forgets the build cache and removes the images
+    /// only it kept (none that a tagged or used image was built on).
+    /// Returns the ids removed and the bytes they held.
     pub fn build_prune(&self) -> Result<(Vec<String>, u64)> {
         let cached = self.images.build_cache_images()?;
         self.images.clear_build_cache()?;
+        let kept = self.kept_images()?;
         let mut removed = Vec::new();
-        let before = self.image_bytes_total();
+        let mut freed = 0;
         for id in cached {
             let id = id.to_string();
-            let tagged = self
-                .images
-                .tags_of(&id.parse().expect("a digest"))
-                .map(|t| !t.is_empty())
-                .unwrap_or(true);
-            if tagged || self.is_parent(&id) || self.list().iter().any(|c| c.image == id) {
+            if kept.contains(&id) {
                 continue;
             }
+            let Ok(rec) = self.images.resolve(&id) else {
+                continue;
+            };
+            let size = self.own_size(&rec);
             if self.images.remove(&id, false, &|_| false).is_ok() {
                 removed.push(id);
+                freed += size;
             }
         }
-        Ok((removed, before.saturating_sub(self.image_bytes_total())))
-    }
-
-    fn image_bytes_total(&self) -> u64 {
-        self.images
-            .list()
-            .map(|l| l.iter().map(|(r, _)| r.size).sum())
-            .unwrap_or(0)
-    }
-
-    /// Whether an image was built on `id`.
-    fn is_parent(&self, id: &str) -> bool {
-        self.images
-            .list()
-            .map(|l| {
-                l.iter()
-                    .any(|(r, _)| r.parent.as_ref().is_some_and(|p| p.to_string() == id))
-            })
-            .unwrap_or(false)
+        Ok((removed, freed))
     }
 }
 

@@ -38,6 +38,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// Bytes under a directory (apparent sizes of its regular files).
+pub use berth_image::images::du as disk_usage;
 /// Docker's multiplexed stdio framing: the shim writes attach streams in it,
 /// the API's logs and exec streams reuse it.
 pub use berth_shim::protocol::frame;

@@ -597,7 +597,7 @@ pub fn diff_ids(config: &serde_json::Value) -> Result<Vec<Digest>> {
 }
 
 /// Bytes used under a directory (apparent sizes of regular files).
-pub(crate) fn du(p: &Path) -> u64 {
+pub fn du(p: &Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![p.to_path_buf()];
     while let Some(d) = stack.pop() {
