@@ -109,12 +109,6 @@ fn parse(q: &Query) -> Result<(Options, RunDefaults, String, bool), String> {
     }
     let cache_from: Vec<String> =
         json_param::<Option<Vec<String>>>(q, "cachefrom")?.unwrap_or_default();
-    if !cache_from.is_empty() {
-        return Err(format!(
-            "cachefrom ({}) is not supported by berth yet: its own cache serves rebuilds",
-            cache_from.join(", ")
-        ));
-    }
     if first(q, "isolation").is_some_and(|v| !v.is_empty() && v != "default") {
         return Err("isolation: only \"default\" is supported on Linux".into());
     }
@@ -142,6 +136,7 @@ fn parse(q: &Query) -> Result<(Options, RunDefaults, String, bool), String> {
         no_cache: truthy(q, "nocache"),
         pull: truthy(q, "pull"),
         network,
+        cache_from,
         platform: first(q, "platform")
             .filter(|p| !p.is_empty())
             .map(str::to_string),

@@ -877,3 +877,51 @@ fn a_context_over_the_limit_is_refused_and_leaves_nothing() {
     fs::remove_file(dir.join("big.bin")).unwrap();
     build(&e, &dir, &["-t", "big:1"]).assert_success();
 }
+
+#[test]
+fn cache_from_reuses_the_steps_of_a_loaded_image() {
+    let Some(e) = Engine::private_berth_daemon() else {
+        return;
+    };
+    let dockerfile = format!(
+        "FROM {}\nENV MODE=prod\nCOPY app.txt /app.txt\nRUN echo compiled > /out.txt\nCMD [\"cat\", \"/out.txt\"]\n",
+        e.image
+    );
+    let dir = context(
+        &e,
+        "cachefrom",
+        &[("Dockerfile", &dockerfile), ("app.txt", "v1\n")],
+    );
+    build(&e, &dir, &["-t", "cf:1"]).assert_success();
+    // The image travels as an archive (as through a registry): what comes
+    // back has no build cache and no parents.
+    let archive = e.path("cf.tar");
+    e.berth(&["save", "-o", &archive.to_string_lossy(), "cf:1"])
+        .assert_success();
+    e.berth(&["rmi", "cf:1"]).assert_success();
+    e.berth(&["builder", "prune", "-f"]).assert_success();
+    e.berth(&["image", "prune", "-f"]).assert_success();
+    e.berth(&["load", "-i", &archive.to_string_lossy()])
+        .assert_success();
+    let out = build(&e, &dir, &["-t", "cf:2", "--cache-from", "cf:1"]);
+    out.assert_success();
+    let log = out.stdout_str();
+    assert_eq!(log.matches("Using cache").count(), 4, "{log}");
+    assert!(!log.contains("Running in"), "{log}");
+    assert_eq!(run(&e, "cf:2", &[]), "compiled\n");
+    assert_eq!(
+        inspect(&e, "cf:2", "{{json .RootFS.Layers}}"),
+        inspect(&e, "cf:1", "{{json .RootFS.Layers}}")
+    );
+    // A changed file: its COPY and what follows are built again.
+    fs::write(dir.join("app.txt"), "v2\n").unwrap();
+    let out = build(&e, &dir, &["-t", "cf:3", "--cache-from", "cf:1"]);
+    out.assert_success();
+    // ENV came from the cache already (cf:2's build); COPY and RUN run.
+    assert_eq!(
+        out.stdout_str().matches("Using cache").count(),
+        1,
+        "{}",
+        out.stdout_str()
+    );
+}

@@ -73,6 +73,21 @@ pub trait Backend: Send + Sync {
         out: &Output,
     ) -> impl Future<Output = Result<Image, StepFailure>> + Send;
 
+    /// An image here by name, never pulled (`--cache-from`).
+    fn local_image(&self, name: &str) -> Option<Image>;
+
+    /// A step of `source` (a `--cache-from` image) taken over: an image on
+    /// `parent` with `source`'s layer number `layer` when the step made
+    /// one, `config`, and `history`, the step's entry in `source`.
+    fn reuse(
+        &self,
+        parent: Option<&Image>,
+        source: &Image,
+        layer: Option<usize>,
+        config: Value,
+        history: Value,
+    ) -> Result<Image, StepFailure>;
+
     /// A cache hit: the image a step with `key` made, if it is still here.
     fn cached(&self, key: &str) -> Option<Image>;
 

@@ -78,7 +78,16 @@ pub struct Builder<'a, B: Backend> {
     meta: Vec<(String, String)>,
     /// Stages built so far: what later stages start from and copy from.
     built: Mutex<BTreeMap<usize, Image>>,
+    /// `--cache-from` images found here.
+    cache_sources: Vec<Image>,
     total: usize,
+}
+
+/// A step as `--cache-from` matches it against an image's history.
+pub(crate) struct Step<'a> {
+    pub created_by: &'a str,
+    /// Whether the step makes a layer.
+    pub layer: bool,
 }
 
 /// The lowercase hex of a sha256.
@@ -124,12 +133,21 @@ impl<'a, B: Backend> Builder<'a, B> {
             }),
             meta: Vec::new(),
             built: Mutex::new(BTreeMap::new()),
+            cache_sources: Vec::new(),
             total: 0,
         })
     }
 
     /// Builds the target stage and tags it.
     pub async fn build(mut self) -> Result<Built> {
+        for name in &self.opts.cache_from {
+            match self.backend.local_image(name) {
+                Some(img) => self.cache_sources.push(img),
+                None => self.out.text(format!(
+                    "[Warning] --cache-from {name}: no such image here (pull it first)\n"
+                )),
+            }
+        }
         let platform = args::platform_args();
         for ins in self.stages.meta_args.clone() {
             let Kind::Arg(decls) = &ins.kind else {
@@ -585,21 +603,38 @@ impl<'a, B: Backend> Builder<'a, B> {
         hex(h)
     }
 
-    /// The image a step with `key` made before, when the cache is on.
-    fn probe(&self, st: &mut StageState, key: &str) -> bool {
+    /// The image a step with `key` made before, when the cache is on; else
+    /// the same step in a `--cache-from` image (`step`: what the step
+    /// writes in history, and whether it makes a layer).
+    fn probe(&self, st: &mut StageState, key: &str, step: &Step) -> Result<bool> {
         if self.opts.no_cache {
-            return false;
+            return Ok(false);
         }
-        match self.backend.cached(key) {
-            Some(img) => {
-                st.out
-                    .text(format!(" ---> Using cache\n ---> {}\n", short(&img.id)));
-                st.config = img.config.clone();
-                st.image = Some(img);
-                true
-            }
-            None => false,
-        }
+        let img = match self.backend.cached(key) {
+            Some(img) => img,
+            None => match crate::cache_from::find(&self.cache_sources, &st.config, step) {
+                Some(hit) => {
+                    let img = self
+                        .backend
+                        .reuse(
+                            st.image.as_ref(),
+                            &hit.source,
+                            hit.layer,
+                            st.config.clone(),
+                            hit.history,
+                        )
+                        .map_err(failure)?;
+                    self.backend.remember(key, &img.id).map_err(failure)?;
+                    img
+                }
+                None => return Ok(false),
+            },
+        };
+        st.out
+            .text(format!(" ---> Using cache\n ---> {}\n", short(&img.id)));
+        st.config = img.config.clone();
+        st.image = Some(img);
+        Ok(true)
     }
 
     fn made(&self, st: &mut StageState, key: &str, img: Image) -> Result<()> {
@@ -617,10 +652,15 @@ impl<'a, B: Backend> Builder<'a, B> {
             st.config["config"], st.config["author"]
         );
         let key = Self::key(st.parent_id(), &what);
-        if self.probe(st, &key) {
+        let created_by = format!("/bin/sh -c #(nop)  {original}");
+        let step = Step {
+            created_by: &created_by,
+            layer: false,
+        };
+        if self.probe(st, &key, &step)? {
             return Ok(());
         }
-        let history = json!({"created_by": format!("/bin/sh -c #(nop)  {original}")});
+        let history = json!({"created_by": created_by});
         let img = self
             .backend
             .commit(st.image.as_ref(), None, st.config.clone(), history)
@@ -725,7 +765,11 @@ impl<'a, B: Backend> Builder<'a, B> {
             mount_keys.join("\0")
         );
         let key = Self::key(&parent.id, &what);
-        if self.probe(st, &key) {
+        let step = Step {
+            created_by: &created_by,
+            layer: true,
+        };
+        if self.probe(st, &key, &step)? {
             return Ok(());
         }
         let spec = RunSpec {
@@ -1093,13 +1137,16 @@ impl<'a, B: Backend> Builder<'a, B> {
             st.config["config"]
         );
         let key = Self::key(st.parent_id(), &what);
-        if self.probe(st, &key) {
+        let kind = if sources.len() > 1 { "multi" } else { "file" };
+        let created_by = format!("/bin/sh -c #(nop) {name} {kind}:{content} in {dest} ");
+        let step = Step {
+            created_by: &created_by,
+            layer: true,
+        };
+        if self.probe(st, &key, &step)? {
             return Ok(());
         }
-        let kind = if sources.len() > 1 { "multi" } else { "file" };
-        let history = json!({
-            "created_by": format!("/bin/sh -c #(nop) {name} {kind}:{content} in {dest} ")
-        });
+        let history = json!({ "created_by": created_by });
         let user_db = chown.clone();
         // A URL's file is unpacked only when asked (`--unpack`).
         let unpack = match c.unpack {

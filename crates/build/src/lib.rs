@@ -7,6 +7,7 @@ mod archive;
 mod args;
 mod backend;
 mod builder;
+mod cache_from;
 mod config;
 mod context;
 mod copy;

@@ -21,4 +21,7 @@ pub struct BuildOptions {
     pub network: String,
     /// `--platform`: only the host's is built.
     pub platform: Option<String>,
+    /// `--cache-from`: images whose steps a build may reuse, matched by
+    /// their history (local images; not pulled).
+    pub cache_from: Vec<String>,
 }

@@ -17,6 +17,7 @@ use crate::containers::CreateRequest;
 use crate::error::{Error, Result};
 
 use crate::image_fs::{self as root, ImageView};
+use berth_image::commit::NewLayer;
 
 pub use berth_build::{BuildOptions as Options, Context, ContextLimit, Message, Output};
 
@@ -234,6 +235,45 @@ impl Backend for EngineBuild {
         self.image_of(&rec)
     }
 
+    fn local_image(&self, name: &str) -> Option<Image> {
+        let rec = self.engine.images.resolve(name).ok()?;
+        self.image_of(&rec).ok()
+    }
+
+    fn reuse(
+        &self,
+        parent: Option<&Image>,
+        source: &Image,
+        layer: Option<usize>,
+        config: Value,
+        history: Value,
+    ) -> Result<Image, StepFailure> {
+        let parent_rec = parent.map(|p| self.record(p)).transpose()?;
+        let new_layer = match layer {
+            None => NewLayer::None,
+            Some(i) => {
+                let src = self.record(source)?;
+                let manifest = self.engine.images.manifest(&src).map_err(failed)?;
+                let desc = manifest.layers.get(i).cloned();
+                let diff_id = src.diff_ids.get(i).cloned();
+                match (desc, diff_id) {
+                    (Some(d), Some(id)) => NewLayer::Existing(d, id),
+                    _ => return Err(failed(format!("{} has no layer {i}", source.id))),
+                }
+            }
+        };
+        let rec = berth_image::commit::add_layer(
+            &self.engine.images,
+            parent_rec.as_ref(),
+            config,
+            new_layer,
+            history,
+            &[],
+        )
+        .map_err(failed)?;
+        self.image_of(&rec)
+    }
+
     fn cached(&self, key: &str) -> Option<Image> {
         let rec = self.engine.images.cached_step(key).ok()??;
         self.image_of(&rec).ok()
@@ -322,7 +362,7 @@ impl Backend for EngineBuild {
                 &self.engine.images,
                 parent_rec.as_ref(),
                 config,
-                None,
+                NewLayer::None,
                 history,
                 &[],
             )
@@ -340,7 +380,7 @@ impl Backend for EngineBuild {
                     &self.engine.images,
                     parent_rec.as_ref(),
                     config,
-                    Some(&upper.path()),
+                    NewLayer::Dir(&upper.path()),
                     history,
                     &[],
                 )
@@ -415,7 +455,7 @@ impl EngineBuild {
             &engine.images,
             Some(&parent),
             config,
-            Some(&upper),
+            NewLayer::Dir(&upper),
             history,
             &[],
         )

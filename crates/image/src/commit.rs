@@ -7,6 +7,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::diff;
+use crate::digest::Digest;
 use crate::error::Result;
 use crate::images::{ImageRecord, ImageStore};
 use crate::manifest::{self, Descriptor};
@@ -51,20 +52,39 @@ pub fn commit(
         entry["author"] = json!(opts.author);
     }
     let tags: Vec<ImageRef> = opts.tag.iter().cloned().collect();
-    add_layer(store, Some(parent), config, Some(upper), entry, &tags)
+    add_layer(
+        store,
+        Some(parent),
+        config,
+        NewLayer::Dir(upper),
+        entry,
+        &tags,
+    )
 }
 
-/// A new image on `parent` (None: on nothing, `FROM scratch`): `upper`,
-/// when given, written out as one more layer (an overlay upper directory
-/// or any directory of new files), and `config`, the whole image config,
-/// its `created`, `rootfs` and `history` brought up to date here.
-/// `history` is the new history entry (`created_by`, `comment`, ...); a
-/// step without a layer is marked `empty_layer` as Docker marks it.
+/// What a new image adds to its parent's layers.
+#[derive(Debug, Clone)]
+pub enum NewLayer<'a> {
+    /// Nothing: a step that changed only the config.
+    None,
+    /// A directory of new files (an overlay upper directory, or any
+    /// directory), written out as one more layer.
+    Dir(&'a Path),
+    /// A layer already in the content store (another image's), with its
+    /// diff_id: a build step reused from `--cache-from`.
+    Existing(Descriptor, Digest),
+}
+
+/// A new image on `parent` (None: on nothing, `FROM scratch`) with `layer`
+/// on top, and `config`, the whole image config, its `created`, `rootfs`
+/// and `history` brought up to date here. `history` is the new history
+/// entry (`created_by`, `comment`, ...); a step without a layer is marked
+/// `empty_layer` as Docker marks it.
 pub fn add_layer(
     store: &ImageStore,
     parent: Option<&ImageRecord>,
     mut config: Value,
-    upper: Option<&Path>,
+    layer: NewLayer<'_>,
     mut history: Value,
     tags: &[ImageRef],
 ) -> Result<ImageRecord> {
@@ -74,12 +94,21 @@ pub fn add_layer(
     };
     let now = humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string();
     config["created"] = json!(now);
-    history["created"] = json!(now);
+    if history["created"].is_null() {
+        history["created"] = json!(now);
+    }
     if config["rootfs"]["diff_ids"].as_array().is_none() {
         config["rootfs"] = json!({"type": "layers", "diff_ids": []});
     }
-    match upper {
-        Some(upper) => {
+    let mut push = |config: &mut Value, desc: Descriptor, diff_id: &Digest| {
+        config["rootfs"]["diff_ids"]
+            .as_array_mut()
+            .expect("diff_ids made an array above")
+            .push(json!(diff_id.to_string()));
+        layers.push(desc);
+    };
+    match layer {
+        NewLayer::Dir(upper) => {
             // The layer is kept uncompressed: its digest is then its diff_id.
             let mut w = store.content.writer(Expected {
                 what: "a new layer".into(),
@@ -87,13 +116,14 @@ pub fn add_layer(
             })?;
             diff::write_layer(upper, &mut w)?;
             let (digest, size) = w.commit()?;
-            config["rootfs"]["diff_ids"]
-                .as_array_mut()
-                .expect("diff_ids made an array above")
-                .push(json!(digest.to_string()));
-            layers.push(Descriptor::new(manifest::OCI_LAYER, digest, size));
+            push(
+                &mut config,
+                Descriptor::new(manifest::OCI_LAYER, digest.clone(), size),
+                &digest,
+            );
         }
-        None => history["empty_layer"] = json!(true),
+        NewLayer::Existing(desc, diff_id) => push(&mut config, desc, &diff_id),
+        NewLayer::None => history["empty_layer"] = json!(true),
     }
     match config["history"].as_array_mut() {
         Some(h) => h.push(history),
