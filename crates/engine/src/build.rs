@@ -257,7 +257,7 @@ impl Backend for EngineBuild {
                 let desc = manifest.layers.get(i).cloned();
                 let diff_id = src.diff_ids.get(i).cloned();
                 match (desc, diff_id) {
-                    (Some(d), Some(id)) => NewLayer::Existing(d, id),
+                    (Some(d), Some(id)) => NewLayer::Existing(Box::new(d), id),
                     _ => return Err(failed(format!("{} has no layer {i}", source.id))),
                 }
             }

@@ -72,7 +72,7 @@ pub enum NewLayer<'a> {
     Dir(&'a Path),
     /// A layer already in the content store (another image's), with its
     /// diff_id: a build step reused from `--cache-from`.
-    Existing(Descriptor, Digest),
+    Existing(Box<Descriptor>, Digest),
 }
 
 /// A new image on `parent` (None: on nothing, `FROM scratch`) with `layer`
@@ -122,7 +122,7 @@ pub fn add_layer(
                 &digest,
             );
         }
-        NewLayer::Existing(desc, diff_id) => push(&mut config, desc, &diff_id),
+        NewLayer::Existing(desc, diff_id) => push(&mut config, *desc, &diff_id),
         NewLayer::None => history["empty_layer"] = json!(true),
     }
     match config["history"].as_array_mut() {
