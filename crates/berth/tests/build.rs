@@ -110,7 +110,7 @@ fn every_instruction_shows_in_the_image_and_in_a_run() {
     let dockerfile = format!(
         r#"# syntax=docker/dockerfile:1
 ARG BASE={base}
-FROM ${{BASE}}
+FROM --platform=$BUILDPLATFORM ${{BASE}}
 ARG WHO=nobody
 ARG UNUSED
 ENV GREETING="hello there" \
@@ -120,6 +120,7 @@ WORKDIR /app
 WORKDIR sub
 COPY --chown=1000:1000 --chmod=0751 tool.sh ./
 COPY files/ /data/
+COPY --parents files/deep/b.txt /par/
 ADD archive.tar /opt/
 RUN echo "$GREETING $WHO" > /app/sub/greeting.txt
 RUN <<EOF
@@ -221,6 +222,7 @@ CMD ["cat /app/sub/greeting.txt"]
         ),
         "inside 1234:55 640\n"
     );
+    assert_eq!(check("cat /par/files/deep/b.txt"), "B\n");
     assert_eq!(check("id -u"), "1000\n");
 
     // ONBUILD fires in an image built FROM this one.
@@ -533,6 +535,11 @@ fn bad_input_is_refused_with_its_line_and_leaves_nothing_behind() {
             "empty",
             "# nothing\n".to_string(),
             "file with no instructions",
+        ),
+        (
+            "platform",
+            format!("FROM --platform=linux/s390x {base}\nRUN true\n"),
+            "berth builds for this host only",
         ),
         (
             "nofrom",

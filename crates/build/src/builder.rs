@@ -321,6 +321,21 @@ impl<'a, B: Backend> Builder<'a, B> {
         let base = self.expand(&stage.from, stage.base(), &|n| {
             self.meta_lookup(n, &platform)
         })?;
+        if let Kind::From {
+            platform: Some(p), ..
+        } = &stage.from.kind
+        {
+            let p = self.expand(&stage.from, p, &|n| self.meta_lookup(n, &platform))?;
+            if p != platform["TARGETPLATFORM"] && p != "linux" {
+                return Err(Error::at(
+                    &stage.from,
+                    format!(
+                        "--platform={p}: berth builds for this host only ({})",
+                        platform["TARGETPLATFORM"]
+                    ),
+                ));
+            }
+        }
         let image = if let Some(i) = self.stages.by_name(&base) {
             Some(self.built_stage(i))
         } else if base.eq_ignore_ascii_case("scratch") {
@@ -1096,7 +1111,13 @@ impl<'a, B: Backend> Builder<'a, B> {
                 dest.push('/');
             }
         }
-        if sources.len() > 1 && !dest.ends_with('/') {
+        if c.parents && c.sources.iter().any(|s| s.contains("/./")) {
+            return Err(Error::at(
+                ins,
+                "--parents with a ./ pivot is not supported yet",
+            ));
+        }
+        if (sources.len() > 1 || c.parents) && !dest.ends_with('/') {
             return Err(Error::at(
                 ins,
                 format!(
@@ -1133,8 +1154,8 @@ impl<'a, B: Backend> Builder<'a, B> {
             .map_err(|e| Error::Step(format!("{name} failed: {e}")))?;
         let content = hex(h);
         let what = format!(
-            "{name}\0{from_id}\0{content}\0{dest}\0{chown:?}\0{mode:?}\0{excludes:?}\0{}",
-            st.config["config"]
+            "{name}\0{from_id}\0{content}\0{dest}\0{chown:?}\0{mode:?}\0{excludes:?}\0{}\0{}",
+            st.config["config"], c.parents
         );
         let key = Self::key(st.parent_id(), &what);
         let kind = if sources.len() > 1 { "multi" } else { "file" };
@@ -1162,6 +1183,7 @@ impl<'a, B: Backend> Builder<'a, B> {
                 owner,
                 keep_owner,
                 mode,
+                parents: c.parents,
             };
             // ADD unpacks local archives unless `--unpack=false`.
             if add && unpack {

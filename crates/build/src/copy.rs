@@ -28,6 +28,8 @@ pub struct Attrs {
     pub keep_owner: bool,
     /// `--chmod`.
     pub mode: Option<u32>,
+    /// `--parents`: each source keeps its path under the destination.
+    pub parents: bool,
 }
 
 /// A source, cleaned and relative to its root.
@@ -296,9 +298,17 @@ impl Write for HashWriter<'_> {
 }
 
 /// Where a source goes: Docker's rules for COPY's destination.
-fn target_of(source: &Source, is_dir: bool, dest: &str, dest_is_dir: bool) -> PathBuf {
+fn target_of(
+    source: &Source,
+    is_dir: bool,
+    dest: &str,
+    dest_is_dir: bool,
+    parents: bool,
+) -> PathBuf {
     let dest = PathBuf::from(dest);
-    if is_dir {
+    if parents {
+        dest.join(&source.rel)
+    } else if is_dir {
         // A directory's contents go into the destination.
         dest
     } else if dest_is_dir {
@@ -329,7 +339,7 @@ pub fn copy(
         let top = open_in_root(&src_fd, &s.rel, OFlag::O_PATH)
             .map_err(|e| format!("reading {}: {e}", s.rel.display()))?;
         let is_dir = berth_safefs::is_dir(&top);
-        let target = target_of(s, is_dir, dest, dest_is_dir);
+        let target = target_of(s, is_dir, dest, dest_is_dir, attrs.parents);
         let mut dirs: Vec<(PathBuf, Metadata)> = Vec::new();
         walk(&src_fd, &s.rel, &excluded, &mut |path, meta, item| {
             let at = if path.as_os_str().is_empty() {
