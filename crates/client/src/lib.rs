@@ -19,6 +19,7 @@
 pub mod build_context;
 pub mod credentials;
 mod dockerignore;
+pub mod frames;
 
 /// The Engine API's wire types, as the server sends them.
 pub use berth_models as models;

@@ -270,38 +270,28 @@ pub async fn pump(h: Hijacked, tty: bool, stdin: bool, detach: Option<Vec<u8>>) 
     }
 }
 
-/// Docker's multiplexed stream (8-byte headers: stream, 0, 0, 0, length),
-/// fed in pieces as they arrive.
+/// Docker's multiplexed stream, fed in pieces as they arrive, written to
+/// stdout or stderr.
 #[derive(Default)]
 pub struct Demux {
-    buf: Vec<u8>,
+    frames: berth_client::frames::Frames,
 }
 
 impl Demux {
     /// Writes every complete frame in `data` (and what was held) to stdout
     /// or stderr.
     pub fn feed(&mut self, data: &[u8]) -> std::io::Result<()> {
-        self.buf.extend_from_slice(data);
-        let mut at = 0;
-        while self.buf.len() - at >= 8 {
-            let h = &self.buf[at..at + 8];
-            let len = u32::from_be_bytes([h[4], h[5], h[6], h[7]]) as usize;
-            if self.buf.len() - at - 8 < len {
-                break;
-            }
-            let payload = &self.buf[at + 8..at + 8 + len];
-            if h[0] == 2 {
+        for (stream, payload) in self.frames.feed(data) {
+            if stream == berth_client::frames::STDERR {
                 let mut o = std::io::stderr().lock();
-                o.write_all(payload)?;
+                o.write_all(&payload)?;
                 o.flush()?;
             } else {
                 let mut o = std::io::stdout().lock();
-                o.write_all(payload)?;
+                o.write_all(&payload)?;
                 o.flush()?;
             }
-            at += 8 + len;
         }
-        self.buf.drain(..at);
         Ok(())
     }
 }
