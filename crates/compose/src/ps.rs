@@ -1,0 +1,195 @@
+//! `compose ps` and `compose logs`.
+
+use std::io::Write;
+
+use anyhow::Result;
+use berth_client::Engine;
+use berth_client::frames::Frames;
+
+use crate::model::Project;
+use crate::{engine, labels};
+
+fn ports(c: &serde_json::Value) -> String {
+    let mut out = Vec::new();
+    for p in c["Ports"].as_array().into_iter().flatten() {
+        let private = p["PrivatePort"].as_u64().unwrap_or(0);
+        let proto = p["Type"].as_str().unwrap_or("tcp");
+        match p["PublicPort"].as_u64() {
+            Some(public) => {
+                let ip = p["IP"].as_str().unwrap_or("0.0.0.0");
+                let ip = if ip.contains(':') {
+                    format!("[{ip}]")
+                } else {
+                    ip.to_string()
+                };
+                out.push(format!("{ip}:{public}->{private}/{proto}"));
+            }
+            None => out.push(format!("{private}/{proto}")),
+        }
+    }
+    out.dedup();
+    out.join(", ")
+}
+
+/// `ps`: NAME IMAGE COMMAND SERVICE CREATED STATUS PORTS, as compose v2.
+pub async fn ps(
+    e: &Engine,
+    project: &Project,
+    all: bool,
+    quiet: bool,
+    services: &[String],
+) -> Result<()> {
+    let mut list = engine::of_services(e, &project.name, services).await?;
+    list.retain(|c| all || c["State"].as_str() == Some("running"));
+    list.sort_by_key(|c| c["Names"][0].as_str().unwrap_or_default().to_string());
+    let mut out = std::io::stdout().lock();
+    if quiet {
+        for c in &list {
+            writeln!(out, "{}", c["Id"].as_str().unwrap_or_default())?;
+        }
+        return Ok(());
+    }
+    let rows: Vec<[String; 7]> = list
+        .iter()
+        .map(|c| {
+            let created = c["Created"].as_i64().unwrap_or(0);
+            let age = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64 - created)
+                .unwrap_or(0)
+                .max(0) as u64;
+            [
+                c["Names"][0]
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_string(),
+                c["Image"].as_str().unwrap_or_default().to_string(),
+                format!("\"{}\"", c["Command"].as_str().unwrap_or_default()),
+                c["Labels"][labels::SERVICE]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                format!(
+                    "{} ago",
+                    berth_units::human_duration(std::time::Duration::from_secs(age))
+                ),
+                c["Status"].as_str().unwrap_or_default().to_string(),
+                ports(c),
+            ]
+        })
+        .collect();
+    let header = [
+        "NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS",
+    ];
+    let mut widths = header.map(str::len);
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}   ", w = widths[i]));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    writeln!(out, "{}", line(&header.map(String::from)))?;
+    for r in &rows {
+        writeln!(out, "{}", line(r))?;
+    }
+    Ok(())
+}
+
+const COLOURS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
+
+/// `logs`: every selected container's log, each line prefixed with the
+/// container's name (coloured on a terminal), followed with `follow`.
+pub async fn logs(
+    e: &Engine,
+    project: &Project,
+    services: &[String],
+    follow: bool,
+    tail: Option<&str>,
+    timestamps: bool,
+) -> Result<()> {
+    use std::io::IsTerminal;
+    let list = engine::of_services(e, &project.name, services).await?;
+    let width = list
+        .iter()
+        .map(|c| c["Names"][0].as_str().unwrap_or_default().len())
+        .max()
+        .unwrap_or(0);
+    let colour = std::io::stdout().is_terminal();
+    let mut tasks = Vec::new();
+    for (i, c) in list.iter().enumerate() {
+        let id = c["Id"].as_str().unwrap_or_default().to_string();
+        let name = c["Names"][0]
+            .as_str()
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string();
+        let prefix = if colour {
+            format!(
+                "\x1b[{}m{name:<width$}|\x1b[0m ",
+                COLOURS[i % COLOURS.len()],
+                width = width
+            )
+        } else {
+            format!("{name:<width$}| ", width = width)
+        };
+        let tty = engine::inspect(e, &id).await?["Config"]["Tty"]
+            .as_bool()
+            .unwrap_or(false);
+        let mut q = format!("stdout=1&stderr=1&tail={}", tail.unwrap_or("all"));
+        if follow {
+            q.push_str("&follow=1");
+        }
+        if timestamps {
+            q.push_str("&timestamps=1");
+        }
+        let e = e.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut body = e
+                .stream("GET", &format!("/containers/{id}/logs?{q}"))
+                .await?;
+            let mut frames = Frames::default();
+            let mut line = Vec::new();
+            while let Some(chunk) = body.next().await? {
+                let pieces: Vec<Vec<u8>> = if tty {
+                    vec![chunk.to_vec()]
+                } else {
+                    frames.feed(chunk).into_iter().map(|(_, p)| p).collect()
+                };
+                for p in pieces {
+                    for b in p {
+                        line.push(b);
+                        if b == b'\n' {
+                            let mut o = std::io::stdout().lock();
+                            o.write_all(prefix.as_bytes())?;
+                            o.write_all(&line)?;
+                            o.flush()?;
+                            line.clear();
+                        }
+                    }
+                }
+            }
+            if !line.is_empty() {
+                let mut o = std::io::stdout().lock();
+                o.write_all(prefix.as_bytes())?;
+                o.write_all(&line)?;
+                o.write_all(b"\n")?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(())
+}
