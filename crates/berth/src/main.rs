@@ -50,8 +50,17 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    /// Define and run multi-container applications (compose.yaml).
+    Compose(berth_compose::cli::ComposeArgs),
     #[command(flatten)]
     Engine(berth_cli::container_cli::EngineCommand),
+}
+
+/// One engine verb parsed from a command line made here (compose exec).
+#[derive(Parser, Debug)]
+struct VerbOnly {
+    #[command(subcommand)]
+    command: berth_cli::container_cli::EngineCommand,
 }
 
 fn main() {
@@ -98,10 +107,86 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Daemon(d) => daemon::run(&cli.data_root, &d),
         Command::Shim { bundle } => Ok(berth_shim::main(&bundle)),
         Command::Runtime { .. } => unreachable!("dispatched before parsing"),
+        Command::Compose(c) => match &c.command {
+            // The CLI's exec does the terminal and the streams.
+            berth_compose::cli::ComposeCommand::Exec(x) => {
+                let container = berth_compose::cli::exec_target(&c, x)?;
+                let mut argv = vec!["berth".to_string()];
+                argv.extend(x.exec_argv(&container));
+                let verb = VerbOnly::try_parse_from(argv)?;
+                Ok(berth_cli::container_cli::main(
+                    verb.command,
+                    cli.host.as_deref(),
+                    &cli.data_root,
+                ))
+            }
+            berth_compose::cli::ComposeCommand::Run(r) => {
+                compose_run(&c, r, cli.host.as_deref(), &cli.data_root)
+            }
+            _ => compose(&c, cli.host.as_deref(), &cli.data_root),
+        },
         Command::Engine(c) => Ok(berth_cli::container_cli::main(
             c,
             cli.host.as_deref(),
             &cli.data_root,
         )),
     }
+}
+
+/// `berth compose`: connects as the other verbs do, then runs the compose
+/// command.
+fn compose(
+    c: &berth_compose::cli::ComposeArgs,
+    host: Option<&str>,
+    data_root: &Path,
+) -> anyhow::Result<i32> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let spec = berth_client::HostSpec::resolve(host)?;
+        let autostart = std::env::var_os("BERTH_NO_AUTOSTART").is_none();
+        let engine = berth_client::Engine::connect(&spec, data_root, autostart).await?;
+        berth_compose::cli::run(&engine, c).await
+    })
+}
+
+/// `berth compose run`: compose makes the one-off container; the CLI's
+/// `start -a -i` runs it attached (the terminal, the streams, the exit
+/// code); `--rm` removes it after.
+fn compose_run(
+    c: &berth_compose::cli::ComposeArgs,
+    r: &berth_compose::cli::RunArgs,
+    host: Option<&str>,
+    data_root: &Path,
+) -> anyhow::Result<i32> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let connect = || async {
+        let spec = berth_client::HostSpec::resolve(host)?;
+        let autostart = std::env::var_os("BERTH_NO_AUTOSTART").is_none();
+        berth_client::Engine::connect(&spec, data_root, autostart).await
+    };
+    let id = rt
+        .block_on(async { berth_compose::cli::create_oneoff(&connect().await?, c, r).await })?
+        .0;
+    let verb = |argv: &[&str]| -> anyhow::Result<i32> {
+        let mut all = vec!["berth"];
+        all.extend_from_slice(argv);
+        let v = VerbOnly::try_parse_from(all)?;
+        Ok(berth_cli::container_cli::main(v.command, host, data_root))
+    };
+    if r.detach {
+        let code = verb(&["start", &id])?;
+        return Ok(code);
+    }
+    let code = verb(&["start", "-a", "-i", &id])?;
+    if r.rm {
+        rt.block_on(async {
+            let path = format!("/containers/{id}?force=1&v=1");
+            connect().await?.call("DELETE", &path, None).await
+        })?;
+    }
+    Ok(code)
 }

@@ -27,14 +27,7 @@ use common::engine::Engine;
 
 /// A context directory under the engine's scratch directory.
 fn context(e: &Engine, name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let dir = e.path(name);
-    fs::create_dir_all(&dir).unwrap();
-    for (path, text) in files {
-        let p = dir.join(path);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(p, text).unwrap();
-    }
-    dir
+    e.tree(name, files)
 }
 
 fn build(e: &Engine, dir: &Path, args: &[&str]) -> Output {

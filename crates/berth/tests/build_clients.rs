@@ -28,14 +28,7 @@ use common::engine::Engine;
 const API: (&str, &str) = ("DOCKER_API_VERSION", "1.41");
 
 fn context(e: &Engine, name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let dir = e.path(name);
-    fs::create_dir_all(&dir).unwrap();
-    for (path, text) in files {
-        let p = dir.join(path);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(p, text).unwrap();
-    }
-    dir
+    e.tree(name, files)
 }
 
 /// The app the seed builds: a multi-stage Dockerfile whose first stage

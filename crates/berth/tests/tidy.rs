@@ -83,7 +83,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         "berth-cli",
         &["berth-client", "berth-template", "berth-units"],
     ),
-    ("berth-compose", &["berth-client", "berth-models", "berth-units"]),
+    (
+        "berth-compose",
+        &["berth-client", "berth-models", "berth-units"],
+    ),
     ("berth-testkit", &["berth-sys"]),
 ];
 

@@ -40,25 +40,33 @@ pub async fn down(e: &Engine, project: &Project, opts: &DownOptions) -> Result<(
             .to_string();
         std::cmp::Reverse(order.iter().position(|s| *s == svc).unwrap_or(usize::MAX))
     });
-    for c in &containers {
+    containers.retain(|c| {
         let svc = c["Labels"][labels::SERVICE].as_str().unwrap_or_default();
-        let known = project.services.contains_key(svc) || project.disabled.contains_key(svc);
-        if !known && !opts.remove_orphans {
-            continue;
+        opts.remove_orphans
+            || project.services.contains_key(svc)
+            || project.disabled.contains_key(svc)
+    });
+    // A service's containers go together (their stop timeouts overlap);
+    // services one after the other, dependents first.
+    for group in
+        containers.chunk_by(|a, b| a["Labels"][labels::SERVICE] == b["Labels"][labels::SERVICE])
+    {
+        let stops = group.iter().map(|c| async move {
+            let id = c["Id"].as_str().unwrap_or_default();
+            engine::stop(e, id, opts.timeout).await?;
+            engine::remove(e, id, opts.volumes).await?;
+            say("Container", &name_of(c), "Removed");
+            anyhow::Ok(())
+        });
+        for r in futures_util::future::join_all(stops).await {
+            r?;
         }
-        let id = c["Id"].as_str().unwrap_or_default();
-        engine::stop(e, id, opts.timeout).await?;
-        engine::remove(e, id, opts.volumes).await?;
-        say("Container", &name_of(c), "Removed");
     }
     let q = urlencode(&labels::filter(&[(labels::PROJECT, &project.name)]));
     let nets = e.get_json(&format!("/networks?filters={q}")).await?;
     for n in nets.as_array().into_iter().flatten() {
         let name = n["Name"].as_str().unwrap_or_default();
-        match e
-            .call("DELETE", &format!("/networks/{}", urlencode(name)), None)
-            .await
-        {
+        match e.call("DELETE", &format!("/networks/{name}"), None).await {
             Ok(_) => say("Network", name, "Removed"),
             Err(err) if status_of(&err) == Some(404) => {}
             Err(err) => return Err(err.context(format!("removing network {name}"))),
@@ -68,10 +76,7 @@ pub async fn down(e: &Engine, project: &Project, opts: &DownOptions) -> Result<(
         let vols = e.get_json(&format!("/volumes?filters={q}")).await?;
         for v in vols["Volumes"].as_array().into_iter().flatten() {
             let name = v["Name"].as_str().unwrap_or_default();
-            match e
-                .call("DELETE", &format!("/volumes/{}", urlencode(name)), None)
-                .await
-            {
+            match e.call("DELETE", &format!("/volumes/{name}"), None).await {
                 Ok(_) => say("Volume", name, "Removed"),
                 Err(err) if status_of(&err) == Some(404) => {}
                 Err(err) => return Err(err.context(format!("removing volume {name}"))),
@@ -85,10 +90,7 @@ pub async fn down(e: &Engine, project: &Project, opts: &DownOptions) -> Result<(
                 continue;
             }
             let image = spec::image_name(project, name, s);
-            match e
-                .call("DELETE", &format!("/images/{}", urlencode(&image)), None)
-                .await
-            {
+            match e.call("DELETE", &format!("/images/{image}"), None).await {
                 Ok(_) => say("Image", &image, "Removed"),
                 Err(err) if status_of(&err) == Some(404) => {}
                 Err(err) => return Err(err.context(format!("removing image {image}"))),

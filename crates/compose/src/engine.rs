@@ -1,5 +1,8 @@
 //! The Engine API calls Compose makes, over berth-client: one place for
 //! the paths and the JSON they take, so the reconciler reads as steps.
+//! Names go into paths as they are, as docker's clients send them (image,
+//! network and volume names are of [a-z0-9._:/@-]); query values are
+//! encoded.
 
 use anyhow::{Context, Result};
 use berth_client::{Engine, status_of, urlencode};
@@ -51,7 +54,7 @@ pub async fn create(e: &Engine, name: &str, body: &Value) -> Result<String> {
 
 pub async fn connect(e: &Engine, network: &str, container: &str, endpoint: &Value) -> Result<()> {
     e.post_json(
-        &format!("/networks/{}/connect", urlencode(network)),
+        &format!("/networks/{network}/connect"),
         &json!({ "Container": container, "EndpointConfig": endpoint }),
     )
     .await
@@ -107,10 +110,7 @@ pub async fn exists(e: &Engine, path: &str) -> Result<bool> {
 
 /// An image's id, if the engine has it.
 pub async fn image_id(e: &Engine, name: &str) -> Result<Option<String>> {
-    match e
-        .get_json(&format!("/images/{}/json", urlencode(name)))
-        .await
-    {
+    match e.get_json(&format!("/images/{name}/json")).await {
         Ok(v) => Ok(v["Id"].as_str().map(str::to_string)),
         Err(err) if status_of(&err) == Some(404) => Ok(None),
         Err(err) => Err(err),

@@ -6,11 +6,16 @@
 
 pub mod attach;
 pub mod build;
+pub mod cli;
 pub mod down;
 mod engine;
+mod files;
 pub mod labels;
+pub mod load;
 pub mod model;
 pub mod ps;
 mod pull;
 pub mod spec;
 pub mod up;
+
+pub use load::{LoadError, LoadOptions, load, to_yaml};

@@ -27,6 +27,10 @@ pub struct Project {
     /// Services left out by the active profiles (`config --profiles`).
     #[serde(skip)]
     pub disabled: BTreeMap<String, Service>,
+    /// What the loader warned about (an unset variable, the obsolete
+    /// `version`, a key berth ignores), in the order it met them.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -105,6 +109,8 @@ pub struct Service {
     pub secrets: Vec<FileRef>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub configs: Vec<FileRef>,
+    /// `host:ip`, as the Engine API takes them (an IPv6 address without
+    /// brackets: `host:::1`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_hosts: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -139,6 +145,42 @@ pub struct Service {
     pub pull_policy: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_opt: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
+    /// `service[:alias]` (each also a dependency, as compose makes it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_links: Vec<String>,
+    /// `service[:ro|rw]` or `container:name[:ro|rw]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes_from: Vec<String>,
+    /// Bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mem_reservation: Option<i64>,
+    /// Bytes (-1: unlimited swap).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memswap_limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oom_kill_disable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids_limit: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_shares: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpuset: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroup_parent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userns_mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -183,6 +225,10 @@ pub struct Port {
     /// `ingress` (default) or `host`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_protocol: Option<String>,
 }
 
 /// A service's volume in the long syntax.
@@ -214,12 +260,18 @@ pub struct BindOptions {
     /// unless asked.
     #[serde(default)]
     pub create_host_path: bool,
+    /// `z` (shared) or `Z` (private) SELinux relabelling.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selinux: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct VolumeOptions {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub nocopy: bool,
+    /// Mount this path inside the volume rather than its root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subpath: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -382,6 +434,9 @@ pub struct Network {
     pub internal: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub attachable: bool,
+    /// None: the engine's default (IPv4 on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable_ipv4: Option<bool>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub enable_ipv6: bool,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -396,6 +451,8 @@ pub struct Ipam {
     pub driver: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub config: Vec<IpamPool>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -406,6 +463,8 @@ pub struct IpamPool {
     pub gateway: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip_range: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aux_addresses: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -162,13 +162,19 @@ pub fn create_body(
                 });
                 m["Source"] = json!(source.unwrap_or_default());
                 if let Some(o) = &v.volume {
-                    m["VolumeOptions"] = json!({ "NoCopy": o.nocopy });
+                    let mut vo = json!({ "NoCopy": o.nocopy });
+                    if let Some(sub) = &o.subpath {
+                        vo["Subpath"] = json!(sub);
+                    }
+                    m["VolumeOptions"] = vo;
                 }
             }
             "bind" => {
                 m["Source"] = json!(v.source.clone().unwrap_or_default());
                 // A missing host path is made by `up` beforehand when the
-                // short syntax (create_host_path) asks for it.
+                // short syntax (create_host_path) asks for it. `z`/`Z`
+                // (selinux) relabel on SELinux hosts only; dockerd ignores
+                // them elsewhere, and berth runs without SELinux.
                 if let Some(p) = v.bind.as_ref().and_then(|b| b.propagation.as_ref()) {
                     m["BindOptions"] = json!({ "Propagation": p });
                 }
@@ -237,6 +243,81 @@ pub fn create_body(
     });
     if let Some(i) = service.init {
         host["Init"] = json!(i);
+    }
+    if !service.dns_opt.is_empty() {
+        host["DnsOptions"] = json!(service.dns_opt);
+    }
+    if !service.group_add.is_empty() {
+        host["GroupAdd"] = json!(service.group_add);
+    }
+    // Links to another service name its first container, under the
+    // service's name or the alias given.
+    let links: Vec<String> = service
+        .links
+        .iter()
+        .map(|l| {
+            let (svc, alias) = l.split_once(':').unwrap_or((l, l));
+            format!("{}-{svc}-1:{alias}", project.name)
+        })
+        .chain(service.external_links.iter().map(|l| {
+            let (c, alias) = l.split_once(':').unwrap_or((l, l));
+            format!("{c}:{alias}")
+        }))
+        .collect();
+    if !links.is_empty() {
+        host["Links"] = json!(links);
+    }
+    if !service.volumes_from.is_empty() {
+        host["VolumesFrom"] = json!(
+            service
+                .volumes_from
+                .iter()
+                .map(|v| match v.strip_prefix("container:") {
+                    Some(c) => c.to_string(),
+                    None => {
+                        let (svc, mode) = v
+                            .split_once(':')
+                            .map_or((v.as_str(), None), |(a, b)| (a, Some(b)));
+                        let c = format!("{}-{svc}-1", project.name);
+                        mode.map_or(c.clone(), |m| format!("{c}:{m}"))
+                    }
+                })
+                .collect::<Vec<_>>()
+        );
+    }
+    let reservation = service.mem_reservation.or_else(|| {
+        service
+            .deploy
+            .as_ref()
+            .and_then(|d| d.resources.as_ref())
+            .and_then(|r| r.reservations.as_ref())
+            .and_then(|r| r.memory)
+    });
+    for (field, v) in [
+        ("MemoryReservation", reservation),
+        ("MemorySwap", service.memswap_limit),
+        ("OomScoreAdj", service.oom_score_adj),
+        ("CpuShares", service.cpu_shares),
+    ] {
+        if let Some(v) = v {
+            host[field] = json!(v);
+        }
+    }
+    if service.oom_kill_disable {
+        host["OomKillDisable"] = json!(true);
+    }
+    if let Some(p) = service.pids_limit {
+        host["PidsLimit"] = json!(p);
+    }
+    for (field, v) in [
+        ("CpusetCpus", &service.cpuset),
+        ("CgroupParent", &service.cgroup_parent),
+        ("Runtime", &service.runtime),
+        ("UsernsMode", &service.userns_mode),
+    ] {
+        if let Some(v) = v {
+            host[field] = json!(v);
+        }
     }
     if let Some(s) = service.shm_size {
         host["ShmSize"] = json!(s);
@@ -307,6 +388,9 @@ pub fn create_body(
         if let Some(v) = v {
             config[field] = json!(v);
         }
+    }
+    if let Some(m) = &service.mac_address {
+        config["MacAddress"] = json!(m);
     }
     if let Some(g) = service.stop_grace_period {
         config["StopTimeout"] = json!(g / 1_000_000_000);

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use berth_client::{Engine, urlencode};
+use berth_client::Engine;
 use serde_json::{Value, json};
 
 use crate::model::{Project, Service};
@@ -106,7 +106,7 @@ pub async fn ensure_resources(e: &Engine, project: &Project, services: &[String]
         let Some(net) = project.networks.get(&key) else {
             bail!("service network {key} is not declared in the project's networks");
         };
-        let path = format!("/networks/{}", urlencode(&net.name));
+        let path = format!("/networks/{}", net.name);
         if engine::exists(e, &path).await? {
             continue;
         }
@@ -120,6 +120,12 @@ pub async fn ensure_resources(e: &Engine, project: &Project, services: &[String]
         labels.insert(labels::PROJECT.into(), project.name.clone());
         labels.insert(labels::NETWORK.into(), key.clone());
         labels.insert(labels::VERSION.into(), labels::COMPOSE_VERSION.into());
+        if net.enable_ipv4 == Some(false) {
+            bail!(
+                "network {}: enable_ipv4: false is not supported by berth",
+                net.name
+            );
+        }
         let mut body = json!({
             "Name": net.name,
             "Driver": net.driver.clone().unwrap_or_else(|| "bridge".into()),
@@ -133,11 +139,13 @@ pub async fn ensure_resources(e: &Engine, project: &Project, services: &[String]
         if let Some(ipam) = &net.ipam {
             body["IPAM"] = json!({
                 "Driver": ipam.driver.clone().unwrap_or_else(|| "default".into()),
+                "Options": ipam.options,
                 "Config": ipam.config.iter().map(|c| {
                     let mut m = json!({});
                     if let Some(s) = &c.subnet { m["Subnet"] = json!(s); }
                     if let Some(g) = &c.gateway { m["Gateway"] = json!(g); }
                     if let Some(r) = &c.ip_range { m["IPRange"] = json!(r); }
+                    if !c.aux_addresses.is_empty() { m["AuxiliaryAddresses"] = json!(c.aux_addresses); }
                     m
                 }).collect::<Vec<_>>(),
             });
@@ -149,7 +157,7 @@ pub async fn ensure_resources(e: &Engine, project: &Project, services: &[String]
     }
     for key in vols {
         let vol = &project.volumes[&key];
-        let path = format!("/volumes/{}", urlencode(&vol.name));
+        let path = format!("/volumes/{}", vol.name);
         if engine::exists(e, &path).await? {
             continue;
         }
@@ -370,9 +378,34 @@ async fn create(
     image_id: &str,
     env: &BTreeMap<String, String>,
 ) -> Result<String> {
+    create_with(e, project, name, service, number, image_id, env, |_| {}).await
+}
+
+/// Creates container `number` of the service (its secrets and configs in,
+/// its other networks connected); `adjust` changes the create body first
+/// (a one-off container's labels).
+#[allow(clippy::too_many_arguments)]
+pub async fn create_with(
+    e: &Engine,
+    project: &Project,
+    name: &str,
+    service: &Service,
+    number: u32,
+    image_id: &str,
+    env: &BTreeMap<String, String>,
+    adjust: impl FnOnce(&mut Value),
+) -> Result<String> {
     let cname = spec::container_name(project, name, service, number);
-    let body = spec::create_body(project, name, service, number, image_id, env);
+    let mut body = spec::create_body(project, name, service, number, image_id, env);
+    adjust(&mut body);
+    for m in crate::files::mounts(project, service)? {
+        body["HostConfig"]["Mounts"]
+            .as_array_mut()
+            .expect("create_body makes Mounts a list")
+            .push(m);
+    }
     let id = engine::create(e, &cname, &body).await?;
+    crate::files::copy_in(e, project, service, &id, env).await?;
     if service.network_mode.is_none() {
         for (net, _) in spec::networks(project, service).into_iter().skip(1) {
             let ep = spec::endpoint_for(project, name, service, &cname, &net);

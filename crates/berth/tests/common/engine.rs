@@ -135,6 +135,19 @@ impl Engine {
         self.dir.join(name)
     }
 
+    /// A directory `name` in the scratch directory holding `files` (path
+    /// in it, text): a build context, a compose project.
+    pub fn tree(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir = self.path(name);
+        fs::create_dir_all(&dir).unwrap();
+        for (path, text) in files {
+            let p = dir.join(path);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, text).unwrap();
+        }
+        dir
+    }
+
     /// `berth -H <host> <args>`, stdin from /dev/null.
     pub fn berth(&self, args: &[&str]) -> Output {
         self.run(self.berth_cmd(args), None, CMD_TIMEOUT)
