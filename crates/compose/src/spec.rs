@@ -361,8 +361,10 @@ pub fn create_body(
             "Config": l.options,
         });
     }
+    // The image by name, as compose creates it (ps shows it); its id is
+    // in the labels, to see when the name moved to another image.
     let mut config = json!({
-        "Image": image_id,
+        "Image": image_name(project, name, service),
         "Env": environment,
         "Labels": labels,
         "ExposedPorts": exposed,
