@@ -123,7 +123,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             berth_compose::cli::ComposeCommand::Run(r) => {
                 compose_run(&c, r, cli.host.as_deref(), &cli.data_root)
             }
-            _ => compose(&c, cli.host.as_deref(), &cli.data_root),
+            _ => match berth_compose::cli::run_offline(&c) {
+                Some(r) => r,
+                None => compose(&c, cli.host.as_deref(), &cli.data_root),
+            },
         },
         Command::Engine(c) => Ok(berth_cli::container_cli::main(
             c,

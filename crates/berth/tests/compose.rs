@@ -271,3 +271,74 @@ fn config_resolves_and_bad_files_are_refused() {
         out.stderr_str()
     );
 }
+
+#[test]
+fn bad_projects_are_refused_before_anything_is_made() {
+    if !berth_testkit::require_root() {
+        return;
+    }
+    let net = ScratchNet::new();
+    let Some(e) = Engine::berth_daemon_in_netns(&net) else {
+        return;
+    };
+    let cases = [
+        (
+            "cycle",
+            "services:\n  a:\n    image: berthbb:test\n    depends_on: [b]\n  b:\n    image: berthbb:test\n    depends_on: [a]\n",
+            "dependency cycle detected",
+        ),
+        (
+            "required",
+            "services:\n  a:\n    image: ${NOPE:?set NOPE first}\n",
+            "required variable NOPE is missing a value: set NOPE first",
+        ),
+        (
+            "type",
+            "services:\n  a:\n    image: berthbb:test\n    ports: 8080\n",
+            "services.a.ports must be a list",
+        ),
+        (
+            "name",
+            "services:\n  \"web app\":\n    image: berthbb:test\n",
+            "'web app' not allowed",
+        ),
+        (
+            "clash",
+            "services:\n  a:\n    image: berthbb:test\n    ports: [\"18097:80\"]\n    networks: [n]\n  b:\n    image: berthbb:test\n    ports: [\"18097:81\"]\n    networks: [n]\nnetworks:\n  n: {}\nvolumes:\n  v: {}\n",
+            "services a and b both publish port 18097/tcp",
+        ),
+        (
+            "context",
+            "services:\n  a:\n    build: ./nowhere\n    networks: [n]\nnetworks:\n  n: {}\n",
+            "nowhere",
+        ),
+    ];
+    for (name, file, want) in cases {
+        let dir = project_dir(&e, &format!("bad-{name}"), file);
+        let out = compose(&e, &dir, &["-p", "cbad", "up", "-d"]);
+        assert_ne!(out.status.code(), Some(0), "{name} came up");
+        assert!(
+            out.stderr_str().contains(want),
+            "{name}: wanted {want:?} in {}",
+            out.stderr_str()
+        );
+        // Nothing was made.
+        assert!(containers(&e, "cbad").is_empty(), "{name}: containers left");
+        let nets = e.berth(&[
+            "network",
+            "ls",
+            "--filter",
+            "label=com.docker.compose.project=cbad",
+            "-q",
+        ]);
+        assert_eq!(nets.stdout_str().trim(), "", "{name}: networks left");
+        let vols = e.berth(&[
+            "volume",
+            "ls",
+            "--filter",
+            "label=com.docker.compose.project=cbad",
+            "-q",
+        ]);
+        assert_eq!(vols.stdout_str().trim(), "", "{name}: volumes left");
+    }
+}

@@ -421,45 +421,58 @@ fn project(a: &ComposeArgs) -> Result<Project> {
     Ok(p)
 }
 
+/// The commands that need no engine (`config`, `version`): their exit
+/// code, or None for the others.
+pub fn run_offline(a: &ComposeArgs) -> Option<Result<i32>> {
+    match &a.command {
+        ComposeCommand::Version => {
+            println!("berth compose version {}", crate::labels::COMPOSE_VERSION);
+            Some(Ok(0))
+        }
+        ComposeCommand::Config(c) => Some(project(a).map(|p| config(&p, c))),
+        _ => None,
+    }
+}
+
+fn config(project: &Project, c: &ConfigArgs) -> i32 {
+    if c.quiet {
+    } else if c.services {
+        for s in project.services.keys() {
+            println!("{s}");
+        }
+    } else if c.volumes {
+        for v in project.volumes.keys() {
+            println!("{v}");
+        }
+    } else if c.profiles {
+        let mut all: Vec<&String> = project
+            .services
+            .values()
+            .chain(project.disabled.values())
+            .flat_map(|s| &s.profiles)
+            .collect();
+        all.sort();
+        all.dedup();
+        for p in all {
+            println!("{p}");
+        }
+    } else {
+        print!("{}", to_yaml(project));
+    }
+    0
+}
+
 /// Runs `berth compose ...` against `e` (connected by the caller);
 /// returns the exit code.
 pub async fn run(e: &Engine, a: &ComposeArgs) -> Result<i32> {
-    if let ComposeCommand::Version = a.command {
-        println!("berth compose version {}", crate::labels::COMPOSE_VERSION);
-        return Ok(0);
+    if let Some(r) = run_offline(a) {
+        return r;
     }
     let project = project(a)?;
     match &a.command {
-        ComposeCommand::Version => unreachable!("answered above"),
+        ComposeCommand::Version | ComposeCommand::Config(_) => unreachable!("answered above"),
         ComposeCommand::Exec(_) | ComposeCommand::Run(_) => {
             unreachable!("the binary runs exec and run through the CLI's verbs")
-        }
-        ComposeCommand::Config(c) => {
-            if c.quiet {
-            } else if c.services {
-                for s in project.services.keys() {
-                    println!("{s}");
-                }
-            } else if c.volumes {
-                for v in project.volumes.keys() {
-                    println!("{v}");
-                }
-            } else if c.profiles {
-                let mut all: Vec<&String> = project
-                    .services
-                    .values()
-                    .chain(project.disabled.values())
-                    .flat_map(|s| &s.profiles)
-                    .collect();
-                all.sort();
-                all.dedup();
-                for p in all {
-                    println!("{p}");
-                }
-            } else {
-                print!("{}", to_yaml(&project));
-            }
-            Ok(0)
         }
         ComposeCommand::Up(u) => {
             if u.abort_on_container_exit && u.detach {

@@ -423,11 +423,13 @@ pub async fn up(
     env: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, Vec<String>>> {
     let services = order(project, &opts.services, !opts.no_deps)?;
-    ensure_resources(e, project, &services).await?;
+    port_clashes(project, &services, opts)?;
+    // Images first: a build that fails leaves no network or volume.
     let mut images = BTreeMap::new();
     for s in &services {
         images.insert(s.clone(), ensure_image(e, project, s, opts).await?);
     }
+    ensure_resources(e, project, &services).await?;
     let timeout = Duration::from_secs(opts.wait_timeout.unwrap_or(300));
     let mut made = BTreeMap::new();
     for s in &services {
@@ -457,6 +459,41 @@ pub async fn up(
         }
     }
     Ok(made)
+}
+
+/// Two containers that would publish the same host port: refused before
+/// anything starts (the second would fail with the first running).
+fn port_clashes(project: &Project, services: &[String], opts: &UpOptions) -> Result<()> {
+    let mut taken: BTreeMap<(String, String, String), String> = BTreeMap::new();
+    for s in services {
+        let svc = &project.services[s];
+        let n = opts.scale.get(s).copied().unwrap_or_else(|| svc.replicas());
+        for p in &svc.ports {
+            let Some(published) = p.published.as_ref().filter(|p| !p.contains('-')) else {
+                continue;
+            };
+            let ip = p.host_ip.clone().unwrap_or_default();
+            let key = (ip.clone(), published.clone(), p.protocol.clone());
+            if let Some(other) = taken.get(&key) {
+                let on = if ip.is_empty() {
+                    String::new()
+                } else {
+                    format!(" on {ip}")
+                };
+                bail!(
+                    "services {other} and {s} both publish port {published}/{}{on}",
+                    p.protocol
+                );
+            }
+            if n > 1 {
+                bail!(
+                    "service {s} publishes the fixed host port {published} and runs {n} containers: they cannot all bind it (publish a range or no host port)"
+                );
+            }
+            taken.insert(key, s.clone());
+        }
+    }
+    Ok(())
 }
 
 /// Containers of the project whose service is gone: reported, or removed.
