@@ -342,3 +342,91 @@ fn bad_projects_are_refused_before_anything_is_made() {
         assert_eq!(vols.stdout_str().trim(), "", "{name}: volumes left");
     }
 }
+
+#[test]
+fn five_services_with_an_override_file_extends_and_a_profile() {
+    if !berth_testkit::require_root() {
+        return;
+    }
+    let net = ScratchNet::new();
+    let Some(e) = Engine::berth_daemon_in_netns(&net) else {
+        return;
+    };
+    let base = r#"
+x-common: &common
+  image: berthbb:test
+  stop_grace_period: 1s
+  command: ["sleep", "1000"]
+services:
+  a: *common
+  b:
+    <<: *common
+    depends_on: [a]
+  c:
+    extends:
+      file: common.yaml
+      service: sleeper
+    depends_on: [b]
+  d:
+    <<: *common
+    depends_on: [c]
+  e:
+    <<: *common
+    environment:
+      ROLE: ${ROLE:-worker}
+    depends_on: [d]
+  debug:
+    <<: *common
+    profiles: [debug]
+"#;
+    let dir = e.tree(
+        "five",
+        &[
+            ("compose.yaml", base),
+            (
+                "compose.override.yaml",
+                "services:\n  e:\n    environment:\n      EXTRA: from-override\n",
+            ),
+            (
+                "common.yaml",
+                "services:\n  sleeper:\n    image: berthbb:test\n    stop_grace_period: 1s\n    command: [\"sleep\", \"1000\"]\n    labels:\n      tier: extended\n",
+            ),
+            (".env", "ROLE=from-dotenv\n"),
+        ],
+    );
+    compose(&e, &dir, &["-p", "cfive", "up", "-d"]).assert_success();
+    let names: Vec<String> = containers(&e, "cfive").into_iter().map(|c| c.0).collect();
+    assert_eq!(
+        names,
+        [
+            "cfive-a-1",
+            "cfive-b-1",
+            "cfive-c-1",
+            "cfive-d-1",
+            "cfive-e-1"
+        ]
+    );
+    let env = e.berth(&["inspect", "--format", "{{json .Config.Env}}", "cfive-e-1"]);
+    assert!(
+        env.stdout_str().contains("ROLE=from-dotenv"),
+        "{}",
+        env.stdout_str()
+    );
+    assert!(
+        env.stdout_str().contains("EXTRA=from-override"),
+        "{}",
+        env.stdout_str()
+    );
+    let label = e.berth(&[
+        "inspect",
+        "--format",
+        "{{index .Config.Labels \"tier\"}}",
+        "cfive-c-1",
+    ]);
+    assert_eq!(label.stdout_str().trim(), "extended");
+    // The profile's service comes up only when asked.
+    compose(&e, &dir, &["-p", "cfive", "--profile", "debug", "up", "-d"]).assert_success();
+    assert_eq!(containers(&e, "cfive").len(), 6);
+    compose(&e, &dir, &["-p", "cfive", "--profile", "debug", "down"]).assert_success();
+    assert!(containers(&e, "cfive").is_empty());
+}
