@@ -1792,3 +1792,67 @@ fn autostart_starts_the_daemon() {
     out.assert_success();
     assert_eq!(out.stderr_str(), "");
 }
+
+/// The engine refuses host sysctls at create (a 400 naming the sysctl),
+/// as docker's daemon and runc do between them; the host's values stay.
+#[test]
+fn host_sysctls_are_refused_at_create() {
+    let Some(e) = Engine::private_berth_daemon() else {
+        return;
+    };
+    let core = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    let overcommit = std::fs::read_to_string("/proc/sys/vm/overcommit_ratio").unwrap();
+    for (args, want) in [
+        (
+            vec![
+                "--sysctl",
+                "kernel.core_pattern=|/bin/touch /tmp/pwned-engine",
+            ],
+            "sysctl \"kernel.core_pattern\" is not in a separate kernel namespace",
+        ),
+        (
+            vec!["--sysctl", "vm.overcommit_ratio=51"],
+            "sysctl \"vm.overcommit_ratio\" is not in a separate kernel namespace",
+        ),
+        (
+            vec!["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"],
+            "is not allowed in the hosts network namespace",
+        ),
+        (
+            vec!["--ipc", "host", "--sysctl", "fs.mqueue.msg_max=20"],
+            "is not allowed in the hosts ipc namespace",
+        ),
+    ] {
+        let mut all = vec!["run", "--rm"];
+        all.extend(args.iter().copied());
+        all.extend([e.image.as_str(), "true"]);
+        let out = e.berth(&all);
+        assert_eq!(out.status.code(), Some(125), "{args:?} was accepted");
+        assert!(
+            out.stderr_str().contains(want),
+            "{args:?}: wanted {want:?} in {}",
+            out.stderr_str()
+        );
+    }
+    // A sysctl of the container's own namespace is set there.
+    let out = e.berth(&[
+        "run",
+        "--rm",
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+        &e.image,
+        "cat",
+        "/proc/sys/net/ipv4/ip_forward",
+    ]);
+    out.assert_success();
+    assert_eq!(out.stdout_str(), "1\n");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(),
+        core
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/vm/overcommit_ratio").unwrap(),
+        overcommit
+    );
+    assert!(!std::path::Path::new("/tmp/pwned-engine").exists());
+}

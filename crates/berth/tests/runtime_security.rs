@@ -152,3 +152,94 @@ fn masks_readonly_paths_caps_and_no_new_privs_hold() {
         "0\nsysrq-denied\nmknod-denied\nmount-denied\nchown-denied\nNoNewPrivs:\t1\n"
     );
 }
+
+/// Sysctls outside the container's own namespaces would be the host's:
+/// `kernel.core_pattern` with a pipe runs a program as root on the host.
+/// The runtime refuses them with runc's words, and the host's values stay.
+#[test]
+fn sysctls_of_the_host_are_refused() {
+    if !require_root() {
+        return;
+    }
+    let rt = Runtime::berth();
+    let read = |p: &str| std::fs::read_to_string(p).unwrap();
+    let core = read("/proc/sys/kernel/core_pattern");
+    let overcommit = read("/proc/sys/vm/overcommit_ratio");
+    let forward = read("/proc/sys/net/ipv4/conf/all/forwarding");
+    // Should a runtime let one through, the host gets its values back
+    // whatever happens to the test.
+    let _restore = HostSysctls(vec![
+        ("/proc/sys/kernel/core_pattern", core.clone()),
+        ("/proc/sys/vm/overcommit_ratio", overcommit.clone()),
+        ("/proc/sys/net/ipv4/conf/all/forwarding", forward.clone()),
+    ]);
+    let cases: [(&str, &str, Option<&str>, &str); 5] = [
+        (
+            "kernel.core_pattern",
+            "|/bin/touch /tmp/pwned",
+            None,
+            "is not in a separate kernel namespace",
+        ),
+        (
+            "vm.overcommit_ratio",
+            "51",
+            None,
+            "is not in a separate kernel namespace",
+        ),
+        (
+            "kernel.hostname",
+            "x",
+            None,
+            "conflicts with the OCI \"hostname\" field",
+        ),
+        // In the host's network and IPC namespaces: refused.
+        (
+            "net.ipv4.conf.all.forwarding",
+            "1",
+            Some("network"),
+            "is not allowed in the hosts network namespace",
+        ),
+        (
+            "kernel.msgmax",
+            "65536",
+            Some("ipc"),
+            "is not allowed in the hosts ipc namespace",
+        ),
+    ];
+    for (key, value, drop_ns, want) in cases {
+        let mut b = Bundle::with_args(&["true"]);
+        b.edit(|c| {
+            c["linux"]["sysctl"] = json!({ key: value });
+            if let Some(ns) = drop_ns {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|n| n["type"] != ns);
+            }
+        });
+        let out = rt.run(&b, &unique_id("sysctl"));
+        assert_ne!(out.status.code(), Some(0), "{key} was accepted");
+        assert!(
+            out.stderr_str().contains(want),
+            "{key}: wanted {want:?} in {}",
+            out.stderr_str()
+        );
+    }
+    assert_eq!(read("/proc/sys/kernel/core_pattern"), core);
+    assert_eq!(read("/proc/sys/vm/overcommit_ratio"), overcommit);
+    assert_eq!(read("/proc/sys/net/ipv4/conf/all/forwarding"), forward);
+    assert!(!std::path::Path::new("/tmp/pwned").exists());
+}
+
+/// Writes the host's sysctl values back on drop.
+struct HostSysctls(Vec<(&'static str, String)>);
+
+impl Drop for HostSysctls {
+    fn drop(&mut self) {
+        for (path, value) in &self.0 {
+            if std::fs::read_to_string(path).ok().as_deref() != Some(value.as_str()) {
+                let _ = std::fs::write(path, value);
+            }
+        }
+    }
+}

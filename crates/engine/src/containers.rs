@@ -138,6 +138,16 @@ fn validate_host_config(hc: &mut HostConfig) -> Result<()> {
             "can't create 'AutoRemove' container with restart policy".into(),
         ));
     }
+    // Only sysctls of a namespace the container has of its own: any other
+    // would be the host's (berth-runtime checks the spec again).
+    let separate = berth_runtime::sysctl::Separate {
+        ipc: hc.ipc_mode != "host",
+        net: hc.network_mode != "host",
+        uts: hc.uts_mode != "host",
+    };
+    for key in hc.sysctls.iter().flatten().map(|(k, _)| k) {
+        berth_runtime::sysctl::check(key, separate).map_err(Error::Invalid)?;
+    }
     // The resources are checked against the host's cgroups (sysinfo.rs).
     Ok(())
 }

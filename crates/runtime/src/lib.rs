@@ -21,6 +21,7 @@ pub mod signal;
 pub mod spec;
 pub mod state;
 pub mod sync;
+pub mod sysctl;
 
 pub use container::{ConsoleMode, CreateOptions, ExecOptions, Runtime, Spawned};
 pub use error::{Error, Result};

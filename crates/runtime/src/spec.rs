@@ -141,10 +141,16 @@ pub fn validate(spec: &Spec) -> Result<()> {
             }
         }
         if let Some(sysctl) = linux.sysctl() {
+            let separate = crate::sysctl::Separate {
+                ipc: own_namespace(&namespaces, LinuxNamespaceType::Ipc),
+                net: own_namespace(&namespaces, LinuxNamespaceType::Network),
+                uts: own_namespace(&namespaces, LinuxNamespaceType::Uts),
+            };
             for key in sysctl.keys() {
                 if key.contains("..") || key.contains('/') && key.contains('.') {
                     return cfg(format!("linux.sysctl {key:?}: not a sysctl name"));
                 }
+                crate::sysctl::check(key, separate).map_err(Error::Config)?;
             }
         }
         if let Some(seccomp) = linux.seccomp() {
@@ -152,6 +158,37 @@ pub fn validate(spec: &Spec) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether the spec gives the container a namespace of this type that is
+/// not the host's: a new one, or one joined by path that is not the one
+/// this process (the host's side) is in.
+fn own_namespace(
+    namespaces: &[oci_spec::runtime::LinuxNamespace],
+    typ: LinuxNamespaceType,
+) -> bool {
+    namespaces
+        .iter()
+        .filter(|n| n.typ() == typ)
+        .any(|n| match n.path() {
+            None => true,
+            Some(path) => {
+                let proc_name = match typ {
+                    LinuxNamespaceType::Network => "net",
+                    LinuxNamespaceType::Mount => "mnt",
+                    other => ns_name(other),
+                };
+                let here = format!("/proc/self/ns/{proc_name}");
+                match (std::fs::metadata(path), std::fs::metadata(here)) {
+                    (Ok(a), Ok(b)) => {
+                        use std::os::unix::fs::MetadataExt;
+                        (a.dev(), a.ino()) != (b.dev(), b.ino())
+                    }
+                    // A path that cannot be read fails later, at setns.
+                    _ => true,
+                }
+            }
+        })
 }
 
 fn check_mount(i: usize, m: &Mount) -> Result<()> {

@@ -145,6 +145,10 @@ pub struct RunArgs {
     /// Set DNS options
     #[arg(long, alias = "dns-opt", value_name = "list")]
     pub dns_option: Vec<String>,
+    /// Sysctl options (of the container's own namespaces: kernel.msg*,
+    /// kernel.sem, kernel.shm*, fs.mqueue.*, net.*)
+    #[arg(long, value_name = "map")]
+    pub sysctl: Vec<String>,
     /// Command to run to check health
     #[arg(long, value_name = "string")]
     pub health_cmd: Option<String>,

@@ -91,6 +91,16 @@ pub fn build(
     if a.init {
         host.init = Some(true);
     }
+    if !a.sysctl.is_empty() {
+        let mut map = HashMap::new();
+        for kv in &a.sysctl {
+            let (k, v) = kv.split_once('=').ok_or_else(|| {
+                anyhow!("invalid argument {kv:?} for \"--sysctl\" flag: sysctl must be KEY=VALUE")
+            })?;
+            map.insert(k.to_string(), v.to_string());
+        }
+        host.sysctls = Some(map);
+    }
     if let Some(m) = &a.memory {
         host.memory = Some(
             parse_bytes(m)
