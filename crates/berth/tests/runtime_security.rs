@@ -243,3 +243,55 @@ impl Drop for HostSysctls {
         }
     }
 }
+
+/// What runc refuses, berth-runtime refuses: a /proc or /sys that is a
+/// symlink in the image, a specification that is not 1.x, recursive mount
+/// options it would otherwise ignore (leaving a submount writable).
+#[test]
+fn specs_runc_refuses_are_refused() {
+    if !require_root() {
+        return;
+    }
+    let rt = Runtime::berth();
+    for dir in ["proc", "sys"] {
+        let b = Bundle::with_args(&["true"]);
+        let at = b.rootfs().join(dir);
+        let _ = std::fs::remove_dir_all(&at);
+        std::os::unix::fs::symlink("/tmp", &at).unwrap();
+        let out = rt.run(&b, &unique_id("symlink"));
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "a symlinked /{dir} was mounted on"
+        );
+        assert!(
+            out.stderr_str()
+                .contains("must be mounted on ordinary directory"),
+            "/{dir}: {}",
+            out.stderr_str()
+        );
+    }
+    let mut b = Bundle::with_args(&["true"]);
+    b.edit(|c| c["ociVersion"] = json!("banana"));
+    let out = rt.run(&b, &unique_id("version"));
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        out.stderr_str().contains("ociVersion \"banana\""),
+        "{}",
+        out.stderr_str()
+    );
+    let mut b = Bundle::with_args(&["true"]);
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/mnt", "type": "bind", "source": "/tmp", "options": ["rbind", "rro"]
+        }))
+    });
+    let out = rt.run(&b, &unique_id("rro"));
+    assert_ne!(out.status.code(), Some(0), "rro was ignored");
+    assert!(
+        out.stderr_str()
+            .contains("\"rro\": recursive mount options are not supported"),
+        "{}",
+        out.stderr_str()
+    );
+}

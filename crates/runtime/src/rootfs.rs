@@ -261,6 +261,19 @@ fn mount_one(ctx: &RootfsContext, root: &OwnedFd, m: &Mount) -> Result<()> {
             remount_bind(root, m.destination(), extra)?;
         }
     } else {
+        if matches!(typ, "proc" | "sysfs") {
+            // A symlink there would put the kernel's files where the image
+            // chose (runc refuses it too).
+            let at = ctx
+                .rootfs
+                .join(m.destination().strip_prefix("/").unwrap_or(m.destination()));
+            if std::fs::symlink_metadata(&at).is_ok_and(|md| md.file_type().is_symlink()) {
+                return Err(Error::Config(format!(
+                    "mount destination {} is a symlink: {typ} must be mounted on ordinary directory",
+                    m.destination().display()
+                )));
+            }
+        }
         let target = ensure_in_root(root, m.destination(), false)?;
         let data = opts.data.join(",");
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));

@@ -61,6 +61,20 @@ pub fn parse(text: &[u8]) -> std::result::Result<Spec, String> {
 /// Checks what the types alone do not: process, mounts, namespaces, ids.
 pub fn validate(spec: &Spec) -> Result<()> {
     let cfg = |msg: String| Err(Error::Config(msg));
+    // A 1.x specification (runc refuses others): MAJOR.MINOR.PATCH[-pre].
+    let version = spec.version();
+    let core = version.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    if parts.len() != 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        || parts[0] != "1"
+    {
+        return cfg(format!(
+            "ociVersion {version:?}: not a version of the 1.x runtime specification"
+        ));
+    }
     if let Some(process) = spec.process() {
         match process.args() {
             Some(args) if !args.is_empty() && !args[0].is_empty() => {}
@@ -191,7 +205,40 @@ fn own_namespace(
         })
 }
 
+/// Recursive mount options (mount_setattr with AT_RECURSIVE): refused,
+/// not ignored, until berth-runtime applies them.
+const RECURSIVE_OPTIONS: [&str; 18] = [
+    "rro",
+    "rrw",
+    "rnosuid",
+    "rsuid",
+    "rnodev",
+    "rdev",
+    "rnoexec",
+    "rexec",
+    "rnoatime",
+    "ratime",
+    "rstrictatime",
+    "rnostrictatime",
+    "rnodiratime",
+    "rdiratime",
+    "rrelatime",
+    "rnorelatime",
+    "rnosymfollow",
+    "rsymfollow",
+];
+
 fn check_mount(i: usize, m: &Mount) -> Result<()> {
+    if let Some(o) = m
+        .options()
+        .iter()
+        .flatten()
+        .find(|o| RECURSIVE_OPTIONS.contains(&o.as_str()))
+    {
+        return Err(Error::Config(format!(
+            "mounts[{i}].options {o:?}: recursive mount options are not supported by berth-runtime"
+        )));
+    }
     let dest = m.destination();
     if !dest.is_absolute() {
         return Err(Error::Config(format!(
