@@ -295,3 +295,42 @@ fn specs_runc_refuses_are_refused() {
         out.stderr_str()
     );
 }
+
+/// `--preserve-fds N` gives the container the caller's descriptors 3..3+N
+/// and nothing of the runtime's own (its sync socket, exec.fifo): numbers
+/// the caller left closed hold /dev/null.
+#[test]
+fn preserve_fds_passes_nothing_of_the_runtime() {
+    if !require_root() {
+        return;
+    }
+    let rt = Runtime::berth();
+    let b = Bundle::with_args(&[
+        "sh",
+        "-c",
+        "for f in /proc/self/fd/*; do echo \"$f $(readlink $f)\"; done",
+    ]);
+    b.sync();
+    let id = unique_id("pfds");
+    rt.track(&id);
+    let bundle = b.path().to_string_lossy().into_owned();
+    let out = rt.exec(&["run", "--preserve-fds", "4", "--bundle", &bundle, &id]);
+    out.assert_success();
+    for line in out.stdout_str().lines() {
+        let (fd, target) = line.split_once(' ').unwrap();
+        let n: i32 = fd.rsplit('/').next().unwrap().parse().unwrap();
+        if n >= 3 {
+            assert!(
+                target == "/dev/null" || n >= 3 + 4,
+                "descriptor {n} of the runtime's reached the container: {target}"
+            );
+            assert!(
+                !target.contains("exec.fifo")
+                    && !target.starts_with("socket:")
+                    && !target.contains("state"),
+                "descriptor {n} leaks {target}: {}",
+                out.stdout_str()
+            );
+        }
+    }
+}

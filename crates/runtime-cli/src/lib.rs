@@ -27,6 +27,22 @@ pub fn main(argv: Vec<OsString>) -> i32 {
             return code;
         }
     };
+    // The descriptors --preserve-fds passes are the caller's: hold the
+    // numbers the caller left closed, so that nothing the runtime opens
+    // (its sync socket, exec.fifo, its log) lands among them and into the
+    // container.
+    let preserve = match &cli.command {
+        Command::Create(c) => c.common.preserve_fds,
+        Command::Run(c) => c.common.preserve_fds,
+        Command::Exec(c) => c.preserve_fds,
+        _ => 0,
+    };
+    for fd in 3..3 + preserve as i32 {
+        if let Err(e) = berth_sys::hold_fd(fd) {
+            eprintln!("berth-runtime: holding descriptor {fd} for --preserve-fds: {e}");
+            return 1;
+        }
+    }
     // Where the container's init may still be this binary, run it from a
     // sealed copy (CVE-2019-5736).
     if matches!(

@@ -178,6 +178,31 @@ pub fn keep_on_exec(fd: RawFd) {
     unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
 }
 
+/// Makes sure descriptor `fd` is open: if it is not, /dev/null is put
+/// there (without close-on-exec), so that nothing the process opens later
+/// gets that number.
+pub fn hold_fd(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0 {
+        return Ok(());
+    }
+    // SAFETY: a plain open of a constant, NUL-terminated path.
+    let null = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+    if null < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if null != fd {
+        // SAFETY: dup2 onto a number we checked is not open, then closing
+        // the descriptor we just opened and own.
+        let r = unsafe { libc::dup2(null, fd) };
+        unsafe { libc::close(null) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// A descriptor that becomes readable when process `pid` exits, child or not.
 pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     // SAFETY: pidfd_open returns a new descriptor we then own.
