@@ -214,6 +214,44 @@ fn a_stack_comes_up_stays_up_changes_scales_and_goes() {
         out.stdout_str()
     );
 
+    // port, top, ls.
+    let out = compose(
+        &e,
+        &dir,
+        &["-p", "cstack", "port", "--index", "2", "web", "80"],
+    );
+    out.assert_success();
+    assert!(
+        out.stdout_str()
+            .trim()
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse::<u16>()
+            .is_ok(),
+        "{}",
+        out.stdout_str()
+    );
+    let out = compose(&e, &dir, &["-p", "cstack", "top", "db"]);
+    out.assert_success();
+    assert!(
+        out.stdout_str().starts_with("cstack-db-1\n"),
+        "{}",
+        out.stdout_str()
+    );
+    assert!(
+        out.stdout_str().contains("sleep 1000"),
+        "{}",
+        out.stdout_str()
+    );
+    let out = compose(&e, &dir, &["ls"]);
+    out.assert_success();
+    assert!(
+        out.stdout_str().contains("cstack") && out.stdout_str().contains("running(4)"),
+        "{}",
+        out.stdout_str()
+    );
+
     // down -v: nothing left.
     compose(&e, &dir, &["-p", "cstack", "down", "-v"]).assert_success();
     assert!(containers(&e, "cstack").is_empty());
@@ -429,4 +467,40 @@ services:
     assert_eq!(containers(&e, "cfive").len(), 6);
     compose(&e, &dir, &["-p", "cfive", "--profile", "debug", "down"]).assert_success();
     assert!(containers(&e, "cfive").is_empty());
+}
+
+#[test]
+fn build_push_and_pull_a_service_image_through_a_registry() {
+    let Some(e) = Engine::private_berth_daemon() else {
+        return;
+    };
+    let Some(reg) = common::Registry::start(None) else {
+        return;
+    };
+    let image = format!("{}/composed/app:1", reg.host());
+    let dir = e.tree(
+        "push",
+        &[
+            (
+                "compose.yaml",
+                &format!("services:\n  app:\n    build: ./app\n    image: {image}\n"),
+            ),
+            (
+                "app/Dockerfile",
+                "FROM berthbb:test\nLABEL made=by-compose\n",
+            ),
+        ],
+    );
+    compose(&e, &dir, &["-p", "cpush", "build"]).assert_success();
+    compose(&e, &dir, &["-p", "cpush", "push"]).assert_success();
+    e.berth(&["rmi", &image]).assert_success();
+    compose(&e, &dir, &["-p", "cpush", "pull"]).assert_success();
+    let label = e.berth(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{index .Config.Labels \"made\"}}",
+        &image,
+    ]);
+    assert_eq!(label.stdout_str().trim(), "by-compose");
 }

@@ -63,12 +63,42 @@ pub enum ComposeCommand {
     Pull(Services),
     /// List images used by the created containers.
     Images(Services),
+    /// Push service images.
+    Push(Services),
+    /// Display the running processes.
+    Top(Services),
+    /// Print the public port for a port binding.
+    Port(PortArgs),
+    /// List running compose projects.
+    Ls(LsArgs),
     /// Execute a command in a running container.
     Exec(ExecArgs),
     /// Run a one-off command on a service.
     Run(RunArgs),
     /// Show the Compose version information.
     Version,
+}
+
+#[derive(Args, Debug)]
+pub struct PortArgs {
+    /// tcp or udp.
+    #[arg(long, default_value = "tcp")]
+    pub protocol: String,
+    /// Index of the container if service has multiple replicas.
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    pub service: String,
+    pub private_port: u16,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Show all stopped Compose projects.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only display project names.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -468,9 +498,50 @@ pub async fn run(e: &Engine, a: &ComposeArgs) -> Result<i32> {
     if let Some(r) = run_offline(a) {
         return r;
     }
+    if let ComposeCommand::Ls(l) = &a.command {
+        crate::ps::ls(e, l.all, l.quiet).await?;
+        return Ok(0);
+    }
     let project = project(a)?;
     match &a.command {
-        ComposeCommand::Version | ComposeCommand::Config(_) => unreachable!("answered above"),
+        ComposeCommand::Version | ComposeCommand::Config(_) | ComposeCommand::Ls(_) => {
+            unreachable!("answered above")
+        }
+        ComposeCommand::Push(s) => {
+            for n in crate::up::order(&project, &s.services, false)? {
+                let svc = &project.services[&n];
+                if let Some(image) = &svc.image {
+                    crate::pull::push(e, image).await?;
+                }
+            }
+            Ok(0)
+        }
+        ComposeCommand::Top(s) => {
+            crate::ps::top(e, &project, &s.services).await?;
+            Ok(0)
+        }
+        ComposeCommand::Port(p) => {
+            let Some(svc) = project.services.get(&p.service) else {
+                bail!("no such service: {}", p.service);
+            };
+            let name = crate::spec::container_name(&project, &p.service, svc, p.index);
+            let c = crate::engine::inspect(e, &name).await?;
+            let key = format!("{}/{}", p.private_port, p.protocol);
+            match c["NetworkSettings"]["Ports"][&key]
+                .as_array()
+                .and_then(|b| b.first())
+            {
+                Some(b) => {
+                    println!(
+                        "{}:{}",
+                        b["HostIp"].as_str().unwrap_or("0.0.0.0"),
+                        b["HostPort"].as_str().unwrap_or_default()
+                    );
+                    Ok(0)
+                }
+                None => bail!("no port {key} for container {name}"),
+            }
+        }
         ComposeCommand::Exec(_) | ComposeCommand::Run(_) => {
             unreachable!("the binary runs exec and run through the CLI's verbs")
         }
@@ -592,10 +663,16 @@ pub async fn run(e: &Engine, a: &ComposeArgs) -> Result<i32> {
             let names = crate::up::order(&project, &s.services, false)?;
             for n in names {
                 let svc = &project.services[&n];
-                if let Some(image) = &svc.image
-                    && svc.build.is_none()
-                {
-                    crate::pull::pull(e, image).await?;
+                // A service that can be built may have no image to pull
+                // yet: its failure is a warning, as compose's.
+                match (&svc.image, &svc.build) {
+                    (Some(image), None) => crate::pull::pull(e, image).await?,
+                    (Some(image), Some(_)) => {
+                        if let Err(err) = crate::pull::pull(e, image).await {
+                            eprintln!("WARN[0000] {err:#} (service {n} can be built instead)");
+                        }
+                    }
+                    _ => {}
                 }
             }
             Ok(0)

@@ -193,3 +193,86 @@ pub async fn logs(
     }
     Ok(())
 }
+
+/// `top`: each container's processes, under its name.
+pub async fn top(e: &Engine, project: &Project, services: &[String]) -> Result<()> {
+    let mut list = engine::of_services(e, &project.name, services).await?;
+    list.retain(|c| c["State"].as_str() == Some("running"));
+    list.sort_by_key(|c| c["Names"][0].as_str().unwrap_or_default().to_string());
+    let mut out = std::io::stdout().lock();
+    for c in list {
+        let id = c["Id"].as_str().unwrap_or_default();
+        let top = e.get_json(&format!("/containers/{id}/top")).await?;
+        writeln!(
+            out,
+            "{}",
+            c["Names"][0]
+                .as_str()
+                .unwrap_or_default()
+                .trim_start_matches('/')
+        )?;
+        let titles: Vec<&str> = top["Titles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str())
+            .collect();
+        writeln!(out, "{}", titles.join("\t"))?;
+        for p in top["Processes"].as_array().into_iter().flatten() {
+            let cells: Vec<&str> = p
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str())
+                .collect();
+            writeln!(out, "{}", cells.join("\t"))?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// `ls`: the projects the engine's containers belong to: NAME, STATUS as
+/// compose v2 words it, and the project's working directory (compose v2
+/// shows its config files, which berth does not record).
+pub async fn ls(e: &Engine, all: bool, quiet: bool) -> Result<()> {
+    let q = berth_client::urlencode(&serde_json::json!({"label": [labels::PROJECT]}).to_string());
+    let list = e
+        .get_json(&format!("/containers/json?all=1&filters={q}"))
+        .await?;
+    let mut projects: std::collections::BTreeMap<
+        String,
+        (std::collections::BTreeMap<String, usize>, String),
+    > = Default::default();
+    for c in list.as_array().into_iter().flatten() {
+        let name = c["Labels"][labels::PROJECT]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let dir = c["Labels"][labels::WORKING_DIR]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let state = c["State"].as_str().unwrap_or("unknown").to_string();
+        let entry = projects
+            .entry(name)
+            .or_insert_with(|| (Default::default(), dir));
+        *entry.0.entry(state).or_default() += 1;
+    }
+    let mut out = std::io::stdout().lock();
+    if !quiet {
+        writeln!(out, "{:<24}{:<24}{}", "NAME", "STATUS", "WORKING DIR")?;
+    }
+    for (name, (states, dir)) in projects {
+        if !all && !states.contains_key("running") {
+            continue;
+        }
+        if quiet {
+            writeln!(out, "{name}")?;
+            continue;
+        }
+        let status: Vec<String> = states.iter().map(|(s, n)| format!("{s}({n})")).collect();
+        writeln!(out, "{name:<24}{:<24}{dir}", status.join(", "))?;
+    }
+    Ok(())
+}
