@@ -261,7 +261,7 @@ pub async fn ls(e: &Engine, all: bool, quiet: bool) -> Result<()> {
     }
     let mut out = std::io::stdout().lock();
     if !quiet {
-        writeln!(out, "{:<24}{:<24}{}", "NAME", "STATUS", "WORKING DIR")?;
+        writeln!(out, "{:<24}{:<24}WORKING DIR", "NAME", "STATUS")?;
     }
     for (name, (states, dir)) in projects {
         if !all && !states.contains_key("running") {
