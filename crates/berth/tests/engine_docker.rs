@@ -274,7 +274,13 @@ fn exec_with_pipes_and_terminals() {
         out.stdout_str()
     );
     let out = under_pty("run -it --rm bb:1 sh -c 'tty && echo $TERM'");
-    out.assert_success();
+    assert!(
+        out.status.success(),
+        "run -it under script: {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        out.stdout_str(),
+        out.stderr_str()
+    );
     assert!(
         out.stdout_str().contains("/dev/pts/0"),
         "{}",
