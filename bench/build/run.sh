@@ -35,12 +35,12 @@
 #   buildkit  `env DOCKER_BUILDKIT=1 /usr/bin/docker -H unix://S2 build ...`:
 #             the 20.10 CLI drives dockerd 20.10's built-in BuildKit (no buildx)
 #   Both docker engines share one private dockerd: --data-root, --exec-root,
-#   --pidfile, -H unix://S2, an empty --config-file, `--bridge=none
+#   --pidfile, -H unix://S2, an empty --config-file, `--bridge=B
 #   --iptables=false --ip-masq=false --ip-forward=false`, started in a scratch
 #   network namespace of its own (`unshare -n sleep infinity` holds it,
-#   `nsenter --net=` enters it): with --bridge=none dockerd deletes a docker0
-#   it finds in its namespace (see bench/lib/bridge.sh), so it must not see the
-#   host's. It starts its own containerd, whose config, state and socket are
+#   `nsenter --net=` enters it) with a bridge B of its own made there (never
+#   --bridge=none: dockerd then deletes a docker0 it finds, see
+#   bench/lib/bridge.sh); B goes with the namespace. It starts its own containerd, whose config, state and socket are
 #   under dockerd's --exec-root and its root under --data-root.
 #   podman: not driven (a note says whether it is installed).
 #
@@ -374,12 +374,18 @@ if has classic || has buildkit; then
         [ "$(readlink "/proc/$HOLDER/ns/net" 2>/dev/null)" != "$self" ] || die "unshare -n did not make a namespace"
         NS_DOCKER=/proc/$HOLDER/ns/net
         nsenter --net="$NS_DOCKER" ip link set lo up
-        log "docker: private dockerd in $NS_DOCKER on unix://$DOCKER_SOCK (--bridge=none)"
+        # A bridge of its own: dockerd with --bridge=none deletes any docker0
+        # it finds (bench/lib/bridge.sh); this one goes with the namespace.
+        DOCKER_BRIDGE=bbd$(printf %x $$)
+        nsenter --net="$NS_DOCKER" ip link add "$DOCKER_BRIDGE" type bridge
+        nsenter --net="$NS_DOCKER" ip addr add 10.232.77.1/24 dev "$DOCKER_BRIDGE"
+        nsenter --net="$NS_DOCKER" ip link set "$DOCKER_BRIDGE" up
+        log "docker: private dockerd in $NS_DOCKER on unix://$DOCKER_SOCK (bridge $DOCKER_BRIDGE)"
         mkdir -p "$DOCKER_DIR"
         echo '{}' >"$DOCKER_DIR/daemon.json"
         nsenter --net="$NS_DOCKER" env -u NOTIFY_SOCKET setsid "$DOCKERD" --data-root "$DOCKER_DIR/data" \
             --exec-root "$RUN/docker" --pidfile "$DOCKER_DIR/dockerd.pid" --config-file "$DOCKER_DIR/daemon.json" \
-            -H "unix://$DOCKER_SOCK" --bridge=none --iptables=false --ip-masq=false --ip-forward=false \
+            -H "unix://$DOCKER_SOCK" --bridge="$DOCKER_BRIDGE" --iptables=false --ip-masq=false --ip-forward=false \
             </dev/null >"$DOCKER_DIR/dockerd.log" 2>&1 &
         DOCKERD_PID=$!
         DC=("$DOCKER" -H "unix://$DOCKER_SOCK")
