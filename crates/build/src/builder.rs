@@ -76,6 +76,8 @@ pub struct Builder<'a, B: Backend> {
     given: Mutex<Given>,
     /// ARGs before the first FROM, with their values.
     meta: Vec<(String, String)>,
+    /// The platform args BuildKit predefines (TARGETPLATFORM, ...).
+    platform: BTreeMap<String, String>,
     /// Stages built so far: what later stages start from and copy from.
     built: Mutex<BTreeMap<usize, Image>>,
     /// `--cache-from` images found here.
@@ -132,6 +134,7 @@ impl<'a, B: Backend> Builder<'a, B> {
                 used: Default::default(),
             }),
             meta: Vec::new(),
+            platform: args::platform_args(),
             built: Mutex::new(BTreeMap::new()),
             cache_sources: Vec::new(),
             total: 0,
@@ -148,32 +151,33 @@ impl<'a, B: Backend> Builder<'a, B> {
                 )),
             }
         }
-        let platform = args::platform_args();
         for ins in self.stages.meta_args.clone() {
             let Kind::Arg(decls) = &ins.kind else {
                 unreachable!("meta args are ARGs")
             };
+            let mut meta = std::mem::take(&mut self.meta);
             for (name, default) in decls {
-                let value = match self.take_arg(name) {
-                    Some(v) => Some(v),
-                    None => match default {
-                        Some(d) => Some(self.expand(&ins, d, &|n| self.meta_lookup(n, &platform))?),
-                        None => platform.get(name).cloned(),
-                    },
+                // A bare meta ARG takes a predefined platform arg.
+                let fallback = self.platform.get(name).cloned();
+                let lookup = |n: &str| {
+                    meta.iter()
+                        .rev()
+                        .find(|(k, _)| k == n)
+                        .map(|(_, v)| v.clone())
+                        .or_else(|| self.platform.get(n).cloned())
                 };
-                self.meta.retain(|(n, _)| n != name);
-                if let Some(v) = value {
-                    self.meta.push((name.clone(), v));
-                }
+                let value = self.arg_value(name, default.as_deref(), fallback, &|w| {
+                    self.expand(&ins, w, &lookup)
+                })?;
+                declare(&mut meta, name, value);
             }
+            self.meta = meta;
         }
         let target = self.stages.target(self.opts.target.as_deref())?;
         let waves = {
             let resolve = |s: &str| -> Result<String> {
-                dockerfile::expand::expand_word(s, self.df.escape, &|n| {
-                    self.meta_lookup(n, &platform)
-                })
-                .map_err(|e| Error::Invalid(e.to_string()))
+                dockerfile::expand::expand_word(s, self.df.escape, &|n| self.meta_lookup(n))
+                    .map_err(|e| Error::Invalid(e.to_string()))
             };
             let needed = self.stages.needed(target, &resolve)?;
             self.stages.waves(&needed, &resolve)?
@@ -254,13 +258,13 @@ impl<'a, B: Backend> Builder<'a, B> {
         Ok(Built { id: image.id, tags })
     }
 
-    fn meta_lookup(&self, name: &str, platform: &BTreeMap<String, String>) -> Option<String> {
+    fn meta_lookup(&self, name: &str) -> Option<String> {
         self.meta
             .iter()
             .rev()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.clone())
-            .or_else(|| platform.get(name).cloned())
+            .or_else(|| self.platform.get(name).cloned())
     }
 
     fn print_step(&self, st: &mut StageState, ins: &Instruction) {
@@ -274,6 +278,24 @@ impl<'a, B: Backend> Builder<'a, B> {
     /// The `--build-arg` value of `name`, marking it used.
     fn take_arg(&self, name: &str) -> Option<String> {
         self.given.lock().expect("build args").take(name)
+    }
+
+    /// An ARG's value: the `--build-arg` given, else its default expanded,
+    /// else `fallback` (for a bare ARG: the meta ARG's or platform arg's).
+    fn arg_value(
+        &self,
+        name: &str,
+        default: Option<&str>,
+        fallback: Option<String>,
+        expand: &dyn Fn(&str) -> Result<String>,
+    ) -> Result<Option<String>> {
+        Ok(match self.take_arg(name) {
+            Some(v) => Some(v),
+            None => match default {
+                Some(d) => Some(expand(d)?),
+                None => fallback,
+            },
+        })
     }
 
     fn expand(
@@ -317,15 +339,13 @@ impl<'a, B: Backend> Builder<'a, B> {
         if out.closed() {
             return Err(Error::Cancelled);
         }
-        let platform = args::platform_args();
-        let base = self.expand(&stage.from, stage.base(), &|n| {
-            self.meta_lookup(n, &platform)
-        })?;
+        let platform = &self.platform;
+        let base = self.expand(&stage.from, stage.base(), &|n| self.meta_lookup(n))?;
         if let Kind::From {
             platform: Some(p), ..
         } = &stage.from.kind
         {
-            let p = self.expand(&stage.from, p, &|n| self.meta_lookup(n, &platform))?;
+            let p = self.expand(&stage.from, p, &|n| self.meta_lookup(n))?;
             if p != platform["TARGETPLATFORM"] && p != "linux" {
                 return Err(Error::at(
                     &stage.from,
@@ -441,20 +461,13 @@ impl<'a, B: Backend> Builder<'a, B> {
         match &ins.kind {
             Kind::From { .. } => unreachable!("stages split at FROM"),
             Kind::Arg(decls) => {
-                let platform = args::platform_args();
                 for (name, default) in decls {
-                    let value = match self.take_arg(name) {
-                        Some(v) => Some(v),
-                        None => match default {
-                            Some(d) => Some(self.expand_in(st, ins, d)?),
-                            // A bare ARG takes the value of a meta ARG.
-                            None => self.meta_lookup(name, &platform),
-                        },
-                    };
-                    st.args.retain(|(n, _)| n != name);
-                    if let Some(v) = value {
-                        st.args.push((name.clone(), v));
-                    }
+                    // A bare ARG takes the value of a meta ARG.
+                    let fallback = self.meta_lookup(name);
+                    let value = self.arg_value(name, default.as_deref(), fallback, &|w| {
+                        self.expand_in(st, ins, w)
+                    })?;
+                    declare(&mut st.args, name, value);
                 }
                 // An ARG changes no config; the steps after it key on it.
                 if let Some(i) = &st.image {
@@ -1231,6 +1244,15 @@ fn heredoc_script(line: &str, heredocs: &[Heredoc]) -> String {
         script.push_str(&h.name);
     }
     script
+}
+
+/// Declares ARG `name` in `scope` (a later declaration replaces an
+/// earlier one; an ARG without a value is in scope unset).
+fn declare(scope: &mut Vec<(String, String)>, name: &str, value: Option<String>) {
+    scope.retain(|(n, _)| n != name);
+    if let Some(v) = value {
+        scope.push((name.to_string(), v));
+    }
 }
 
 /// ENV first, then the ARGs in scope (an ENV wins over an ARG).
