@@ -9,9 +9,11 @@ and checks.json (what each case's extra, logged build reran or took from the
 cache); prints markdown: the times, the ratios against BuildKit and the
 classic builder, the issue's targets (met / not met), and the memory.
 """
-import json
 import os
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from hyperfine import load, ms, results  # noqa: E402
 
 ENGINES = [("berth", "berth"), ("classic", "docker classic builder"), ("buildkit", "docker BuildKit")]
 CASES = [("cold", "cold build (`--no-cache`, fresh tag)"),
@@ -19,26 +21,9 @@ CASES = [("cold", "cold build (`--no-cache`, fresh tag)"),
          ("onefile", "rebuild after one copied file changed")]
 
 
-def load(d, name):
-    p = os.path.join(d, name)
-    if not os.path.exists(p):
-        return None
-    with open(p) as f:
-        return json.load(f)
-
-
-def ms(x):
-    return f"{x * 1000:.0f}" if x >= 0.1 else f"{x * 1000:.1f}"
-
-
 def main():
     d = sys.argv[1]
-    res = {}
-    for c, _ in CASES:
-        for e, _ in ENGINES:
-            j = load(d, f"{c}-{e}.json")
-            if j:
-                res[(c, e)] = j["results"][0]
+    res = results(d, CASES, ENGINES)
     checks = load(d, "checks.json") or {}
 
     print("## Build times (wall clock of the CLI, hyperfine)")

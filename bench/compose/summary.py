@@ -9,9 +9,11 @@ logged run left behind); prints markdown: the times, the ratios, and the
 issue's targets (docker-compose on dockerd / berth compose on berth >= 5 for
 every case: met / not met).
 """
-import json
 import os
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from hyperfine import load, ms, results  # noqa: E402
 
 TOOLS = [("bc-berth", "berth compose → berth"),
          ("dc-dockerd", "docker-compose 1.29.2 → dockerd 20.10"),
@@ -23,26 +25,9 @@ CASES = [("up", "`up -d` from nothing (5 containers, network, volume)"),
 TARGET = 5.0
 
 
-def load(d, name):
-    p = os.path.join(d, name)
-    if not os.path.exists(p):
-        return None
-    with open(p) as f:
-        return json.load(f)
-
-
-def ms(x):
-    return f"{x * 1000:.0f}" if x >= 0.1 else f"{x * 1000:.1f}"
-
-
 def main():
     d = sys.argv[1]
-    res = {}
-    for c, _ in CASES:
-        for t, _ in TOOLS:
-            j = load(d, f"{c}-{t}.json")
-            if j:
-                res[(c, t)] = j["results"][0]
+    res = results(d, CASES, TOOLS)
     checks = load(d, "checks.json") or {}
     present = [(t, n) for t, n in TOOLS if any((c, t) in res or f"{c}-{t}" in checks for c, _ in CASES)]
 
