@@ -46,11 +46,14 @@ pub async fn read_json<T: for<'de> Deserialize<'de>>(
     } else {
         bytes
     };
-    let de = &mut serde_json::Deserializer::from_slice(&bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => return Err(error(400, format!("invalid JSON: {e}"))),
+    };
+    serde_path_to_error::deserialize(without_nulls(value)).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() || path == "." {
+        if path == "." {
             error(400, format!("invalid JSON: {inner}"))
         } else {
             error(400, format!("invalid JSON: {path}: {inner}"))
@@ -58,9 +61,25 @@ pub async fn read_json<T: for<'de> Deserialize<'de>>(
     })
 }
 
+/// Go's JSON decoding of `null`: a member that is null leaves its field
+/// as it was (zero, or nil), so it is read as absent. docker-compose 1.29.2
+/// sends `"Healthcheck": {"Timeout": null, ...}`, for one.
+fn without_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}
+
 /// Deserializes one part of a request, naming the field that is wrong.
 fn typed<T: for<'de> Deserialize<'de>>(v: Value, prefix: &str) -> Result<T, String> {
-    serde_path_to_error::deserialize(v).map_err(|e| {
+    serde_path_to_error::deserialize(without_nulls(v)).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." {
             String::new()
@@ -702,4 +721,25 @@ fn list(engine: &Engine, q: &Query, version: (u32, u32)) -> Response<Body> {
         }
     }
     json(200, &Value::Array(out))
+}
+
+#[cfg(test)]
+mod null_tests {
+    use super::*;
+
+    #[test]
+    fn nulls_read_as_absent_as_go_reads_them() {
+        let v = serde_json::json!({"Image": "x", "Healthcheck": {"Test": ["CMD", "true"], "Timeout": null, "Retries": null}, "Labels": null});
+        let c: Config = typed(v, "").unwrap();
+        let h = c.healthcheck.unwrap();
+        assert_eq!((h.timeout, h.retries), (0, 0));
+        assert_eq!(c.labels, None);
+        // A wrong type is still an error naming the field.
+        let bad = serde_json::json!({"Healthcheck": {"Timeout": "soon"}});
+        assert!(
+            typed::<Config>(bad, "")
+                .unwrap_err()
+                .contains("Healthcheck.Timeout")
+        );
+    }
 }

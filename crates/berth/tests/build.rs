@@ -854,7 +854,12 @@ fn add_downloads_urls_checks_digests_and_remote_contexts_build() {
     out.assert_success();
     assert_eq!(run(&e, "remote:1", &[]), "from a remote context\n");
     // A context URL the server does not have: its status, nothing kept.
-    let out = e.berth(&["build", "-t", "remote:2", &format!("http://127.0.0.1:{port}/gone.tar")]);
+    let out = e.berth(&[
+        "build",
+        "-t",
+        "remote:2",
+        &format!("http://127.0.0.1:{port}/gone.tar"),
+    ]);
     assert_ne!(out.status.code(), Some(0));
     assert!(out.stderr_str().contains("404"), "{}", out.stderr_str());
     assert_nothing_left(&e);

@@ -7,15 +7,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// A `null` where a number or a flag is expected reads as its zero value,
-/// as Go's JSON decoder leaves such a field (docker-py sends
-/// `"Timeout": null` in a healthcheck it was given no timeout for).
-fn null_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
-    d: D,
-) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
 /// `Cmd`, `Entrypoint` and `Healthcheck.Test` accept a string or a list.
 fn str_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     match Option::<serde_json::Value>::deserialize(d)? {
@@ -91,15 +82,10 @@ pub struct NetworkingConfig {
 pub struct HealthConfig {
     #[serde(deserialize_with = "str_or_list")]
     pub test: Option<Vec<String>>,
-    #[serde(deserialize_with = "null_default")]
     pub interval: i64,
-    #[serde(deserialize_with = "null_default")]
     pub timeout: i64,
-    #[serde(deserialize_with = "null_default")]
     pub retries: i64,
-    #[serde(deserialize_with = "null_default")]
     pub start_period: i64,
-    #[serde(deserialize_with = "null_default")]
     pub start_interval: i64,
 }
 
@@ -427,19 +413,4 @@ pub struct ContainerInspect {
     pub mounts: Vec<MountPoint>,
     pub config: Config,
     pub network_settings: crate::network::NetworkSettings,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_healthcheck_with_nulls_reads_as_go_reads_it() {
-        let h: HealthConfig = serde_json::from_str(
-            r#"{"Test": "true", "Interval": 1000000000, "Timeout": null, "Retries": null}"#,
-        )
-        .unwrap();
-        assert_eq!(h.test, Some(vec!["true".to_string()]));
-        assert_eq!((h.interval, h.timeout, h.retries), (1_000_000_000, 0, 0));
-    }
 }
