@@ -3,8 +3,10 @@
 //! `berth-runtime` link to it is the OCI runtime) and then on its first
 //! argument: the hidden `shim` and `container-fs` (started by the daemon,
 //! straight there without building the command line's parser), `runtime`
-//! (runc's command line), `daemon`, and every user verb (berth-cli).
+//! (runc's command line), `daemon`, and every user verb (berth-cli); as
+//! `docker-compose` or `berth-compose` (a link) it is `berth compose`.
 
+mod compose_entry;
 mod daemon;
 
 use std::ffi::OsString;
@@ -72,6 +74,20 @@ fn main() {
     if name.as_deref() == Some("berth-runtime") {
         std::process::exit(berth_runtime_cli::main(args));
     }
+    if let Some(n @ ("docker-compose" | "berth-compose")) = name.as_deref() {
+        match compose_entry::rewrite(args, n == "docker-compose") {
+            Ok(compose_entry::Entry::Metadata) => println!("{}", compose_entry::metadata()),
+            Ok(compose_entry::Entry::Berth(argv)) => {
+                let cli: Cli = berth_cli::container_cli::parse_from(argv);
+                exit_with(run(cli));
+            }
+            Err(e) => {
+                eprintln!("{e:#}");
+                std::process::exit(125);
+            }
+        }
+        return;
+    }
     if args.get(1).is_some_and(|a| a == "container-fs") {
         // The engine's confined helper for cp and export (not for people).
         let rest: Vec<String> = args[2..]
@@ -91,7 +107,11 @@ fn main() {
         std::process::exit(berth_runtime_cli::main(rest));
     }
     let cli: Cli = berth_cli::container_cli::parse();
-    let code = match run(cli) {
+    exit_with(run(cli));
+}
+
+fn exit_with(result: anyhow::Result<i32>) -> ! {
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e:#}");

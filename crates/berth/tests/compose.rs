@@ -246,10 +246,23 @@ fn a_stack_comes_up_stays_up_changes_scales_and_goes() {
     );
     let out = compose(&e, &dir, &["ls"]);
     out.assert_success();
+    let file = dir.join("compose.yaml").display().to_string();
     assert!(
-        out.stdout_str().contains("cstack") && out.stdout_str().contains("running(4)"),
+        out.stdout_str()
+            .lines()
+            .any(|l| l.starts_with("cstack ") && l.contains("running(4)") && l.ends_with(&file)),
         "{}",
         out.stdout_str()
+    );
+    let out = compose(
+        &e,
+        &dir,
+        &["ls", "--format", "json", "--filter", "name=cstack"],
+    );
+    let listed: serde_json::Value = serde_json::from_str(&out.stdout_str()).unwrap();
+    assert_eq!(
+        listed,
+        serde_json::json!([{"Name": "cstack", "Status": "running(4)", "ConfigFiles": file}])
     );
 
     // down -v: nothing left.
@@ -267,6 +280,68 @@ fn a_stack_comes_up_stays_up_changes_scales_and_goes() {
         "{}",
         vols.stdout_str()
     );
+}
+
+/// `up` in the foreground: each container's output under its name, a
+/// line when one exits, and Ctrl-C (SIGINT) stops the others and exits 130.
+#[test]
+fn attached_up_streams_output_and_ctrl_c_stops_the_stack() {
+    if !berth_testkit::require_root() {
+        return;
+    }
+    let net = ScratchNet::new();
+    let Some(e) = Engine::berth_daemon_in_netns(&net) else {
+        return;
+    };
+    let dir = project_dir(
+        &e,
+        "attached",
+        r#"
+services:
+  talker:
+    image: berthbb:test
+    command: ["sh", "-c", "echo hello from talker; exec sleep 1000"]
+    stop_grace_period: 1s
+  quitter:
+    image: berthbb:test
+    command: ["sh", "-c", "echo bye; exit 3"]
+"#,
+    );
+    let file = dir.join("compose.yaml").display().to_string();
+    let mut up = e.spawn(&["compose", "-f", &file, "-p", "cattach", "up"]);
+    let said = |up: &common::engine::Background, who: &str, what: &str| {
+        up.stdout()
+            .lines()
+            .any(|l| l.starts_with(who) && l.ends_with(what))
+    };
+    assert!(
+        eventually(Duration::from_secs(30), || said(
+            &up,
+            "cattach-talker-1 ",
+            "| hello from talker"
+        ) && said(
+            &up,
+            "cattach-quitter-1 ",
+            "exited with code 3"
+        )),
+        "stdout:\n{}\nstderr:\n{}",
+        up.stdout(),
+        up.stderr()
+    );
+    assert!(said(&up, "cattach-quitter-1 ", "| bye"), "{}", up.stdout());
+    up.signal(libc::SIGINT);
+    let status = up
+        .wait(Duration::from_secs(30))
+        .expect("up exits after Ctrl-C");
+    assert_eq!(status.code(), Some(130), "{}", up.stderr());
+    assert!(
+        up.stderr().contains("Gracefully stopping"),
+        "{}",
+        up.stderr()
+    );
+    let state = e.berth(&["inspect", "-f", "{{.State.Status}}", "cattach-talker-1"]);
+    assert_eq!(state.stdout_str().trim(), "exited");
+    compose(&e, &dir, &["-p", "cattach", "down"]).assert_success();
 }
 
 #[test]

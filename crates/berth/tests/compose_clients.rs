@@ -6,7 +6,8 @@
 //! the services running, the web service serving what the database service
 //! wrote into their shared volume through its published port, a second
 //! `up` recreating nothing, and `down -v` leaving no container, network or
-//! volume of the project.
+//! volume of the project. `docker compose` with berth as docker's CLI
+//! plugin is a third tool.
 //!
 //! Needs root, dockerd (with containerd, runc, docker-proxy, iptables),
 //! docker and docker-compose: skips without them, except under CI=true.
@@ -103,6 +104,9 @@ fn dockerd_side() -> Option<Side> {
 enum Tool {
     BerthCompose,
     DockerCompose,
+    /// `docker compose`: docker's CLI running berth as its compose plugin
+    /// (a link named docker-compose in the CLI's cli-plugins directory).
+    DockerPlugin,
 }
 
 fn tool_cmd(tool: Tool, side: &Side, dir: &Path, args: &[&str]) -> Output {
@@ -118,6 +122,17 @@ fn tool_cmd(tool: Tool, side: &Side, dir: &Path, args: &[&str]) -> Output {
             c.env("DOCKER_HOST", &side.host)
                 .env("COMPOSE_API_VERSION", "1.41")
                 .args(["-p", PROJECT]);
+            c
+        }
+        Tool::DockerPlugin => {
+            let plugins = side.dir.join("docker-cli/cli-plugins");
+            std::fs::create_dir_all(&plugins).unwrap();
+            let link = plugins.join("docker-compose");
+            if !link.exists() {
+                std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_berth"), &link).unwrap();
+            }
+            let mut c = Command::new(require_tool("docker").expect("checked"));
+            c.args(["-H", &side.host, "compose", "-p", PROJECT]);
             c
         }
     };
@@ -253,7 +268,7 @@ fn both_compose_tools_give_the_same_results_on_both_engines() {
     };
     let mut failures = Vec::new();
     for side in [&b, &d] {
-        for tool in [Tool::BerthCompose, Tool::DockerCompose] {
+        for tool in [Tool::BerthCompose, Tool::DockerCompose, Tool::DockerPlugin] {
             let seen = scenario(side, tool);
             if seen != expected() {
                 failures.push(format!(

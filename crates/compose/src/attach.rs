@@ -18,7 +18,7 @@ pub async fn attach(
     timeout: Option<i64>,
 ) -> Result<i32> {
     let services: Vec<String> = made.keys().cloned().collect();
-    let logs = crate::ps::logs(e, project, &services, true, Some("all"), false);
+    let logs = crate::ps::logs(e, project, &services, true, Some("all"), false, true);
     let ids: Vec<String> = made.values().flatten().cloned().collect();
     let first_exit = async {
         let mut waits = Vec::new();
@@ -38,23 +38,33 @@ pub async fn attach(
         let (code, _, _) = futures_util::future::select_all(waits).await;
         code
     };
-    let stop_all = || async {
-        eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
-        for id in &ids {
-            crate::engine::stop(e, id, timeout).await?;
-        }
-        anyhow::Ok(())
-    };
     tokio::select! {
         r = logs => { r?; Ok(0) }
         code = first_exit, if abort_on_exit => {
             let code = code?;
-            stop_all().await?;
+            stop_all(e, &ids, timeout).await?;
             Ok(code as i32)
         }
         _ = tokio::signal::ctrl_c() => {
-            stop_all().await?;
+            stop_all(e, &ids, timeout).await?;
             Ok(130)
+        }
+    }
+}
+
+/// Stops every container at once, as compose does; a second Ctrl-C
+/// kills them instead of waiting out their grace period.
+async fn stop_all(e: &Engine, ids: &[String], timeout: Option<i64>) -> Result<()> {
+    eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
+    let stops = futures_util::future::try_join_all(
+        ids.iter().map(|id| crate::engine::stop(e, id, timeout)),
+    );
+    tokio::select! {
+        r = stops => r.map(drop),
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("Killing...");
+            futures_util::future::try_join_all(ids.iter().map(|id| crate::engine::kill(e, id))).await?;
+            Ok(())
         }
     }
 }

@@ -99,6 +99,12 @@ pub struct LsArgs {
     /// Only display project names.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Format the output: table or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Filter output based on conditions provided (name=<project>).
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -499,7 +505,25 @@ pub async fn run(e: &Engine, a: &ComposeArgs) -> Result<i32> {
         return r;
     }
     if let ComposeCommand::Ls(l) = &a.command {
-        crate::ps::ls(e, l.all, l.quiet).await?;
+        let json = match l.format.as_str() {
+            "table" => false,
+            "json" => true,
+            other => bail!("invalid value for --format: {other:?} (table or json)"),
+        };
+        let mut names = Vec::new();
+        for f in &l.filter {
+            match f.split_once('=') {
+                Some(("name", n)) => names.push(n.to_string()),
+                _ => bail!("invalid filter {f:?}: compose ls filters by name=<project>"),
+            }
+        }
+        let opts = crate::ps::LsOptions {
+            all: l.all,
+            quiet: l.quiet,
+            json,
+            names,
+        };
+        crate::ps::ls(e, &opts).await?;
         return Ok(0);
     }
     let project = project(a)?;
@@ -616,6 +640,7 @@ pub async fn run(e: &Engine, a: &ComposeArgs) -> Result<i32> {
                 l.follow,
                 l.tail.as_deref(),
                 l.timestamps,
+                false,
             )
             .await?;
             Ok(0)

@@ -87,6 +87,19 @@ pub async fn stop(e: &Engine, id: &str, timeout: Option<i64>) -> Result<()> {
     }
 }
 
+/// SIGKILL; a container already stopped (409) or gone (404) is what the
+/// kill was for.
+pub async fn kill(e: &Engine, id: &str) -> Result<()> {
+    match e
+        .call("POST", &format!("/containers/{id}/kill"), None)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(err) if matches!(status_of(&err), Some(404 | 409)) => Ok(()),
+        Err(err) => Err(err.context(format!("killing container {id}"))),
+    }
+}
+
 pub async fn remove(e: &Engine, id: &str, volumes: bool) -> Result<()> {
     let v = if volumes { "&v=1" } else { "" };
     match e

@@ -17,6 +17,7 @@ pub const VERSION: &str = "com.docker.compose.version";
 pub const NETWORK: &str = "com.docker.compose.network";
 pub const VOLUME: &str = "com.docker.compose.volume";
 pub const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
+pub const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
 pub const DEPENDS_ON: &str = "com.docker.compose.depends_on";
 
 /// What berth writes as the Compose version.

@@ -112,6 +112,7 @@ pub fn load(opts: &LoadOptions) -> Result<Project, LoadError> {
     warnings.append(&mut loader.warnings);
     let mut project = fin.project(dict, &mut warnings)?;
     project.warnings = warnings;
+    project.config_files = setup.files;
     Ok(project)
 }
 

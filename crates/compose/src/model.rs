@@ -24,6 +24,10 @@ pub struct Project {
     pub secrets: BTreeMap<String, FileObject>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub configs: BTreeMap<String, FileObject>,
+    /// The compose files read, in order (labelled on containers for
+    /// `compose ls`, as Compose v2 does).
+    #[serde(skip)]
+    pub config_files: Vec<PathBuf>,
     /// Services left out by the active profiles (`config --profiles`).
     #[serde(skip)]
     pub disabled: BTreeMap<String, Service>,

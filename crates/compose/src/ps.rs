@@ -117,6 +117,7 @@ pub async fn logs(
     follow: bool,
     tail: Option<&str>,
     timestamps: bool,
+    report_exit: bool,
 ) -> Result<()> {
     use std::io::IsTerminal;
     let list = engine::of_services(e, &project.name, services).await?;
@@ -185,6 +186,12 @@ pub async fn logs(
                 o.write_all(&line)?;
                 o.write_all(b"\n")?;
             }
+            // The stream of a followed log ends when its container stops.
+            if report_exit {
+                let state = engine::inspect(&e, &id).await?;
+                let code = state["State"]["ExitCode"].as_i64().unwrap_or(0);
+                writeln!(std::io::stdout().lock(), "{name} exited with code {code}")?;
+            }
             anyhow::Ok(())
         }));
     }
@@ -232,47 +239,87 @@ pub async fn top(e: &Engine, project: &Project, services: &[String]) -> Result<(
     Ok(())
 }
 
-/// `ls`: the projects the engine's containers belong to: NAME, STATUS as
-/// compose v2 words it, and the project's working directory (compose v2
-/// shows its config files, which berth does not record).
-pub async fn ls(e: &Engine, all: bool, quiet: bool) -> Result<()> {
+/// `ls`: the projects the engine's containers belong to, as compose v2
+/// lists them: NAME, STATUS (`running(2), exited(1)`) and CONFIG FILES
+/// (from the label `up` writes; containers made by a Compose that did not
+/// write it show the project's working directory instead).
+pub async fn ls(e: &Engine, opts: &LsOptions) -> Result<()> {
     let q = berth_client::urlencode(&serde_json::json!({"label": [labels::PROJECT]}).to_string());
     let list = e
         .get_json(&format!("/containers/json?all=1&filters={q}"))
         .await?;
-    let mut projects: std::collections::BTreeMap<
-        String,
-        (std::collections::BTreeMap<String, usize>, String),
-    > = Default::default();
+    #[derive(Default)]
+    struct Listed {
+        states: std::collections::BTreeMap<String, usize>,
+        files: String,
+    }
+    let mut projects: std::collections::BTreeMap<String, Listed> = Default::default();
     for c in list.as_array().into_iter().flatten() {
-        let name = c["Labels"][labels::PROJECT]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let dir = c["Labels"][labels::WORKING_DIR]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let label = |k: &str| c["Labels"][k].as_str().unwrap_or_default().to_string();
+        let name = label(labels::PROJECT);
+        if !opts.names.is_empty() && !opts.names.contains(&name) {
+            continue;
+        }
+        let entry = projects.entry(name).or_default();
+        if entry.files.is_empty() {
+            entry.files = match label(labels::CONFIG_FILES) {
+                f if f.is_empty() => label(labels::WORKING_DIR),
+                f => f,
+            };
+        }
         let state = c["State"].as_str().unwrap_or("unknown").to_string();
-        let entry = projects
-            .entry(name)
-            .or_insert_with(|| (Default::default(), dir));
-        *entry.0.entry(state).or_default() += 1;
+        *entry.states.entry(state).or_default() += 1;
     }
+    projects.retain(|_, p| opts.all || p.states.contains_key("running"));
     let mut out = std::io::stdout().lock();
-    if !quiet {
-        writeln!(out, "{:<24}{:<24}WORKING DIR", "NAME", "STATUS")?;
-    }
-    for (name, (states, dir)) in projects {
-        if !all && !states.contains_key("running") {
-            continue;
-        }
-        if quiet {
+    let status = |p: &Listed| {
+        p.states
+            .iter()
+            .map(|(s, n)| format!("{s}({n})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if opts.quiet {
+        for name in projects.keys() {
             writeln!(out, "{name}")?;
-            continue;
         }
-        let status: Vec<String> = states.iter().map(|(s, n)| format!("{s}({n})")).collect();
-        writeln!(out, "{name:<24}{:<24}{dir}", status.join(", "))?;
+    } else if opts.json {
+        let rows: Vec<serde_json::Value> = projects
+            .iter()
+            .map(|(name, p)| {
+                serde_json::json!({"Name": name, "Status": status(p), "ConfigFiles": p.files})
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::Value::Array(rows))?;
+    } else {
+        let width = |f: &dyn Fn(&str, &Listed) -> usize, min: usize| {
+            projects
+                .iter()
+                .map(|(n, p)| f(n, p))
+                .max()
+                .unwrap_or(0)
+                .max(min)
+                + 3
+        };
+        let (w_name, w_status) = (width(&|n, _| n.len(), 4), width(&|_, p| status(p).len(), 6));
+        writeln!(
+            out,
+            "{:<w_name$}{:<w_status$}CONFIG FILES",
+            "NAME", "STATUS"
+        )?;
+        for (name, p) in &projects {
+            writeln!(out, "{name:<w_name$}{:<w_status$}{}", status(p), p.files)?;
+        }
     }
     Ok(())
+}
+
+/// What `compose ls` was asked for.
+pub struct LsOptions {
+    pub all: bool,
+    pub quiet: bool,
+    /// `--format json` (else a table).
+    pub json: bool,
+    /// `--filter name=...`: only these projects.
+    pub names: Vec<String>,
 }

@@ -106,6 +106,15 @@ pub fn create_body(
             project.working_dir.display().to_string(),
         ),
         (
+            labels::CONFIG_FILES,
+            project
+                .config_files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        (
             labels::DEPENDS_ON,
             service
                 .depends_on

@@ -205,7 +205,12 @@ const VERBS: &[&str] = &[
 /// Parses the command line as `C::parse` does, except that a usage error of
 /// a container or system verb exits 125, as docker's CLI does (clap's is 2).
 pub fn parse<C: clap::Parser>() -> C {
-    match C::try_parse() {
+    parse_from(std::env::args_os())
+}
+
+/// [`parse`] of a command line made by the caller.
+pub fn parse_from<C: clap::Parser>(args: impl IntoIterator<Item = std::ffi::OsString>) -> C {
+    match C::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
