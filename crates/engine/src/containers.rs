@@ -759,8 +759,14 @@ impl Engine {
             )));
         }
         self.update(&c.id, |c| c.state.stopped_by_user = true)?;
+        // As dockerd: a SIGKILL returns once the container is dead, so an
+        // inspect or rm right after sees it exited.
+        let (_, mut rx) = self.events.subscribe();
         self.signal(&c, sig).await?;
         self.event("kill", &c, &[("signal", sig.to_string())]);
+        if sig == 9 && self.get(&c.id).is_ok_and(|c| c.is_running()) {
+            wait_for(&mut rx, &c.id, Some(KILL_WAIT)).await;
+        }
         Ok(())
     }
 
@@ -1108,17 +1114,39 @@ impl Engine {
                     self.adopt_mounts(&c.mounts);
                     self.monitor(c.id.clone())
                 }
-                Status::Restarting => {
-                    let engine = self.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = engine.start_container(&c).await {
-                            eprintln!("berth: restarting {}: {e}", c.name);
-                        }
-                    });
-                }
+                Status::Restarting => self.restart_on_start(c),
+                Status::Exited if restarts_with_the_daemon(&c) => self.restart_on_start(c),
                 _ => {}
             }
         }
+    }
+
+    fn restart_on_start(self: &Arc<Self>, c: Container) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine.start_container(&c).await {
+                eprintln!("berth: restarting {}: {e}", c.name);
+            }
+        });
+    }
+}
+
+/// Whether a container that is down when the daemon starts is started
+/// again, as dockerd decides it: `always` even after a stop by the user
+/// (Docker's documented behaviour), `unless-stopped` unless the user
+/// stopped it, `on-failure` after a failure the user did not cause.
+fn restarts_with_the_daemon(c: &Container) -> bool {
+    let user = c.state.stopped_by_user;
+    match c.host_config.restart_policy.name.as_str() {
+        "always" => true,
+        "unless-stopped" => !user,
+        "on-failure" => {
+            let p = &c.host_config.restart_policy;
+            !user
+                && c.state.exit_code != 0
+                && (p.maximum_retry_count == 0 || c.restart_count < p.maximum_retry_count)
+        }
+        _ => false,
     }
 }
 
@@ -1154,6 +1182,10 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         .map(|sig| sig as i32)
         .ok_or_else(|| Error::Invalid(format!("Invalid signal: {s}")))
 }
+
+/// How long a SIGKILL's request waits for the exit (a process in
+/// uninterruptible sleep can outlive a SIGKILL for a while).
+const KILL_WAIT: Duration = Duration::from_secs(30);
 
 /// Waits for a `die` (or `destroy`) of `id`; false on timeout.
 async fn wait_for(

@@ -121,6 +121,26 @@ impl Engine {
         self.execs.lock().expect("exec lock").remove(id);
     }
 
+    /// SIGKILL to an exec's process and everything it started (a health
+    /// probe past its timeout): the runtime that waits for it, and its
+    /// descendants, which in the container are the process and its children.
+    pub fn exec_kill(&self, id: &str) {
+        let pid = match self.execs.lock().expect("exec lock").get(id) {
+            Some(e) if e.running && e.pid > 0 => e.pid,
+            _ => return,
+        };
+        // Children first: a parent killed first would leave them to init.
+        let mut tree = descendants(pid);
+        tree.reverse();
+        tree.push(pid);
+        for p in tree {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+
     /// `POST /exec/{id}/resize`.
     pub fn exec_resize(&self, id: &str, height: u16, width: u16) -> Result<()> {
         let execs = self.execs.lock().expect("exec lock");
@@ -263,6 +283,9 @@ impl Engine {
         let mut child = cmd
             .spawn()
             .map_err(|e| Error::io("starting the runtime's exec", e))?;
+        if let Some(e) = self.execs.lock().expect("exec lock").get_mut(id) {
+            e.pid = child.id().unwrap_or(0) as i32;
+        }
         let (tx, rx) = mpsc::channel(64);
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
@@ -427,4 +450,44 @@ fn receive_fd(listener: &std::os::unix::net::UnixListener) -> std::io::Result<Ow
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     berth_runtime::console::receive_fd(&stream)
+}
+
+/// The processes below `root`, parents before their children, from
+/// /proc/<pid>/stat's ppid field.
+fn descendants(root: i32) -> Vec<i32> {
+    let mut parent_of = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // The name in parentheses may hold spaces: the fields follow its ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<i32>().ok());
+        if let Some(ppid) = ppid {
+            parent_of.push((pid, ppid));
+        }
+    }
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parent_of
+                .iter()
+                .filter(|(_, pp)| *pp == parent)
+                .map(|(p, _)| *p),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
 }

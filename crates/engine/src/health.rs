@@ -170,6 +170,9 @@ async fn run_probe(
         }
     };
     if tokio::time::timeout(timeout, collect).await.is_err() {
+        // As dockerd: a probe past its timeout is killed, with what it
+        // started, and counts as a failure.
+        engine.exec_kill(&exec_id);
         engine.exec_forget(&exec_id);
         let msg = format!("Health check exceeded timeout ({timeout:?})");
         return (-1, msg, start, now());
