@@ -28,6 +28,9 @@ fn encode(e: &Entry, tty: bool, timestamps: bool, out: &mut Vec<u8>) {
     }
 }
 
+/// How much of the log is read for one send (the channel holds a few).
+const BATCH: usize = 256 * 1024;
+
 pub async fn logs(engine: Arc<Engine>, name: &str, q: &Query) -> Response<Body> {
     let c = match engine.get(name) {
         Ok(c) => c,
@@ -49,26 +52,27 @@ pub async fn logs(engine: Arc<Engine>, name: &str, q: &Query) -> Response<Body> 
     let path = engine.log_path(&c.id);
     let (tx, body) = crate::stream::async_channel();
     tokio::spawn(async move {
-        let (entries, mut follower) = tokio::task::spawn_blocking({
-            let opts = opts.clone();
-            move || logs::read(&path, &opts)
-        })
-        .await
-        .expect("log reader does not panic");
-        let mut buf = Vec::new();
-        for e in &entries {
-            encode(e, tty, timestamps, &mut buf);
-            if buf.len() > 64 * 1024
-                && tx
-                    .send(Bytes::from(std::mem::take(&mut buf)))
-                    .await
-                    .is_err()
-            {
+        // What the log holds, a batch at a time (the reader keeps its
+        // memory bounded), then, with follow, what is written after.
+        let mut reader = logs::open(&path, &opts);
+        loop {
+            let (batch, back) = tokio::task::spawn_blocking(move || {
+                let batch = reader.next_batch(BATCH);
+                (batch, reader)
+            })
+            .await
+            .expect("log reader does not panic");
+            reader = back;
+            if batch.is_empty() {
+                break;
+            }
+            let mut buf = Vec::new();
+            for e in &batch {
+                encode(e, tty, timestamps, &mut buf);
+            }
+            if tx.send(Bytes::from(buf)).await.is_err() {
                 return;
             }
-        }
-        if !buf.is_empty() && tx.send(Bytes::from(buf)).await.is_err() {
-            return;
         }
         if !follow {
             return;
@@ -76,14 +80,18 @@ pub async fn logs(engine: Arc<Engine>, name: &str, q: &Query) -> Response<Body> 
         loop {
             let running = engine.get(&c.id).is_ok_and(|c| c.is_running());
             let mut buf = Vec::new();
-            for e in follower.poll() {
+            for e in reader.next_batch(BATCH) {
                 encode(&e, tty, timestamps, &mut buf);
             }
-            if !buf.is_empty() && tx.send(Bytes::from(buf)).await.is_err() {
+            let more = !buf.is_empty();
+            if more && tx.send(Bytes::from(buf)).await.is_err() {
                 return;
             }
-            if !running {
+            if !running && !more {
                 return;
+            }
+            if more {
+                continue;
             }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(100)) => {}

@@ -154,12 +154,10 @@ impl Context {
         )
         .map_err(|e| Error::Invalid(format!("opening the build context: {e}")))?;
         for n in &names {
-            if let Ok(fd) = berth_safefs::open_in_root(&root, Path::new(n), OFlag::O_RDONLY) {
-                let mut text = String::new();
-                std::fs::File::from(fd)
-                    .read_to_string(&mut text)
-                    .map_err(|e| Error::Invalid(format!("reading the Dockerfile {n}: {e}")))?;
-                return Ok(dockerfile::parse(&text)?);
+            match berth_safefs::read_regular_in_root(&root, Path::new(n), 16 << 20) {
+                Ok(text) => return Ok(dockerfile::parse(&text)?),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::Invalid(format!("reading the Dockerfile {n}: {e}"))),
             }
         }
         Err(Error::Invalid(format!(

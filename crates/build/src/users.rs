@@ -2,7 +2,6 @@
 //! are, names through the image's own /etc/passwd and /etc/group (read
 //! inside the root, never the host's).
 
-use std::io::Read;
 use std::path::Path;
 
 use nix::fcntl::OFlag;
@@ -14,10 +13,7 @@ fn read_in_root(root: &Path, file: &str) -> Option<String> {
         nix::sys::stat::Mode::empty(),
     )
     .ok()?;
-    let fd = berth_safefs::open_in_root(&dir, Path::new(file), OFlag::O_RDONLY).ok()?;
-    let mut s = String::new();
-    std::fs::File::from(fd).read_to_string(&mut s).ok()?;
-    Some(s)
+    berth_safefs::read_regular_in_root(&dir, Path::new(file), 1 << 20).ok()
 }
 
 /// The `field`th field of the line of `db` whose first field is `name`.

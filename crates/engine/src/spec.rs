@@ -7,7 +7,6 @@ mod devices;
 mod resources;
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use oci_spec::OciSpecError;
@@ -195,8 +194,8 @@ pub fn resolve_user(user: &str, layers: &[PathBuf]) -> Result<(u32, u32, Vec<u32
         Some((u, g)) => (u, Some(g)),
         None => (user, None),
     };
-    let passwd = read_image_file(layers, "etc/passwd");
-    let group = read_image_file(layers, "etc/group");
+    let passwd = read_image_file(layers, "etc/passwd")?;
+    let group = read_image_file(layers, "etc/group")?;
     let (uid, primary_gid) = match u.parse::<u32>() {
         Ok(uid) => {
             let gid = passwd
@@ -246,22 +245,18 @@ pub fn resolve_user(user: &str, layers: &[PathBuf]) -> Result<(u32, u32, Vec<u32
 }
 
 /// A file from the topmost layer that has it; empty when none does.
-fn read_image_file(layers: &[PathBuf], rel: &str) -> String {
+fn read_image_file(layers: &[PathBuf], rel: &str) -> Result<String> {
     for layer in layers {
         let Ok(root) = std::fs::File::open(layer) else {
             continue;
         };
-        if let Ok(fd) = berth_safefs::open_in_root(
-            &root,
-            Path::new(rel),
-            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-        ) {
-            let mut s = String::new();
-            let _ = std::fs::File::from(fd).take(1 << 20).read_to_string(&mut s);
-            return s;
+        match berth_safefs::read_regular_in_root(&root, Path::new(rel), 1 << 20) {
+            Ok(text) => return Ok(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::Invalid(format!("the image's /{rel}: {e}"))),
         }
     }
-    String::new()
+    Ok(String::new())
 }
 
 /// Parses a size as Docker does (go-units' RAMInBytes, berth-units).
@@ -722,7 +717,7 @@ fn resolve_groups(groups: &[String], layers: &[PathBuf]) -> Result<Vec<u32>> {
     if groups.is_empty() {
         return Ok(Vec::new());
     }
-    let table = read_image_file(layers, "etc/group");
+    let table = read_image_file(layers, "etc/group")?;
     groups
         .iter()
         .map(|g| {

@@ -139,6 +139,27 @@ fn err_at(rel: &Path, e: Errno) -> io::Error {
     )
 }
 
+/// The text of a regular file inside `root` (an image's /etc/passwd), at
+/// most `limit` bytes. Opening never blocks and only a regular file is
+/// read: a FIFO, a device or a socket an image put there is refused, so
+/// that a hostile image cannot wedge whoever reads it.
+pub fn read_regular_in_root(root: &impl AsFd, path: &Path, limit: u64) -> io::Result<String> {
+    use std::io::Read;
+    let fd = open_in_root(root, path, OFlag::O_RDONLY | OFlag::O_NONBLOCK)?;
+    let st = nix::sys::stat::fstat(fd.as_fd())?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut text = String::new();
+    std::fs::File::from(fd)
+        .take(limit)
+        .read_to_string(&mut text)?;
+    Ok(text)
+}
+
 pub fn is_dir(fd: &impl AsFd) -> bool {
     nix::sys::stat::fstat(fd.as_fd()).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
 }

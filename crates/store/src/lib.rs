@@ -13,9 +13,15 @@
 //! in one transaction, one fsync, while later writers queue behind it. One
 //! write at a time costs what it did; a hundred at once cost a few commits
 //! instead of a hundred fsyncs in a row.
+//!
+//! After an I/O error (a full disk above all) redb refuses every later
+//! transaction until the database is closed and opened again; the store
+//! does that itself before its next call, so a full disk costs the writes
+//! it refused and nothing else: reads go on, and writes work again as soon
+//! as there is space.
 
-use std::path::Path;
-use std::sync::{Condvar, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, RwLock};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
@@ -23,7 +29,7 @@ use serde::de::DeserializeOwned;
 
 /// What can go wrong with the store; the engine maps these to its own
 /// error classes at its edge.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// Another process (a second daemon on the same data root) holds the
     /// database's lock.
@@ -37,6 +43,11 @@ pub enum Error {
         path: std::path::PathBuf,
         message: String,
     },
+    /// The file system under the database is full: the write was refused,
+    /// nothing committed before it is lost, and writes work again once
+    /// there is space.
+    #[error("state store {path}: no space left on device")]
+    NoSpace { path: PathBuf },
     #[error("state store: {0}")]
     Db(String),
 }
@@ -44,7 +55,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The kinds of objects the store keeps.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Containers,
     /// Image records, by image id.
@@ -87,9 +98,19 @@ pub type Write = (Kind, String, Option<Vec<u8>>);
 const CACHE_BYTES: usize = 4 << 20;
 
 pub struct Store {
-    db: Database,
+    path: PathBuf,
+    db: RwLock<Db>,
     queue: Mutex<Queue>,
     committed: Condvar,
+}
+
+/// The open database, or none when reopening it after an I/O error failed
+/// (the next call tries again).
+struct Db {
+    db: Option<Database>,
+    /// How many times it was opened: a caller reopens only the database it
+    /// saw fail, not one another caller has reopened since.
+    generation: u64,
 }
 
 /// A queued write's place in line: [`Store::wait`] returns once it is durable.
@@ -106,7 +127,7 @@ struct Queue {
     /// A waiter is committing a batch now.
     committing: bool,
     /// Batches that failed, [from, to) with the error; the last few.
-    failed: Vec<(u64, u64, String)>,
+    failed: Vec<(u64, u64, Error)>,
 }
 
 fn store_err(e: impl std::fmt::Display) -> Error {
@@ -128,6 +149,45 @@ fn lock_holder(path: &Path) -> Option<u32> {
     })
 }
 
+/// Opens (or creates) the database at `path`.
+fn open_db(path: &Path) -> Result<Database> {
+    // A small cache: the store holds a few KiB per container, and the
+    // daemon's resident memory is a figure we are measured on.
+    redb::Builder::new()
+        .set_cache_size(CACHE_BYTES)
+        .create(path)
+        .map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => Error::Locked {
+                holder: lock_holder(path),
+                path: path.to_path_buf(),
+            },
+            redb::DatabaseError::Storage(redb::StorageError::Io(io)) if is_enospc(&io) => {
+                Error::NoSpace {
+                    path: path.to_path_buf(),
+                }
+            }
+            e => Error::Open {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            },
+        })
+}
+
+fn is_enospc(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull
+}
+
+/// A redb error as the store reports it: a full disk by its name and the
+/// database's path, anything else as redb words it.
+fn db_error(path: &Path, e: redb::Error) -> Error {
+    match e {
+        redb::Error::Io(io) if is_enospc(&io) => Error::NoSpace {
+            path: path.to_path_buf(),
+        },
+        e => store_err(e),
+    }
+}
+
 impl Store {
     /// Opens (or creates) `<root>/berth.db`; fails when another daemon holds it.
     pub fn open(root: &Path) -> Result<Store> {
@@ -136,32 +196,60 @@ impl Store {
             message: format!("creating the directory: {e}"),
         })?;
         let path = root.join("berth.db");
-        // A small cache: the store holds a few KiB per container, and the
-        // daemon's resident memory is a figure we are measured on.
-        let db = redb::Builder::new()
-            .set_cache_size(CACHE_BYTES)
-            .create(&path)
-            .map_err(|e| match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => Error::Locked {
-                    holder: lock_holder(&path),
-                    path: path.clone(),
-                },
-                e => Error::Open {
-                    path: path.clone(),
-                    message: e.to_string(),
-                },
-            })?;
+        let db = open_db(&path)?;
         // Make every table exist so that readers never meet a missing one.
         let tx = db.begin_write().map_err(store_err)?;
         for kind in Kind::ALL {
             tx.open_table(kind.table()).map_err(store_err)?;
         }
-        tx.commit().map_err(store_err)?;
+        tx.commit().map_err(|e| db_error(&path, e.into()))?;
         Ok(Store {
-            db,
+            path,
+            db: RwLock::new(Db {
+                db: Some(db),
+                generation: 0,
+            }),
             queue: Mutex::new(Queue::default()),
             committed: Condvar::new(),
         })
+    }
+
+    /// Runs `op` on the database. redb answers every call after an I/O
+    /// error with `PreviousIo` until it is closed and opened again: then
+    /// the database is reopened (which rolls back what the failed commit
+    /// left and keeps every commit before it) and `op` runs once more.
+    fn with_db<T>(&self, op: impl Fn(&Database) -> Result<T, redb::Error>) -> Result<T> {
+        let mut retried = false;
+        loop {
+            let generation = {
+                let db = self.db.read().expect("store database lock");
+                match db.db.as_ref().map(&op) {
+                    Some(Ok(v)) => return Ok(v),
+                    Some(Err(redb::Error::PreviousIo)) if !retried => {}
+                    Some(Err(e)) => return Err(db_error(&self.path, e)),
+                    // Closed by a reopen that failed: try again.
+                    None if !retried => {}
+                    None => return Err(store_err("the database is closed")),
+                }
+                db.generation
+            };
+            self.reopen(generation)?;
+            retried = true;
+        }
+    }
+
+    /// Closes and reopens the database unless someone did since `generation`.
+    fn reopen(&self, generation: u64) -> Result<()> {
+        let mut db = self.db.write().expect("store database lock");
+        if db.generation != generation {
+            return Ok(());
+        }
+        // Dropped first: redb's file lock refuses a second opener, this
+        // process included.
+        db.db = None;
+        db.db = Some(open_db(&self.path)?);
+        db.generation += 1;
+        Ok(())
     }
 
     /// Writes one object and waits until it is durable.
@@ -196,14 +284,16 @@ impl Store {
 
     /// Every object of a kind, with its key, as stored.
     pub fn all_raw(&self, kind: Kind) -> Result<Vec<(String, Vec<u8>)>> {
-        let tx = self.db.begin_read().map_err(store_err)?;
-        let table = tx.open_table(kind.table()).map_err(store_err)?;
-        let mut out = Vec::new();
-        for entry in table.iter().map_err(store_err)? {
-            let (k, v) = entry.map_err(store_err)?;
-            out.push((k.value().to_string(), v.value().to_vec()));
-        }
-        Ok(out)
+        self.with_db(|db| {
+            let tx = db.begin_read()?;
+            let table = tx.open_table(kind.table())?;
+            let mut out = Vec::new();
+            for entry in table.iter()? {
+                let (k, v) = entry?;
+                out.push((k.value().to_string(), v.value().to_vec()));
+            }
+            Ok(out)
+        })
     }
 
     /// Queues the removal of an object; durable after [`Store::wait`].
@@ -229,7 +319,7 @@ impl Store {
                     .iter()
                     .find(|(from, to, _)| (*from..*to).contains(&t.0))
                 {
-                    Some((_, _, e)) => Err(Error::Db(e.clone())),
+                    Some((_, _, e)) => Err(e.clone()),
                     None => Ok(()),
                 };
             }
@@ -246,7 +336,7 @@ impl Store {
             q.committing = false;
             q.done = to;
             if let Err(e) = res {
-                q.failed.push((from, to, e.to_string()));
+                q.failed.push((from, to, e));
                 let excess = q.failed.len().saturating_sub(64);
                 q.failed.drain(..excess);
             }
@@ -256,42 +346,86 @@ impl Store {
 
     /// One transaction for the whole batch, in queue order.
     fn commit(&self, batch: &[(Kind, String, Option<Vec<u8>>)]) -> Result<()> {
-        let tx = self.db.begin_write().map_err(store_err)?;
-        for (kind, id, bytes) in batch {
-            let mut table = tx.open_table(kind.table()).map_err(store_err)?;
-            match bytes {
-                Some(b) => table.insert(id.as_str(), b.as_slice()).map(|_| ()),
-                None => table.remove(id.as_str()).map(|_| ()),
+        // Set when `commit` itself failed: redb's failed commit is all or
+        // nothing, but "nothing" is not certain, it may have become durable
+        // before the error (a failed fsync). (A retry after PreviousIo is
+        // harmless: the batch's writes are idempotent.)
+        let unsure = std::cell::Cell::new(false);
+        let res = self.with_db(|db| {
+            let tx = db.begin_write()?;
+            for (kind, id, bytes) in batch {
+                let mut table = tx.open_table(kind.table())?;
+                match bytes {
+                    Some(b) => table.insert(id.as_str(), b.as_slice()).map(|_| ())?,
+                    None => table.remove(id.as_str()).map(|_| ())?,
+                }
             }
-            .map_err(store_err)?;
+            tx.commit().inspect_err(|e| {
+                unsure.set(!matches!(e, redb::CommitError::TransactionPoisoned));
+            })?;
+            Ok(())
+        });
+        let Err(e) = res else { return Ok(()) };
+        if !unsure.get() {
+            return Err(e);
         }
-        tx.commit().map_err(store_err)
+        // Reopened, the database tells which, so that a writer is never
+        // told that a write failed which is in fact there.
+        let generation = self.db.read().expect("store database lock").generation;
+        if self.reopen(generation).is_ok() && self.batch_is_there(batch) {
+            return Ok(());
+        }
+        Err(e)
+    }
+
+    /// True when every key of the batch holds what the batch left in it.
+    fn batch_is_there(&self, batch: &[(Kind, String, Option<Vec<u8>>)]) -> bool {
+        // The last write of a key is what it must hold.
+        let mut last = std::collections::HashMap::new();
+        for (kind, id, bytes) in batch {
+            last.insert((*kind, id.as_str()), bytes);
+        }
+        self.with_db(|db| {
+            let tx = db.begin_read()?;
+            for ((kind, id), bytes) in &last {
+                let table = tx.open_table(kind.table())?;
+                let now = table.get(*id)?;
+                if now.as_ref().map(|v| v.value()) != bytes.as_deref() {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })
+        .unwrap_or(false)
     }
 
     /// Every object of a kind. A record that no longer parses is reported,
     /// not dropped silently, and does not stop the others from loading.
     pub fn all<T: DeserializeOwned>(&self, kind: Kind) -> Result<Vec<T>> {
-        let tx = self.db.begin_read().map_err(store_err)?;
-        let table = tx.open_table(kind.table()).map_err(store_err)?;
-        let mut out = Vec::new();
-        for entry in table.iter().map_err(store_err)? {
-            let (k, v) = entry.map_err(store_err)?;
-            match serde_json::from_slice(v.value()) {
-                Ok(obj) => out.push(obj),
-                Err(e) => eprintln!("berth: state store: skipping {kind:?} {}: {e}", k.value()),
+        self.with_db(|db| {
+            let tx = db.begin_read()?;
+            let table = tx.open_table(kind.table())?;
+            let mut out = Vec::new();
+            for entry in table.iter()? {
+                let (k, v) = entry?;
+                match serde_json::from_slice(v.value()) {
+                    Ok(obj) => out.push(obj),
+                    Err(e) => eprintln!("berth: state store: skipping {kind:?} {}: {e}", k.value()),
+                }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// One object, or None when there is none by that id.
     pub fn get<T: DeserializeOwned>(&self, kind: Kind, id: &str) -> Result<Option<T>> {
-        let tx = self.db.begin_read().map_err(store_err)?;
-        let table = tx.open_table(kind.table()).map_err(store_err)?;
-        let Some(v) = table.get(id).map_err(store_err)? else {
-            return Ok(None);
-        };
-        serde_json::from_slice(v.value())
+        let bytes = self.with_db(|db| {
+            let tx = db.begin_read()?;
+            let table = tx.open_table(kind.table())?;
+            Ok(table.get(id)?.map(|v| v.value().to_vec()))
+        })?;
+        let Some(v) = bytes else { return Ok(None) };
+        serde_json::from_slice(&v)
             .map(Some)
             .map_err(|e| Error::Db(format!("{kind:?} {id}: {e}")))
     }
@@ -333,14 +467,13 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let all: Vec<serde_json::Value> = store.all(Kind::Containers).unwrap();
         assert_eq!(all.len(), 8 * 50 - 8 + 8);
-        let tx = store.db.begin_read().unwrap();
-        let table = tx.open_table(Kind::Containers.table()).unwrap();
         for t in 0..8 {
-            let last = table.get(format!("{t}-last").as_str()).unwrap().unwrap();
-            assert_eq!(last.value(), b"4");
-            assert!(table.get(format!("{t}-0").as_str()).unwrap().is_none());
-            let v = table.get(format!("{t}-49").as_str()).unwrap().unwrap();
-            assert_eq!(v.value(), format!("[{t},49]").as_bytes());
+            let last: Option<i32> = store.get(Kind::Containers, &format!("{t}-last")).unwrap();
+            assert_eq!(last, Some(4));
+            let gone: Option<(i32, i32)> = store.get(Kind::Containers, &format!("{t}-0")).unwrap();
+            assert!(gone.is_none());
+            let v: Option<(i32, i32)> = store.get(Kind::Containers, &format!("{t}-49")).unwrap();
+            assert_eq!(v, Some((t, 49)));
         }
     }
 

@@ -443,6 +443,11 @@ impl BerthDaemon {
         d
     }
 
+    /// The daemon's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// SIGKILL, as a crash: containers and their shims live on.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
