@@ -395,6 +395,28 @@ fn dockerignore_leaves_files_out_and_exceptions_in() {
     );
 }
 
+/// `build - < Dockerfile` (a context of the Dockerfile alone) and
+/// `build -f - DIR` (the Dockerfile from stdin, the files from DIR).
+#[test]
+fn a_dockerfile_on_stdin_builds() {
+    let Some(e) = Engine::private_berth_daemon() else {
+        return;
+    };
+    let alone = format!("FROM {}\nRUN echo alone > /f\n", e.image);
+    e.berth_stdin(&["build", "-q", "-t", "stdin:alone", "-"], alone.as_bytes())
+        .assert_success();
+    assert_eq!(run(&e, "stdin:alone", &["cat", "/f"]), "alone\n");
+    let dir = context(&e, "stdin-dir", &[("file.txt", "from the dir\n")]);
+    let with_dir = format!("FROM {}\nCOPY file.txt /f\n", e.image);
+    let d = dir.to_string_lossy().into_owned();
+    e.berth_stdin(
+        &["build", "-q", "-t", "stdin:dir", "-f", "-", &d],
+        with_dir.as_bytes(),
+    )
+    .assert_success();
+    assert_eq!(run(&e, "stdin:dir", &["cat", "/f"]), "from the dir\n");
+}
+
 #[test]
 fn the_cache_is_reused_and_invalidated_exactly() {
     let Some(e) = Engine::private_berth_daemon() else {

@@ -36,6 +36,9 @@ pub fn write_context(
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
         h.set_mode(0o644);
+        // A new header's numeric fields are empty, which readers refuse.
+        h.set_uid(0);
+        h.set_gid(0);
         h.set_mtime(
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
