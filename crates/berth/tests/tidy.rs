@@ -18,10 +18,26 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The host's target triple (`rustc -vV`).
+fn host_triple() -> String {
+    let out = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .expect("running rustc -vV");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("rustc -vV names the host")
+        .to_string()
+}
+
 fn metadata() -> Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // This host's dependencies only: a build fetched those, and --offline
+    // would fail on another platform's (windows crates) never downloaded.
     let out = Command::new(cargo)
         .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["--filter-platform", &host_triple()])
         .current_dir(workspace_root())
         .output()
         .expect("running cargo metadata");

@@ -663,6 +663,7 @@ impl Engine {
         let rt = berth_runtime::Runtime::new(self.runtime_root());
         let id_owned = id.to_string();
         let _ = tokio::task::spawn_blocking(move || rt.delete(&id_owned, true)).await;
+        let _ = std::fs::remove_file(self.shim_socket(id));
         Exit {
             exit_code: 255,
             finished_at: now(),
@@ -1107,6 +1108,9 @@ impl Engine {
             eprintln!("berth: restoring the networks' rules: {e}");
         }
         for c in self.list() {
+            if !matches!(c.state.status, Status::Running | Status::Paused) {
+                self.sweep_cut_start(&c.id);
+            }
             match c.state.status {
                 Status::Running | Status::Paused => {
                     // Its volumes' filesystems are still mounted: count it
@@ -1121,6 +1125,32 @@ impl Engine {
         }
     }
 
+    /// A start a crash of the daemon cut short (its shim spawned, the
+    /// record not yet saying running) leaves a shim, maybe a process, the
+    /// runtime's state and a cgroup behind a record that says the
+    /// container is down: they go, so that it starts again ("container with
+    /// id exists" otherwise) and `rm` leaves nothing.
+    fn sweep_cut_start(&self, id: &str) {
+        let socket = self.shim_socket(id);
+        let state = self.runtime_root().join(id);
+        if !socket.exists() && !state.exists() {
+            return;
+        }
+        let bundle = self.bundle_dir(id);
+        for pid in shims_of(&bundle) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        // Kills what runs in the container and removes its cgroup.
+        let rt = berth_runtime::Runtime::new(self.runtime_root());
+        if let Err(e) = rt.delete(id, true) {
+            eprintln!("berth: removing what a cut start of {id} left: {e}");
+        }
+        let _ = std::fs::remove_file(&socket);
+    }
+
     fn restart_on_start(self: &Arc<Self>, c: Container) {
         let engine = self.clone();
         tokio::spawn(async move {
@@ -1129,6 +1159,29 @@ impl Engine {
             }
         });
     }
+}
+
+/// The shim processes (`<exe> shim <bundle>`) serving `bundle`.
+fn shims_of(bundle: &Path) -> Vec<i32> {
+    let want = bundle.as_os_str().as_encoded_bytes();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        if args.len() >= 3 && args[1] == b"shim" && args[2] == want {
+            found.push(pid);
+        }
+    }
+    found
 }
 
 /// Whether a container that is down when the daemon starts is started
