@@ -4,7 +4,8 @@
 //! bare paths and the versioned ones (`/v1.45/...`).
 //!
 //! Start at [`route`]: one match over method and path. The image store's
-//! calls block on disk, so they run on tokio's blocking pool.
+//! calls block on disk, so they run on tokio's blocking pool. [`serve`]
+//! (server.rs) accepts the connections, bounded and timed as dockerd's.
 
 mod archive;
 mod build;
@@ -18,6 +19,7 @@ mod images;
 mod logs;
 mod networks;
 mod routes;
+mod server;
 mod stats;
 mod stream;
 mod system;
@@ -28,13 +30,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper::Response;
 
 pub use routes::route;
+pub use server::{HEADER_TIMEOUT, Limits, serve};
 
 /// The API version berth reports, and the oldest it answers.
 pub const API_VERSION: &str = "1.45";
@@ -51,25 +50,6 @@ pub type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 /// A body held whole in memory.
 pub fn full(data: impl Into<Bytes>) -> Body {
     Full::new(data.into()).boxed()
-}
-
-/// Serves connections from `listener` until the task is dropped.
-pub async fn serve(listener: tokio::net::UnixListener, state: Arc<State>) -> std::io::Result<()> {
-    loop {
-        let (stream, _) = listener.accept().await?;
-        let state = state.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |req: Request<Incoming>| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(route(state, req).await) }
-            });
-            // A client that goes away mid-request ends only its connection.
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .with_upgrades()
-                .await;
-        });
-    }
 }
 
 /// `{"message": ...}` with a status, as moby answers errors.

@@ -44,7 +44,11 @@ impl Daemon {
             let _guard = rt.enter();
             tokio::net::UnixListener::bind(&socket).unwrap()
         };
-        rt.spawn(berth_api::serve(listener, state));
+        rt.spawn(berth_api::serve(
+            listener,
+            state,
+            berth_api::Limits::from_rlimit(),
+        ));
         Daemon {
             _dir: dir,
             socket,

@@ -44,6 +44,11 @@ pub struct Daemon {
     /// default 16g): a larger upload fails the build.
     #[arg(long, value_name = "SIZE")]
     pub build_context_limit: Option<String>,
+    /// How long an API connection may go without a complete request head
+    /// (a Go duration; default 5m, dockerd's). Hidden: dockerd has no such
+    /// flag; tests shorten it.
+    #[arg(long, hide = true, value_name = "DURATION")]
+    pub api_header_timeout: Option<String>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -78,6 +83,22 @@ fn firewall_table(data_root: &Path) -> String {
         h = (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
     }
     format!("berth-{h:08x}")
+}
+
+/// The API server's limits: the connection bound from this process's
+/// open-file limit, the head timeout dockerd's unless the hidden flag says.
+fn api_limits(header_timeout: Option<&str>) -> anyhow::Result<berth_api::Limits> {
+    let mut limits = berth_api::Limits::from_rlimit();
+    if let Some(t) = header_timeout {
+        let nanos = berth_units::parse_go_duration(t)
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                anyhow::anyhow!("--api-header-timeout {t:?}: a duration such as 30s or 5m")
+            })?;
+        limits.header_timeout = std::time::Duration::from_nanos(nanos as u64);
+    }
+    Ok(limits)
 }
 
 pub fn run(data_root: &Path, d: &Daemon) -> anyhow::Result<i32> {
@@ -166,6 +187,7 @@ pub fn run(data_root: &Path, d: &Daemon) -> anyhow::Result<i32> {
         ),
         None => None,
     };
+    let limits = api_limits(d.api_header_timeout.as_deref())?;
     let engine = berth_engine::Engine::open(berth_engine::Config {
         data_root: data_root.clone(),
         exec_root,
@@ -195,7 +217,7 @@ pub fn run(data_root: &Path, d: &Daemon) -> anyhow::Result<i32> {
         .thread_keep_alive(std::time::Duration::from_secs(2))
         .enable_all()
         .build()?;
-    rt.block_on(async {
+    let result = rt.block_on(async {
         engine.adopt();
         let listener = tokio::net::UnixListener::bind(&path)
             .with_context(|| format!("listening on {}", path.display()))?;
@@ -215,6 +237,10 @@ pub fn run(data_root: &Path, d: &Daemon) -> anyhow::Result<i32> {
             path.display(),
             data_root.display()
         );
+        eprintln!(
+            "berth daemon: at most {} API connections at once, {:?} to send a request's head",
+            limits.max_connections, limits.header_timeout
+        );
         // After a burst the allocator keeps what it freed; every half
         // minute the daemon gives that back (cheap when there is none).
         tokio::spawn(async {
@@ -224,17 +250,25 @@ pub fn run(data_root: &Path, d: &Daemon) -> anyhow::Result<i32> {
             }
         });
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = berth_api::serve(listener, state) => r?,
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        // Containers keep running: their shims outlive the daemon.
+        let served = tokio::select! {
+            r = berth_api::serve(listener, state, limits) => {
+                r.with_context(|| format!("serving the API on {}", path.display()))
+            }
+            _ = tokio::signal::ctrl_c() => Ok(()),
+            _ = term.recv() => Ok(()),
+        };
+        // Containers keep running: their shims outlive the daemon. The
+        // socket and pidfile go however serving ended, so that nothing
+        // points at a daemon that is gone.
         let _ = std::fs::remove_file(&path);
         if let Some(p) = &pidfile {
             let _ = std::fs::remove_file(p);
         }
-        Ok::<_, anyhow::Error>(())
-    })?;
+        served
+    });
+    // Requests still in flight (a blocking read that never ends among them)
+    // do not hold the daemon's exit: a second for them, then it goes.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    result?;
     Ok(0)
 }

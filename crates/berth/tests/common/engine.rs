@@ -418,6 +418,8 @@ pub struct BerthDaemon {
     netns: Option<String>,
     /// More daemon flags (`--build-context-limit 1m`).
     extra: Vec<String>,
+    /// A command that execs the daemon in its place (`prlimit --nofile=256:256 --`).
+    wrapper: Vec<String>,
 }
 
 impl BerthDaemon {
@@ -428,6 +430,16 @@ impl BerthDaemon {
     /// A daemon inside the network namespace at `netns` (a scratch one:
     /// see common/netns.rs), with its default bridge.
     pub fn start_in(bin: &Path, netns: Option<String>) -> BerthDaemon {
+        BerthDaemon::spawned(bin, netns, &[], &[])
+    }
+
+    /// A daemon (no image imported) started through `wrapper` with more
+    /// flags.
+    pub fn start_with(bin: &Path, wrapper: &[&str], extra: &[&str]) -> BerthDaemon {
+        BerthDaemon::spawned(bin, None, wrapper, extra)
+    }
+
+    fn spawned(bin: &Path, netns: Option<String>, wrapper: &[&str], extra: &[&str]) -> BerthDaemon {
         let dir = PathBuf::from("/tmp").join(unique_id("bbd"));
         fs::create_dir(&dir).unwrap();
         let socket = dir.join("berth.sock");
@@ -437,7 +449,8 @@ impl BerthDaemon {
             bin: bin.to_path_buf(),
             child: None,
             netns,
-            extra: Vec::new(),
+            extra: extra.iter().map(|f| f.to_string()).collect(),
+            wrapper: wrapper.iter().map(|w| w.to_string()).collect(),
         };
         d.spawn();
         d
@@ -446,6 +459,15 @@ impl BerthDaemon {
     /// The daemon's process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
+    }
+
+    /// The daemon's exit status once it has exited; None while it runs.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut()?.try_wait().unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default()
     }
 
     /// SIGKILL, as a crash: containers and their shims live on.
@@ -471,14 +493,13 @@ impl BerthDaemon {
             .append(true)
             .open(d.dir.join("daemon.log"))
             .unwrap();
-        let mut cmd = match &d.netns {
-            Some(ns) => {
-                let mut c = Command::new("nsenter");
-                c.arg(format!("--net={ns}")).arg(&bin);
-                c
-            }
-            None => Command::new(&bin),
-        };
+        let mut argv: Vec<std::ffi::OsString> = d.wrapper.iter().map(Into::into).collect();
+        if let Some(ns) = &d.netns {
+            argv.extend(["nsenter".into(), format!("--net={ns}").into()]);
+        }
+        argv.push(bin.into_os_string());
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
         cmd.arg("--data-root")
             .arg(d.dir.join("data"))
             .arg("daemon")
