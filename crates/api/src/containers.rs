@@ -162,9 +162,17 @@ async fn container_route(
             .expect("a valid response"),
         Err(e) => engine_error(e),
     };
-    let timeout = first(q, "t")
-        .or(first(q, "timeout"))
-        .and_then(|t| t.parse().ok());
+    // A timeout that is not a number is the request's fault (dockerd:
+    // strconv.Atoi's error), not "no timeout".
+    let timeout = match first(q, "t").or(first(q, "timeout")) {
+        Some(t) if !t.is_empty() => match t.parse::<i64>() {
+            Ok(t) => Some(t),
+            Err(_) => {
+                return error(400, format!("strconv.Atoi: parsing {t:?}: invalid syntax"));
+            }
+        },
+        _ => None,
+    };
     let signal = first(q, "signal").filter(|s| !s.is_empty());
     let version = crate::routes::api_version(req.uri().path());
     match (method, action) {
@@ -185,7 +193,11 @@ async fn container_route(
         (Method::POST, "resize") => {
             let h = first(q, "h").and_then(|v| v.parse().ok()).unwrap_or(0);
             let w = first(q, "w").and_then(|v| v.parse().ok()).unwrap_or(0);
-            done(engine.resize(name, h, w).await)
+            // 200, not 204: moby's answer (swagger: "200 no error").
+            match engine.resize(name, h, w).await {
+                Ok(()) => crate::empty(200),
+                Err(e) => engine_error(e),
+            }
         }
         (Method::POST, "wait") => wait(engine, name, first(q, "condition").unwrap_or("")).await,
         (Method::DELETE, "") => {

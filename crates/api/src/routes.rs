@@ -11,6 +11,9 @@ use crate::{API_VERSION, Body, MIN_API_VERSION, State, error, full, json};
 
 pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let method = req.method().clone();
+    if let Some(refused) = version_out_of_bounds(req.uri().path()) {
+        return error(400, refused);
+    }
     let path = strip_version(req.uri().path()).to_string();
     let query = query(req.uri().query());
     match (method.clone(), path.as_str()) {
@@ -68,6 +71,31 @@ fn strip_version(path: &str) -> &str {
         return &rest[slash..];
     }
     path
+}
+
+/// dockerd's refusal of a path naming an API version it does not serve.
+fn version_out_of_bounds(path: &str) -> Option<String> {
+    let named = path.strip_prefix("/v")?.split('/').next()?;
+    let (major, minor) = named.split_once('.')?;
+    let v: (u32, u32) = (major.parse().ok()?, minor.parse().ok()?);
+    let parse = |s: &str| {
+        let (a, b) = s.split_once('.').expect("major.minor");
+        (
+            a.parse::<u32>().expect("major"),
+            b.parse::<u32>().expect("minor"),
+        )
+    };
+    if v < parse(MIN_API_VERSION) {
+        Some(format!(
+            "client version {named} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
+        ))
+    } else if v > parse(API_VERSION) {
+        Some(format!(
+            "client version {named} is too new. Maximum supported API version is {API_VERSION}"
+        ))
+    } else {
+        None
+    }
 }
 
 /// The API version a request names in its path (`/v1.41/...`), else ours,
@@ -197,6 +225,19 @@ mod tests {
     #[test]
     fn versions_are_stripped() {
         assert_eq!(strip_version("/v1.45/images/json"), "/images/json");
+        assert!(version_out_of_bounds("/v1.41/version").is_none());
+        assert!(version_out_of_bounds("/version").is_none());
+        assert!(
+            version_out_of_bounds("/v0.1/version")
+                .unwrap()
+                .contains("too old")
+        );
+        assert!(
+            version_out_of_bounds("/v9.99/version")
+                .unwrap()
+                .contains("too new")
+        );
+        assert!(version_out_of_bounds("/v1.45/version").is_none());
         assert_eq!(strip_version("/images/json"), "/images/json");
         assert_eq!(strip_version("/version"), "/version");
         let q = query(Some("names=a%2Fb&names=c&force=1"));

@@ -19,19 +19,6 @@ use std::time::Duration;
 use berth_testkit::OutputExt;
 use common::engine::{Engine, eventually};
 
-/// One request over the engine's socket: (status, body).
-fn api(e: &Engine, method: &str, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let socket = e.host.strip_prefix("unix://").unwrap();
-    let mut s = std::os::unix::net::UnixStream::connect(socket).unwrap();
-    write!(s, "{method} {path} HTTP/1.0\r\nContent-Length: 0\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out[9..12].parse().unwrap();
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string());
-    (status, body.unwrap_or_default())
-}
-
 #[test]
 fn kill_returns_when_the_container_is_dead() {
     let Some(e) = Engine::private_berth_daemon() else {
@@ -41,8 +28,11 @@ fn kill_returns_when_the_container_is_dead() {
         let name = e.name(&format!("kill{round}"));
         e.berth(&["run", "-d", "--name", &name, &e.image, "sleep", "1000"])
             .assert_success();
-        assert_eq!(api(&e, "POST", &format!("/containers/{name}/kill")).0, 204);
-        let (_, inspect) = api(&e, "GET", &format!("/containers/{name}/json"));
+        assert_eq!(
+            e.api("POST", &format!("/containers/{name}/kill"), None).0,
+            204
+        );
+        let (_, inspect) = e.api("GET", &format!("/containers/{name}/json"), None);
         let v: serde_json::Value = serde_json::from_str(&inspect).unwrap();
         assert_eq!(
             (&v["State"]["Running"], &v["State"]["ExitCode"]),
@@ -50,7 +40,7 @@ fn kill_returns_when_the_container_is_dead() {
             "round {round}: inspect right after the kill"
         );
         // No 409 "container is running" from an rm right after.
-        let (status, body) = api(&e, "DELETE", &format!("/containers/{name}"));
+        let (status, body) = e.api("DELETE", &format!("/containers/{name}"), None);
         assert_eq!(
             status, 204,
             "round {round}: rm right after the kill: {body}"

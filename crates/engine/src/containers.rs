@@ -133,6 +133,9 @@ fn validate_host_config(hc: &mut HostConfig) -> Result<()> {
             return Err(Error::Invalid(format!("invalid restart policy '{other}'")));
         }
     }
+    if hc.shm_size < 0 {
+        return Err(Error::Invalid("SHM size can not be less than 0".into()));
+    }
     if hc.auto_remove && !matches!(hc.restart_policy.name.as_str(), "" | "no") {
         return Err(Error::Invalid(
             "can't create 'AutoRemove' container with restart policy".into(),
@@ -1085,6 +1088,11 @@ impl Engine {
                 "Container {} is not running",
                 c.id
             )));
+        }
+        // As dockerd: a container without a terminal has nothing to
+        // resize, and that is no error.
+        if !c.config.tty {
+            return Ok(());
         }
         shim_call(&self.shim_socket(&c.id), &Request::Resize { height, width }).await
     }

@@ -148,6 +148,26 @@ impl Engine {
         dir
     }
 
+    /// One raw API request over the engine's socket (HTTP/1.0, the body
+    /// as JSON when given): (status, body).
+    pub fn api(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        use std::io::{Read, Write};
+        let socket = self.host.strip_prefix("unix://").unwrap();
+        let mut s = std::os::unix::net::UnixStream::connect(socket).unwrap();
+        let body = body.unwrap_or("");
+        write!(
+            s,
+            "{method} {path} HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let status = out[9..12].parse().unwrap();
+        let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string());
+        (status, body.unwrap_or_default())
+    }
+
     /// `berth -H <host> <args>`, stdin from /dev/null.
     pub fn berth(&self, args: &[&str]) -> Output {
         self.run(self.berth_cmd(args), None, CMD_TIMEOUT)
