@@ -150,3 +150,66 @@ fn a_probe_past_its_timeout_is_killed_and_fails() {
     assert!(probes <= 1, "probes pile up:\n{}", top.stdout_str());
     e.berth(&["rm", "-f", &name]).assert_success();
 }
+
+/// `rm -f` racing restarts by a health check's on-failure action leaves
+/// nothing: no bundle, container directory, shim or runtime state.
+#[test]
+fn rm_racing_a_health_restart_leaves_nothing() {
+    let Some(e) = Engine::private_berth_daemon() else {
+        return;
+    };
+    let base = e.dir.parent().unwrap().to_path_buf();
+    let listing = |dir: &str| -> Vec<String> {
+        std::fs::read_dir(base.join(dir))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| !n.starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for round in 0..12u64 {
+        let name = e.name(&format!("race{round}"));
+        e.berth(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--health-cmd",
+            "false",
+            "--health-interval",
+            "100ms",
+            "--health-retries",
+            "1",
+            "-l",
+            "io.berth.health-on-failure=restart",
+            &e.image,
+            "sleep",
+            "1000",
+        ])
+        .assert_success();
+        // Into the restarts, at a different point each round.
+        std::thread::sleep(Duration::from_millis(150 + round * 45));
+        e.berth(&["rm", "-f", &name]).assert_success();
+    }
+    for dir in [
+        "exec/bundles",
+        "exec/runtime",
+        "exec/shims",
+        "data/containers",
+    ] {
+        assert!(
+            eventually(Duration::from_secs(10), || listing(dir).is_empty()),
+            "{dir} left: {:?} ({})",
+            listing(dir),
+            String::from_utf8_lossy(
+                &std::process::Command::new("find")
+                    .arg(base.join(dir))
+                    .output()
+                    .unwrap()
+                    .stdout
+            )
+        );
+    }
+}

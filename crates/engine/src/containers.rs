@@ -516,6 +516,9 @@ impl Engine {
             Ok(s) => s,
             Err(e) => {
                 self.network_abandon(plan);
+                if self.get(&c.id).is_err() {
+                    self.discard_dir(&c.id); // removed meanwhile
+                }
                 return Err(e);
             }
         };
@@ -563,7 +566,7 @@ impl Engine {
             self.failed_start(c, &e).await;
             return Err(e);
         }
-        let started = self.update(&c.id, |c| {
+        let started = match self.update(&c.id, |c| {
             c.network_settings = networks;
             c.state.status = Status::Running;
             c.state.stopped_by_user = false;
@@ -574,7 +577,18 @@ impl Engine {
             c.state.exit_code = 0;
             c.state.oom_killed = false;
             c.clone()
-        })?;
+        }) {
+            Ok(c) => c,
+            Err(e) => {
+                // Removed while it started (an `rm -f` racing a restart by
+                // policy or health check): what this start made goes too.
+                let _ = shim_call(&shim.socket, &Request::Kill { signal: 9 }).await;
+                self.network_release(&c.id);
+                self.release_mounts(&c.mounts);
+                self.discard_dir(&c.id);
+                return Err(e);
+            }
+        };
         self.network_events("connect", &started);
         self.event("start", &started, &[]);
         self.monitor(started.id.clone());
@@ -606,6 +620,11 @@ impl Engine {
         // its anonymous volumes.
         if c.host_config.auto_remove {
             let _ = self.remove(id, true, true).await;
+        }
+        // Removed while it started (an `rm -f` racing a restart): the
+        // bundle this start made goes with it.
+        if self.get(id).is_err() {
+            self.discard_dir(id);
         }
     }
 
