@@ -900,7 +900,9 @@ fn a_context_over_the_limit_is_refused_and_leaves_nothing() {
     assert!(
         out.stderr_str()
             .contains("the build context is larger than the limit of 65536 bytes"),
-        "{}",
+        "{}: stdout {:?}, stderr {:?}",
+        out.status,
+        out.stdout_str(),
         out.stderr_str()
     );
     assert_nothing_left(&e);
