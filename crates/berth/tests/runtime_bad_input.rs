@@ -251,3 +251,48 @@ fn malformed_update_and_exec_process() {
     assert_eq!(rt.status(&id).as_deref(), Some("running"));
     rt.delete_force(&id).assert_success();
 }
+
+/// A refusal is said as runc says it, which harnesses (containerd's,
+/// youki's contest) match: a logrus line with `level=error` on stderr; with
+/// `--log`, that line in the log and the bare message on stderr. runc, when
+/// installed, says the same for the same commands.
+#[test]
+fn refusals_are_said_as_runc_says_them() {
+    let mut runtimes = vec![Runtime::berth()];
+    runtimes.extend(Runtime::runc());
+    for rt in &runtimes {
+        for (args, said) in [
+            (&["delete", "berth-nope"][..], "container does not exist"),
+            (&["kill", "berth-nope"][..], "container does not exist"),
+            (&["delete", ""][..], "container id cannot be empty"),
+        ] {
+            let out = rt.exec(args);
+            let err = out.stderr_str();
+            assert_eq!(out.status.code(), Some(1), "{:?} {args:?}", rt.kind());
+            assert!(
+                err.contains("level=error") && err.contains(said),
+                "{:?} {args:?}: {err}",
+                rt.kind()
+            );
+        }
+    }
+    let rt = Runtime::berth();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut cmd = rt.command();
+    cmd.args([
+        "--log",
+        &log.path().to_string_lossy(),
+        "--log-format",
+        "json",
+    ])
+    .args(["delete", "berth-nope"]);
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.stderr_str().trim(),
+        "container does not exist: berth-nope"
+    );
+    let line: Value =
+        serde_json::from_str(std::fs::read_to_string(log.path()).unwrap().trim()).unwrap();
+    assert_eq!(line["level"], "error");
+    assert_eq!(line["msg"], "container does not exist: berth-nope");
+}

@@ -236,9 +236,12 @@ impl Engine {
         )
         .map_err(|e| Error::io("writing the exec's process", e))?;
         let mut cmd = tokio::process::Command::new(&self.config.exe);
+        // With a log, the runtime's failure reaches the exec's stderr as
+        // the bare message (its log line goes to the log).
         cmd.arg("runtime")
             .arg("--root")
             .arg(self.runtime_root())
+            .args(["--log", "/dev/null"])
             .arg("exec")
             .arg("--process")
             .arg(&process_file);

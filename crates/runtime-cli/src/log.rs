@@ -20,8 +20,19 @@ impl Logger {
         Logger { file, format }
     }
 
+    /// Without `--log`, runc's (logrus's) text line on stderr, which
+    /// harnesses (containerd's, youki's contest) match on `level=error`;
+    /// with it, the line goes to the log and stderr gets the message alone
+    /// (what a caller shows its user: the engine's exec).
     pub fn error(&self, msg: &str) {
-        eprintln!("berth-runtime: {msg}");
+        if self.file.is_none() {
+            eprintln!(
+                "time={:?} level=error msg={msg:?}",
+                berth_runtime::state::now_rfc3339()
+            );
+            return;
+        }
+        eprintln!("{msg}");
         if let Some(mut f) = self.file.as_ref() {
             let line = match self.format {
                 LogFormat::Json => serde_json::json!({

@@ -287,6 +287,10 @@ pub fn ns_name(t: LinuxNamespaceType) -> &'static str {
 /// A container id as runc accepts it: it becomes a directory name, so no
 /// separators and no leading dot.
 pub fn check_id(id: &str) -> Result<()> {
+    if id.is_empty() {
+        // runc's words, which harnesses match.
+        return Err(Error::Other("container id cannot be empty".into()));
+    }
     let ok = !id.is_empty()
         && id.len() <= 1024
         && !id.starts_with('.')
