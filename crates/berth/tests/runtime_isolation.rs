@@ -455,3 +455,88 @@ fn foreground_terminal_for_run_and_exec() {
     assert_eq!(out.status.code(), Some(6));
     rt.delete_force(&id).assert_success();
 }
+
+/// `exec`'s flags as runc has them: `--env` overrides the spec's value,
+/// `--cap` adds to the bounding, effective and permitted sets only (not the
+/// inheritable one), and `-t` makes the process a session leader on a
+/// terminal owned by its `--user`.
+#[test]
+fn exec_flags_as_runc_has_them() {
+    if !require_root() {
+        return;
+    }
+    let Some(script) = berth_testkit::require_tool("script") else {
+        return;
+    };
+    let rt = Runtime::berth();
+    let id = unique_id("execflags");
+    let mut b = Bundle::with_args(&["sleep", "100"]);
+    b.edit(|c| {
+        c["process"]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!("A=from-spec"));
+    });
+    rt.create(&b, &id).assert_success();
+    rt.start(&id).assert_success();
+
+    let out = rt.exec(&["exec", "--env", "A=from-flag", &id, "sh", "-c", "echo $A"]);
+    assert_eq!(out.stdout_str(), "from-flag\n");
+
+    let status = |extra: &[&str]| {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(extra);
+        args.extend([id.as_str(), "cat", "/proc/self/status"]);
+        let out = rt.exec(&args);
+        out.assert_success();
+        let text = out.stdout_str();
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+                .unwrap()
+        };
+        (field("CapInh:"), field("CapEff:"))
+    };
+    let (inh, eff) = status(&[]);
+    let (inh_cap, eff_cap) = status(&["--cap", "CAP_SYS_PTRACE"]);
+    let ptrace = 1u64 << 19;
+    assert_eq!(eff & ptrace, 0, "the default spec has no CAP_SYS_PTRACE");
+    assert_ne!(eff_cap & ptrace, 0, "--cap did not reach the effective set");
+    assert_eq!(inh_cap, inh, "--cap changed the inheritable set");
+
+    let cmd = format!(
+        "{} --root {} exec -t --user 1000:1000 {id} sh -c 'stat -c %u:%g $(tty); cut -d\" \" -f1,6 /proc/self/stat'",
+        rt.binary().display(),
+        rt.root().display()
+    );
+    let out = std::process::Command::new(&script)
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    let text = out.stdout_str();
+    assert!(text.contains("1000:1000"), "the terminal's owner: {text:?}");
+    // `cut` runs as a child of sh: sh (its parent's session) leads it, so
+    // the session id is not cut's pid; sh's is checked through $$ instead.
+    let cmd = format!(
+        "{} --root {} exec -t {id} sh -c 'echo $$ $(cut -d\" \" -f6 /proc/$$/stat)'",
+        rt.binary().display(),
+        rt.root().display()
+    );
+    let out = std::process::Command::new(&script)
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    let text = out.stdout_str();
+    // (script echoes what it reads of its stdin, /dev/null, as ^@ first.)
+    let nums: Vec<&str> = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|t| !t.is_empty())
+        .collect();
+    assert_eq!(nums.len(), 2, "{text:?}");
+    assert_eq!(
+        nums[0], nums[1],
+        "the exec is not a session leader: {text:?}"
+    );
+    rt.delete_force(&id).assert_success();
+}

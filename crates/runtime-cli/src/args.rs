@@ -243,8 +243,14 @@ impl Exec {
             p.set_cwd(cwd.clone());
         }
         if !self.env.is_empty() {
+            // A name given again overrides the spec's value, as runc's
+            // environment does (the later setenv wins).
             let mut env = p.env().clone().unwrap_or_default();
-            env.extend(self.env.iter().cloned());
+            for e in &self.env {
+                let name = e.split('=').next().unwrap_or(e);
+                env.retain(|x| x.split('=').next() != Some(name));
+                env.push(e.clone());
+            }
             p.set_env(Some(env));
         }
         if let Some(u) = &self.user {
@@ -276,18 +282,22 @@ impl Exec {
                     s.insert(cap);
                     Some(s)
                 };
-                let (b, e, pm, a) = (
+                // As runc: bounding, effective and permitted; ambient only
+                // where the spec has inheritable bits (the kernel takes no
+                // ambient capability that is not inheritable); never the
+                // inheritable set itself.
+                let (b, e, pm) = (
                     add(caps.bounding()),
                     add(caps.effective()),
                     add(caps.permitted()),
-                    add(caps.ambient()),
                 );
                 caps.set_bounding(b);
                 caps.set_effective(e);
                 caps.set_permitted(pm);
-                caps.set_ambient(a);
-                let i = add(caps.inheritable());
-                caps.set_inheritable(i);
+                if caps.inheritable().as_ref().is_some_and(|i| !i.is_empty()) {
+                    let a = add(caps.ambient());
+                    caps.set_ambient(a);
+                }
             }
             p.set_capabilities(Some(caps));
         }

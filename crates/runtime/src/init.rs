@@ -219,6 +219,14 @@ pub fn prepare_process(
     tty: Option<&OwnedFd>,
 ) -> Result<Program> {
     if let Some(slave) = tty {
+        // The terminal is the process's own user's, as runc makes it.
+        let user = process.user();
+        nix::unistd::fchown(
+            slave,
+            Some(nix::unistd::Uid::from_raw(user.uid())),
+            Some(nix::unistd::Gid::from_raw(user.gid())),
+        )
+        .ctx(|| "chown of the terminal to process.user")?;
         console::attach_stdio(slave)?;
     }
     // The program starts with default signal handling, whatever the runtime's
