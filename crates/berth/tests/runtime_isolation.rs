@@ -354,6 +354,82 @@ fn hooks_get_the_state_on_stdin() {
     assert_eq!(state["status"], "created");
 }
 
+/// Hooks as runc runs them: one without an env gets the runtime's own
+/// environment, one with an env exactly that; a failing poststart hook
+/// fails `start` (and the container goes), a failing poststop hook fails
+/// `delete` (the container is gone all the same).
+#[test]
+fn hooks_environment_and_failures_as_runc() {
+    if !require_root() {
+        return;
+    }
+    let out_dir = tempfile::tempdir().unwrap();
+    let log = out_dir.path().join("env.log");
+    let rt = Runtime::berth();
+    let id = unique_id("hookenv");
+    let mut b = Bundle::with_args(&["sleep", "100"]);
+    let write_env = |tag: &str| {
+        format!(
+            "echo {tag} \"$BERTH_HOOK_MARK\" \"$ONLY\" >> {}",
+            log.display()
+        )
+    };
+    b.edit(|c| {
+        c["hooks"] = json!({
+            "prestart": [
+                {"path": "/bin/sh", "args": ["sh", "-c", write_env("inherited")]},
+                {"path": "/bin/sh", "args": ["sh", "-c", write_env("given")], "env": ["ONLY=1"]},
+            ],
+            "poststart": [{"path": "/bin/false"}],
+        });
+    });
+    b.write();
+    // Its stdio to nothing: the container's init inherits it and lives on.
+    let created = rt
+        .command()
+        .env("BERTH_HOOK_MARK", "from-the-runtime")
+        .args(["create", "--bundle"])
+        .arg(b.path())
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    rt.track(&id);
+    assert!(created.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text, "inherited from-the-runtime \ngiven  1\n", "{text:?}");
+
+    let start = rt.start(&id);
+    assert_ne!(
+        start.status.code(),
+        Some(0),
+        "a failed poststart hook passed"
+    );
+    assert!(
+        start.stderr_str().contains("poststart"),
+        "{}",
+        start.stderr_str()
+    );
+    assert_eq!(rt.status(&id).as_deref(), Some("stopped"));
+    rt.delete_force(&id).assert_success();
+
+    let id = unique_id("poststop");
+    let mut b = Bundle::with_args(&["true"]);
+    b.edit(|c| c["hooks"] = json!({"poststop": [{"path": "/bin/false"}]}));
+    rt.create(&b, &id).assert_success();
+    rt.start(&id).assert_success();
+    let del = rt.exec(&["delete", "--force", &id]);
+    assert_ne!(del.status.code(), Some(0), "a failed poststop hook passed");
+    assert!(
+        del.stderr_str().contains("poststop"),
+        "{}",
+        del.stderr_str()
+    );
+    assert!(!rt.root().join(&id).exists(), "the state stayed");
+}
+
 #[test]
 fn terminal_through_the_console_socket() {
     if !require_root() {

@@ -381,8 +381,10 @@ impl Runtime {
                 .and_then(|h| h.poststart().as_ref()),
             &state,
         ) {
-            // The spec: a poststart failure is logged; the container keeps running.
-            eprintln!("warning: {e}");
+            // As runc: a failed poststart hook fails the start, and the
+            // container it started goes.
+            let _ = kill_and_wait(record);
+            return Err(e);
         }
         Ok(())
     }
@@ -446,7 +448,7 @@ impl Runtime {
         // processes can outlive the init) goes too.
         record.cgroup.destroy()?;
         let state = hook_state_record(record, "stopped");
-        if let Err(e) = hooks::run(
+        let poststop = hooks::run(
             "poststop",
             record
                 .spec
@@ -454,10 +456,11 @@ impl Runtime {
                 .as_ref()
                 .and_then(|h| h.poststop().as_ref()),
             &state,
-        ) {
-            eprintln!("warning: {e}");
-        }
-        fs::remove_dir_all(record.dir(&self.root)).ctx(|| format!("removing the state of {id}"))
+        );
+        fs::remove_dir_all(record.dir(&self.root)).ctx(|| format!("removing the state of {id}"))?;
+        // As runc: a failed poststop hook fails the delete (the container
+        // is gone all the same).
+        poststop
     }
 
     pub fn pause(&self, id: &str) -> Result<()> {

@@ -24,10 +24,14 @@ fn run_one(h: &Hook, state_json: &[u8]) -> std::result::Result<(), String> {
     if let Some(arg0) = args.first() {
         cmd.arg0(arg0);
     }
-    cmd.args(args.iter().skip(1))
-        .env_clear()
-        .envs(h.env().iter().flatten().filter_map(|e| e.split_once('=')))
-        .stdin(Stdio::piped())
+    cmd.args(args.iter().skip(1));
+    // As runc (Go's exec.Cmd with a nil Env): a hook without an env gets
+    // the runtime's own; one with an env gets exactly that.
+    if let Some(env) = h.env() {
+        cmd.env_clear()
+            .envs(env.iter().filter_map(|e| e.split_once('=')));
+    }
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(|e| e.to_string())?;
