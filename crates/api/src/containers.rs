@@ -375,6 +375,7 @@ async fn prune(engine: &Arc<Engine>, q: &Query) -> Response<Body> {
         None => None,
     };
     let mut deleted = Vec::new();
+    let mut reclaimed: u64 = 0;
     for c in engine.list() {
         let label_ok = |v: &String| filters::label_matches(v, |k| c.labels_get(k));
         let keep = filters
@@ -387,17 +388,22 @@ async fn prune(engine: &Arc<Engine>, q: &Query) -> Response<Body> {
         if keep {
             continue;
         }
-        if matches!(
+        if !matches!(
             c.state.status,
             Status::Exited | Status::Created | Status::Dead
-        ) && engine.remove(&c.id, false, false).await.is_ok()
-        {
+        ) {
+            continue;
+        }
+        // What its writable layer held, as dockerd counts it (SizeRw).
+        let rw = berth_engine::disk_usage(&engine.container_dir(&c.id).join("upper"));
+        if engine.remove(&c.id, false, false).await.is_ok() {
             deleted.push(c.id);
+            reclaimed += rw;
         }
     }
     json(
         200,
-        &json!({"ContainersDeleted": deleted, "SpaceReclaimed": 0}),
+        &json!({"ContainersDeleted": deleted, "SpaceReclaimed": reclaimed}),
     )
 }
 

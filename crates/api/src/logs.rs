@@ -36,6 +36,10 @@ pub async fn logs(engine: Arc<Engine>, name: &str, q: &Query) -> Response<Body> 
         Ok(c) => c,
         Err(e) => return engine_error(e),
     };
+    if c.host_config.log_config.kind == "none" {
+        // dockerd's ErrReadLogsNotSupported, a 501.
+        return error(501, "configured logging driver does not support reading");
+    }
     let opts = LogOptions {
         stdout: truthy(q, "stdout"),
         stderr: truthy(q, "stderr"),

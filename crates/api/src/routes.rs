@@ -53,12 +53,34 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> 
             crate::exec::route(state.engine.clone(), req, m, &rest, &query).await
         }
         (m, p) if p.starts_with("/images/") => crate::images::route(state, req, m, p, &query).await,
+        // What a dockerd that is not in a swarm answers (docker-py and the
+        // CLI read the 503 as "no swarm here").
+        (_, p)
+            if SWARM_PATHS
+                .iter()
+                .any(|s| p == *s || p.starts_with(&format!("{s}/"))) =>
+        {
+            error(
+                503,
+                "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.",
+            )
+        }
         _ => error(
             404,
             format!("page not found: {} {}", req.method(), req.uri().path()),
         ),
     }
 }
+
+/// The endpoints of swarm mode, which berth does not run.
+const SWARM_PATHS: &[&str] = &[
+    "/swarm",
+    "/nodes",
+    "/services",
+    "/tasks",
+    "/secrets",
+    "/configs",
+];
 
 /// `/v1.45/images/json` -> `/images/json`.
 fn strip_version(path: &str) -> &str {
@@ -208,6 +230,8 @@ fn info(engine: &berth_engine::Engine) -> berth_engine::Result<serde_json::Value
         "KernelVersion": kernel(),
         "OperatingSystem": "berth",
         "OSType": "linux",
+        "Debug": false,
+        "ExperimentalBuild": false,
         "Architecture": std::env::consts::ARCH,
         "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "Name": std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim(),

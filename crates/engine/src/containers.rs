@@ -2,7 +2,7 @@
 //! wait, restart policies, remove, and taking containers back after a
 //! daemon restart.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,8 +96,10 @@ fn merge_image_config(config: &mut Config, image: &serde_json::Value) {
 
 fn validate_host_config(hc: &mut HostConfig) -> Result<()> {
     match hc.runtime.as_str() {
-        // berth's own runtime is the one there is; docker's clients name runc.
-        "" | "runc" | "berth" => {}
+        // berth's own runtime is the one there is; docker's clients name
+        // runc, which inspect then shows, as dockerd's default.
+        "" => hc.runtime = "runc".into(),
+        "runc" | "berth" => {}
         other => {
             return Err(Error::Invalid(format!(
                 "unknown or invalid runtime name: {other}"
@@ -106,10 +108,18 @@ fn validate_host_config(hc: &mut HostConfig) -> Result<()> {
     }
     match hc.log_config.kind.as_str() {
         "" => hc.log_config.kind = crate::defaults::LOG_DRIVER.into(),
-        k if k == crate::defaults::LOG_DRIVER => {}
-        other => {
+        k if k == crate::defaults::LOG_DRIVER || k == "none" => {}
+        // Docker's other drivers, which berth does not have.
+        other @ ("local" | "syslog" | "journald" | "gelf" | "fluentd" | "awslogs" | "splunk"
+        | "etwlogs" | "gcplogs" | "logentries") => {
             return Err(Error::Invalid(format!(
-                "logging driver {other:?} is not supported: berth writes json-file logs"
+                "logging driver {other:?} is not supported by berth (json-file and none are)"
+            )));
+        }
+        other => {
+            // dockerd's words: a driver it does not know is looked up as a plugin.
+            return Err(Error::Invalid(format!(
+                "error looking up logging plugin {other}: plugin \"{other}\" not found"
             )));
         }
     }
@@ -452,7 +462,12 @@ impl Engine {
             id: c.id.clone(),
             runtime_root: self.runtime_root(),
             socket: self.shim_socket(&c.id),
-            log: self.log_path(&c.id),
+            // The `none` driver: the shim's log goes nowhere.
+            log: if c.host_config.log_config.kind == "none" {
+                PathBuf::from("/dev/null")
+            } else {
+                self.log_path(&c.id)
+            },
             log_max_size: lc
                 .get("max-size")
                 // Decimal, as dockerd reads max-size (go-units' FromHumanSize).

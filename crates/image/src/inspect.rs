@@ -26,7 +26,7 @@ pub fn image(store: &ImageStore, name: &str) -> Result<serde_json::Value> {
         "Id": rec.id.to_string(),
         "RepoTags": tags,
         "RepoDigests": rec.repo_digests.iter().collect::<Vec<_>>(),
-        "Parent": "",
+        "Parent": rec.parent.as_ref().map(|p| p.to_string()).unwrap_or_default(),
         "Comment": config["history"].as_array().and_then(|h| h.last()).and_then(|h| h["comment"].as_str()).unwrap_or(""),
         "Created": config["created"].as_str().unwrap_or(""),
         "DockerVersion": "",

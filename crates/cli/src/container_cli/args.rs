@@ -51,6 +51,12 @@ pub struct RunArgs {
     /// Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:max-retries])
     #[arg(long, default_value = "no")]
     pub restart: String,
+    /// Logging driver for the container (json-file, none)
+    #[arg(long, value_name = "string")]
+    pub log_driver: Option<String>,
+    /// Log driver options (max-size, max-file, ...)
+    #[arg(long, value_name = "list")]
+    pub log_opt: Vec<String>,
     /// Memory limit
     #[arg(short, long, value_name = "bytes")]
     pub memory: Option<String>,

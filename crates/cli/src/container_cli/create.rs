@@ -91,6 +91,21 @@ pub fn build(
     if a.init {
         host.init = Some(true);
     }
+    if a.log_driver.is_some() || !a.log_opt.is_empty() {
+        let mut opts = HashMap::new();
+        for kv in &a.log_opt {
+            let (k, v) = kv.split_once('=').ok_or_else(|| {
+                anyhow!(
+                    "invalid argument {kv:?} for \"--log-opt\" flag: log options must be KEY=VALUE"
+                )
+            })?;
+            opts.insert(k.to_string(), v.to_string());
+        }
+        host.log_config = Some(bollard::models::HostConfigLogConfig {
+            typ: a.log_driver.clone(),
+            config: (!opts.is_empty()).then_some(opts),
+        });
+    }
     if !a.sysctl.is_empty() {
         let mut map = HashMap::new();
         for kv in &a.sysctl {
