@@ -287,18 +287,54 @@ async fn attach(
         Ok(c) => c,
         Err(e) => return engine_error(e),
     };
-    let stream = truthy(q, "stream") || !truthy(q, "logs");
-    if !stream {
-        return error(400, "attach without stream=1 is not supported; use /logs");
-    }
+    let logs = truthy(q, "logs");
+    let stream = truthy(q, "stream") || !logs;
     let (stdin, stdout, stderr) = (truthy(q, "stdin"), truthy(q, "stdout"), truthy(q, "stderr"));
+    // As dockerd: `logs=1` replays what the log holds first (framed as
+    // the stream is), then `stream=1` goes on live; `stream=0` ends there.
+    let replay = logs.then(|| {
+        let opts = berth_engine::logs::LogOptions {
+            stdout,
+            stderr,
+            ..Default::default()
+        };
+        (engine.log_path(&c.id), opts)
+    });
+    let tty = c.config.tty;
     // Registered now, before the response: a client that starts the
     // container right after the 101 must not lose its first output.
-    let shim = engine.attach(&c.id, stdin, stdout, stderr);
-    hijack::respond(&mut req, c.config.tty, move |conn| async move {
-        match shim.await {
-            Ok(shim) => hijack::splice(conn, shim).await,
-            Err(e) => hijack::fail(conn, &e.to_string()).await,
+    let shim = stream.then(|| engine.attach(&c.id, stdin, stdout, stderr));
+    hijack::respond(&mut req, tty, move |mut conn| async move {
+        if let Some((path, opts)) = replay {
+            use tokio::io::AsyncWriteExt;
+            let mut reader = berth_engine::logs::open(&path, &opts);
+            loop {
+                let batch = reader.next_batch(256 * 1024);
+                if batch.is_empty() {
+                    break;
+                }
+                let mut buf = Vec::new();
+                for e in &batch {
+                    crate::logs::encode(e, tty, false, &mut buf);
+                }
+                if conn.write_all(&buf).await.is_err() {
+                    return;
+                }
+            }
+            if shim.is_none() {
+                let _ = conn.shutdown().await;
+                return;
+            }
+        }
+        match shim {
+            Some(shim) => match shim.await {
+                Ok(shim) => hijack::splice(conn, shim).await,
+                Err(e) => hijack::fail(conn, &e.to_string()).await,
+            },
+            None => {
+                use tokio::io::AsyncWriteExt;
+                let _ = conn.shutdown().await;
+            }
         }
     })
 }

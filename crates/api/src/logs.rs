@@ -14,7 +14,7 @@ use crate::containers::engine_error;
 use crate::routes::{Query, first, truthy};
 use crate::{Body, error};
 
-fn encode(e: &Entry, tty: bool, timestamps: bool, out: &mut Vec<u8>) {
+pub(crate) fn encode(e: &Entry, tty: bool, timestamps: bool, out: &mut Vec<u8>) {
     let mut data = Vec::new();
     if timestamps {
         data.extend_from_slice(e.time.as_bytes());

@@ -4,7 +4,8 @@
 //! and ExperimentalBuild, the 503 of swarm endpoints on a node in no swarm,
 //! HostConfig.Runtime in inspect, the `none` log driver (output through
 //! attach, `logs` refused with a 501), an unknown log driver's wording,
-//! container prune's SpaceReclaimed, and a commit's Parent.
+//! container prune's SpaceReclaimed, a commit's Parent, and attach with
+//! `logs=1&stream=0` through the Python SDK.
 //!
 //! Needs root: skips without it, except under CI=true.
 
@@ -117,6 +118,34 @@ fn observations(e: &Engine) -> Vec<String> {
     ));
     e.berth(&["rm", "-f", &running]).assert_success();
     e.berth(&["rmi", &format!("{running}:c")]).assert_success();
+
+    // docker-py's attach(stream=False, logs=True): what the log holds.
+    if let Some(python) = berth_testkit::require_python_sdk() {
+        let talker = e.name("attach");
+        // Exited, as docker-py's test_attach_no_stream has it (dockerd
+        // 20.10 sometimes replays nothing of a running one).
+        e.berth(&["run", "--name", &talker, &e.image, "echo", "early"])
+            .assert_success();
+        assert!(common::engine::eventually(
+            std::time::Duration::from_secs(10),
+            || { e.berth(&["logs", &talker]).stdout_str() == "early\n" }
+        ));
+        let out = std::process::Command::new(python)
+            .args([
+                "-c",
+                "import docker, sys\nc = docker.DockerClient(base_url=sys.argv[1], version='1.41')\nprint(repr(c.containers.get(sys.argv[2]).attach(stream=False, logs=True)))",
+                &e.host,
+                &talker,
+            ])
+            .output()
+            .unwrap();
+        seen.push(format!(
+            "attach logs=1 stream=0: {} {}",
+            out.stdout_str().trim(),
+            out.stderr_str().trim()
+        ));
+        e.berth(&["rm", "-f", &talker]).assert_success();
+    }
     seen
 }
 
@@ -144,6 +173,7 @@ fn expected() -> Vec<String> {
         "unknown driver: Some(125) true",
         "prune: 1 deleted, at least 1 MiB reclaimed: true",
         "commit's Parent is the container's image: true",
+        "attach logs=1 stream=0: b'early\\n' ",
     ]
     .map(String::from)
     .to_vec()
