@@ -15,11 +15,16 @@ use crate::hijack::{self, Conn};
 use crate::routes::{Query, first};
 use crate::{Body, error, json};
 
-/// What of the start body matters here: the terminal was chosen at create.
+/// The start body (moby's ExecStartCheck). The process's terminal was
+/// chosen at create; `Tty` here chooses the framing of the output, as
+/// dockerd does (docker-py starts a terminal exec with `Tty: false` and
+/// reads multiplexed frames); `ConsoleSize` sizes the terminal.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 struct StartBody {
     detach: bool,
+    tty: bool,
+    console_size: Option<[u16; 2]>,
 }
 
 pub async fn route(
@@ -65,10 +70,15 @@ async fn start(engine: Arc<Engine>, mut req: Request<Incoming>, id: &str) -> Res
         Ok(s) => s,
         Err(e) => return engine_error(e),
     };
+    if let (Some([h, w]), true) = (body.console_size, session.tty)
+        && let Err(e) = engine.exec_resize(id, h, w)
+    {
+        return engine_error(e);
+    }
     match on {
         Some(on) if !body.detach => {
-            let tty = session.tty;
-            hijack::respond_on(on, tty, move |conn| relay(conn, session))
+            let raw = body.tty;
+            hijack::respond_on(on, raw, move |conn| relay(conn, session, raw))
         }
         _ => {
             // Detached: the process runs; nobody reads its output.
@@ -86,9 +96,9 @@ async fn drain(mut s: ExecSession) {
     while s.output.recv().await.is_some() {}
 }
 
-/// Output to the client (framed unless a terminal), the client's bytes to
-/// the process's stdin, until the process ends.
-async fn relay(conn: Conn, mut s: ExecSession) {
+/// Output to the client (raw when the start asked for a terminal, else
+/// framed), the client's bytes to the process's stdin, until it ends.
+async fn relay(conn: Conn, mut s: ExecSession, raw: bool) {
     let (mut rd, mut wr) = tokio::io::split(conn);
     let stdin = s.stdin.take();
     let input = tokio::spawn(async move {
@@ -109,7 +119,7 @@ async fn relay(conn: Conn, mut s: ExecSession) {
     });
     while let Some((stream, data)) = s.output.recv().await {
         let mut out = Vec::new();
-        if s.tty {
+        if raw {
             out = data;
         } else {
             berth_engine::frame(stream, &data, &mut out);

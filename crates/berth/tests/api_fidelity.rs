@@ -145,6 +145,27 @@ fn observations(e: &Engine) -> Vec<String> {
             out.stderr_str().trim()
         ));
         e.berth(&["rm", "-f", &talker]).assert_success();
+
+        // A terminal exec started with Tty false: framed output, as the
+        // start request asks (docker-py's exec_start default).
+        let sleeper = e.name("exectty");
+        e.berth(&["run", "-d", "--name", &sleeper, &e.image, "sleep", "100"])
+            .assert_success();
+        let out = std::process::Command::new(berth_testkit::find_tool("python3").unwrap())
+            .args([
+                "-c",
+                "import docker, sys\nc = docker.APIClient(base_url=sys.argv[1], version='1.41')\nx = c.exec_create(sys.argv[2], ['echo', 'hi'], tty=True)\nprint(repr(c.exec_start(x)))",
+                &e.host,
+                &sleeper,
+            ])
+            .output()
+            .unwrap();
+        seen.push(format!(
+            "exec tty, started with Tty false: {} {}",
+            out.stdout_str().trim(),
+            out.stderr_str().trim()
+        ));
+        e.berth(&["rm", "-f", &sleeper]).assert_success();
     }
     seen
 }
@@ -174,6 +195,7 @@ fn expected() -> Vec<String> {
         "prune: 1 deleted, at least 1 MiB reclaimed: true",
         "commit's Parent is the container's image: true",
         "attach logs=1 stream=0: b'early\\n' ",
+        "exec tty, started with Tty false: b'hi\\r\\n' ",
     ]
     .map(String::from)
     .to_vec()
