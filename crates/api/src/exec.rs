@@ -66,21 +66,50 @@ async fn start(engine: Arc<Engine>, mut req: Request<Incoming>, id: &str) -> Res
         Ok(b) => b,
         Err(r) => return r,
     };
-    let session = match engine.exec_start(id).await {
-        Ok(s) => s,
-        Err(e) => return engine_error(e),
-    };
-    if let (Some([h, w]), true) = (body.console_size, session.tty)
-        && let Err(e) = engine.exec_resize(id, h, w)
-    {
+    if let Err(e) = engine.exec_startable(id) {
         return engine_error(e);
     }
     match on {
         Some(on) if !body.detach => {
+            // Started once the connection is ours (see exec_startable).
             let raw = body.tty;
-            hijack::respond_on(on, raw, move |conn| relay(conn, session, raw))
+            let id = id.to_string();
+            hijack::respond_on(on, raw, move |conn| async move {
+                match engine.exec_start(&id).await {
+                    Ok(session) => {
+                        if let (Some([h, w]), true) = (body.console_size, session.tty) {
+                            let _ = engine.exec_resize(&id, h, w);
+                        }
+                        relay(conn, session, raw).await
+                    }
+                    // As dockerd: the error in the stream, where the
+                    // client prints it (then reads the exit code).
+                    Err(e) => {
+                        use tokio::io::AsyncWriteExt;
+                        let mut conn = conn;
+                        let text = format!("{e}\r\n");
+                        let mut out = Vec::new();
+                        if raw {
+                            out.extend_from_slice(text.as_bytes());
+                        } else {
+                            berth_engine::frame(1, text.as_bytes(), &mut out);
+                        }
+                        let _ = conn.write_all(&out).await;
+                        let _ = conn.shutdown().await;
+                    }
+                }
+            })
         }
         _ => {
+            let session = match engine.exec_start(id).await {
+                Ok(s) => s,
+                Err(e) => return engine_error(e),
+            };
+            if let (Some([h, w]), true) = (body.console_size, session.tty)
+                && let Err(e) = engine.exec_resize(id, h, w)
+            {
+                return engine_error(e);
+            }
             // Detached: the process runs; nobody reads its output.
             tokio::spawn(drain(session));
             Response::builder()

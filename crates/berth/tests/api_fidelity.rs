@@ -5,7 +5,8 @@
 //! HostConfig.Runtime in inspect, the `none` log driver (output through
 //! attach, `logs` refused with a 501), an unknown log driver's wording,
 //! container prune's SpaceReclaimed, a commit's Parent, and attach with
-//! `logs=1&stream=0` through the Python SDK.
+//! `logs=1&stream=0`, and exec output framed by the start's Tty through
+//! the Python SDK.
 //!
 //! Needs root: skips without it, except under CI=true.
 
@@ -116,7 +117,19 @@ fn observations(e: &Engine) -> Vec<String> {
         "commit's Parent is the container's image: {}",
         parent.stdout_str().trim() == image_id.stdout_str().trim()
     ));
+    // An exec instance goes with its container.
+    let (_, made) = e.api(
+        "POST",
+        &format!("/v1.41/containers/{running}/exec"),
+        Some(r#"{"Cmd": ["true"]}"#),
+    );
+    let exec_id = serde_json::from_str::<Value>(&made).unwrap()["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     e.berth(&["rm", "-f", &running]).assert_success();
+    let (status, _) = e.api("GET", &format!("/v1.41/exec/{exec_id}/json"), None);
+    seen.push(format!("exec inspect after its container's rm: {status}"));
     e.berth(&["rmi", &format!("{running}:c")]).assert_success();
 
     // docker-py's attach(stream=False, logs=True): what the log holds.
@@ -130,19 +143,28 @@ fn observations(e: &Engine) -> Vec<String> {
             std::time::Duration::from_secs(10),
             || { e.berth(&["logs", &talker]).stdout_str() == "early\n" }
         ));
-        let out = std::process::Command::new(python)
-            .args([
-                "-c",
-                "import docker, sys\nc = docker.DockerClient(base_url=sys.argv[1], version='1.41')\nprint(repr(c.containers.get(sys.argv[2]).attach(stream=False, logs=True)))",
-                &e.host,
-                &talker,
-            ])
-            .output()
+        // A raw hijacked request, as docker-py's attach(stream=False,
+        // logs=True) sends it, read to its end.
+        let raw = {
+            use std::io::{Read, Write};
+            let socket = e.host.strip_prefix("unix://").unwrap();
+            let mut s = std::os::unix::net::UnixStream::connect(socket).unwrap();
+            write!(
+                s,
+                "POST /v1.41/containers/{talker}/attach?logs=1&stream=0&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+            )
             .unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out);
+            out
+        };
+        let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let status = String::from_utf8_lossy(&raw[9..12]).into_owned();
         seen.push(format!(
-            "attach logs=1 stream=0: {} {}",
-            out.stdout_str().trim(),
-            out.stderr_str().trim()
+            "attach logs=1 stream=0: {status} {:?}",
+            String::from_utf8_lossy(&raw[head_end..])
         ));
         e.berth(&["rm", "-f", &talker]).assert_success();
 
@@ -151,7 +173,7 @@ fn observations(e: &Engine) -> Vec<String> {
         let sleeper = e.name("exectty");
         e.berth(&["run", "-d", "--name", &sleeper, &e.image, "sleep", "100"])
             .assert_success();
-        let out = std::process::Command::new(berth_testkit::find_tool("python3").unwrap())
+        let out = std::process::Command::new(&python)
             .args([
                 "-c",
                 "import docker, sys\nc = docker.APIClient(base_url=sys.argv[1], version='1.41')\nx = c.exec_create(sys.argv[2], ['echo', 'hi'], tty=True)\nprint(repr(c.exec_start(x)))",
@@ -194,7 +216,8 @@ fn expected() -> Vec<String> {
         "unknown driver: Some(125) true",
         "prune: 1 deleted, at least 1 MiB reclaimed: true",
         "commit's Parent is the container's image: true",
-        "attach logs=1 stream=0: b'early\\n' ",
+        "exec inspect after its container's rm: 404",
+        "attach logs=1 stream=0: 101 \"\\u{1}\\0\\0\\0\\0\\0\\0\\u{6}early\\n\"",
         "exec tty, started with Tty false: b'hi\\r\\n' ",
     ]
     .map(String::from)

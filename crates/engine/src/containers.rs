@@ -980,6 +980,12 @@ impl Engine {
             .lock()
             .expect("attach lock")
             .remove(&c.id);
+        // Its exec instances go with it, as dockerd's (they were kept
+        // for inspect; without this every exec ever made stays in memory).
+        self.execs
+            .lock()
+            .expect("exec lock")
+            .retain(|_, e| e.container != c.id);
         self.discard_dir(&c.id);
         self.event("destroy", &c, &[]);
         if volumes {

@@ -42,7 +42,13 @@ pub struct ExecInstance {
     pub pid: i32,
     /// The terminal's master side, for resize.
     pub master: Option<Arc<OwnedFd>>,
+    /// When it ended: kept for inspect a while, then dropped.
+    pub ended: Option<std::time::Instant>,
 }
+
+/// How long an ended exec stays inspectable (dockerd's exec GC runs every
+/// five minutes and drops what ended before its last run).
+const ENDED_EXEC_KEPT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// A started exec's streams, for the API to relay.
 pub struct ExecSession {
@@ -72,7 +78,11 @@ impl Engine {
             return Err(Error::Invalid("No exec command specified".into()));
         }
         let id = names::random_id();
-        self.execs.lock().expect("exec lock").insert(
+        let mut execs = self.execs.lock().expect("exec lock");
+        // Ended ones go after a while: a container exec'd into for months
+        // does not keep every exec it ever ran.
+        execs.retain(|_, e| e.ended.is_none_or(|t| t.elapsed() < ENDED_EXEC_KEPT));
+        execs.insert(
             id.clone(),
             ExecInstance {
                 id: id.clone(),
@@ -82,8 +92,10 @@ impl Engine {
                 exit_code: None,
                 pid: 0,
                 master: None,
+                ended: None,
             },
         );
+        drop(execs);
         self.event("exec_create", &c, &[]);
         Ok(id)
     }
@@ -204,6 +216,33 @@ impl Engine {
         Ok(process)
     }
 
+    /// What `exec_start` would refuse, checked without starting: the API
+    /// answers these before it hijacks the connection, and starts the
+    /// process only after (as dockerd), so that no output can reach the
+    /// client inside the same read as the 101's head.
+    pub fn exec_startable(&self, id: &str) -> Result<bool> {
+        let (container, tty) = {
+            let execs = self.execs.lock().expect("exec lock");
+            let e = execs
+                .get(id)
+                .ok_or_else(|| Error::NotFound(format!("No such exec instance: {id}")))?;
+            if e.running || e.exit_code.is_some() {
+                return Err(Error::Conflict(format!(
+                    "Error: Exec command {id} has already run"
+                )));
+            }
+            (e.container.clone(), e.config.tty)
+        };
+        let c = self.get(&container)?;
+        if c.state.status != Status::Running {
+            return Err(Error::Conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        Ok(tty)
+    }
+
     /// `POST /exec/{id}/start`: runs the process; its streams come back.
     pub async fn exec_start(self: &Arc<Self>, id: &str) -> Result<ExecSession> {
         let (container, cfg) = {
@@ -264,6 +303,7 @@ impl Engine {
             e.running = false;
             e.exit_code = Some(code);
             e.master = None;
+            e.ended = Some(std::time::Instant::now());
         }
     }
 
