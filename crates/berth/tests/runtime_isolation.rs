@@ -301,6 +301,12 @@ fn lifecycle_states_exec_pause_and_delete() {
     ))
     .unwrap();
     assert_eq!(mem.trim(), "67108864");
+    // runc's and crun's spelling of the flag.
+    rt.exec(&["update", "--cpu-share", "512", &id])
+        .assert_success();
+    let shares =
+        std::fs::read_to_string(format!("/sys/fs/cgroup/cpu/berth/{id}/cpu.shares")).unwrap();
+    assert_eq!(shares.trim(), "512");
     let del = rt.delete(&id);
     assert!(
         !del.status.success(),

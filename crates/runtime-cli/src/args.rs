@@ -357,8 +357,9 @@ pub struct Update {
     /// Memory plus swap limit in bytes (-1: unlimited).
     #[arg(long, allow_hyphen_values = true)]
     pub memory_swap: Option<i64>,
-    /// CPU shares (relative weight).
-    #[arg(long)]
+    /// CPU shares (relative weight); `--cpu-share` is runc's and crun's
+    /// spelling.
+    #[arg(long, alias = "cpu-share")]
     pub cpu_shares: Option<u64>,
     /// CPU CFS quota in microseconds (-1: unlimited).
     #[arg(long, allow_hyphen_values = true)]
