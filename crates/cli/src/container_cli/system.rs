@@ -620,7 +620,24 @@ fn print_event(
     let line = if format == Some("json") {
         raw.to_string()
     } else if let Some(t) = template {
-        t.render(ev)?
+        // Docker's CLI renders events.Message, whose Go fields are named
+        // apart from their JSON keys: ID is "id", Status "status", ...
+        let mut go = ev.clone();
+        if let Some(obj) = go.as_object_mut() {
+            for (field, key) in [
+                ("ID", "id"),
+                ("Status", "status"),
+                ("From", "from"),
+                ("Scope", "scope"),
+                ("Time", "time"),
+                ("TimeNano", "timeNano"),
+            ] {
+                if let Some(v) = ev.get(key) {
+                    obj.entry(field).or_insert_with(|| v.clone());
+                }
+            }
+        }
+        t.render(&go)?
     } else {
         let nanos = ev["timeNano"]
             .as_i64()
