@@ -926,9 +926,18 @@ fn exec_verbs(e: &Engine) {
         .berth(&["exec", &name, "cat", "/tmp/d"])
         .stdout_str()
         == "detached\n"));
-    // A program that cannot start: docker's 126.
+    // A program that is not there: dockerd's 126 for an exec, with and
+    // without a terminal (the message on it).
     let out = e.berth(&["exec", &name, "/nope"]);
-    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(126), "{}", out.stderr_str());
+    if let Some(out) = e.berth_tty(&format!("exec -t {name} /nope")) {
+        assert_eq!(out.status.code(), Some(126), "{}", out.stdout_str());
+        assert!(out.stdout_str().contains("/nope"), "{}", out.stdout_str());
+    }
+    // A name not found in PATH: 126 too (dockerd's code for every exec
+    // that cannot start).
+    let out = e.berth(&["exec", &name, "no-such-program"]);
+    assert_eq!(out.status.code(), Some(126), "{}", out.stderr_str());
     // exec in a stopped container fails.
     e.berth(&["kill", &name]).assert_success();
     let out = e.berth(&["exec", &name, "true"]);

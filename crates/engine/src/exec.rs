@@ -415,11 +415,27 @@ impl Engine {
         let (tx, rx) = mpsc::channel(64);
         let engine = self.clone();
         let id = id.to_string();
+        let mut runtime_err = child.stderr.take();
         tokio::spawn(async move {
             let reader = pump(tokio::fs::File::from_std(read_half), 1, tx.clone());
-            let (_, status) = tokio::join!(reader, child.wait());
+            // The runtime's own failure (a program not found) comes on its
+            // stderr, after the terminal was sent.
+            let errors = async {
+                let mut text = Vec::new();
+                if let Some(e) = runtime_err.as_mut() {
+                    let _ = e.read_to_end(&mut text).await;
+                }
+                text
+            };
+            let (_, errors, status) = tokio::join!(reader, errors, child.wait());
             let _ = std::fs::remove_file(process_file);
-            engine.exec_done(&id, status.map_or(126, exit_code));
+            let status = status.map_or(126, exit_code);
+            if status == 255 && !errors.is_empty() {
+                // Said on the terminal, as dockerd says it in the stream;
+                // the exit code is Docker's (127 not found, 126 not runnable).
+                let _ = tx.send((1, errors.clone())).await;
+            }
+            engine.exec_done(&id, runtime_exit_code(status, &errors));
             drop(master);
         });
         Ok(ExecSession {
@@ -440,10 +456,13 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
 
 /// The runtime's exec exits 255 when it cannot start the process; Docker
 /// reports 127 (not found) and 126 (not executable) instead.
+/// An exec whose program could not start (not found, in PATH or at its
+/// path, or not runnable) ends with 126: dockerd records that code for
+/// any exec start failure (run's 127 is the container's, not an exec's).
 fn runtime_exit_code(code: i32, stderr_tail: &[u8]) -> i32 {
     match code {
         255 => crate::containers::exec_failure_code(&String::from_utf8_lossy(stderr_tail))
-            .unwrap_or(255),
+            .map_or(255, |_| 126),
         c => c,
     }
 }
