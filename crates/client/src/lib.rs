@@ -603,27 +603,51 @@ impl RawResponse {
         w.write_all(&head)
             .await
             .with_context(|| format!("sending {method} {target} to the engine"))?;
+        let mut upload_error = None;
         match body {
             RequestBody::Json(_) => {}
             RequestBody::Stream(mut src) => {
                 let mut buf = vec![0u8; 256 * 1024];
                 loop {
                     let n = src.read(&mut buf).await.context("reading the upload")?;
+                    let chunk = &buf[..n];
+                    let written = async {
+                        if n == 0 {
+                            return w.write_all(b"0\r\n\r\n").await;
+                        }
+                        w.write_all(format!("{n:x}\r\n").as_bytes()).await?;
+                        w.write_all(chunk).await?;
+                        w.write_all(b"\r\n").await
+                    }
+                    .await;
+                    // An engine that refuses an upload (too large, malformed)
+                    // answers and closes before reading it all: our write
+                    // then fails (EPIPE), and its answer is what to show.
+                    if let Err(e) = written {
+                        upload_error = Some(e);
+                        break;
+                    }
                     if n == 0 {
                         break;
                     }
-                    w.write_all(format!("{n:x}\r\n").as_bytes()).await?;
-                    w.write_all(&buf[..n]).await?;
-                    w.write_all(b"\r\n").await?;
                 }
-                w.write_all(b"0\r\n\r\n").await?;
             }
             RequestBody::Empty => {}
         }
-        w.flush().await?;
+        if upload_error.is_none() {
+            w.flush().await?;
+        }
         let mut reader = BufReader::new(r);
         let mut line = String::new();
-        reader.read_line(&mut line).await?;
+        let got = reader.read_line(&mut line).await;
+        if let Some(e) = upload_error
+            && !matches!(got, Ok(n) if n > 0)
+        {
+            // Said as a message, not as an io error: the CLI reads a
+            // broken pipe as its own stdout closed, and says nothing.
+            return Err(anyhow!("sending {method} {target} to the engine: {e}"));
+        }
+        got?;
         let status = line
             .split_whitespace()
             .nth(1)
