@@ -143,6 +143,10 @@ check() { printf '%s\t%s\n' "$1" "$2" >>"$CHECKS"; } # key text
 
 # shellcheck source=../lib/proc.sh
 source "$SCRIPT_DIR/../lib/proc.sh"
+# shellcheck source=../lib/daemons.sh
+source "$SCRIPT_DIR/../lib/daemons.sh"
+# shellcheck source=../lib/settle.sh
+source "$SCRIPT_DIR/../lib/settle.sh"
 
 # What the host looks like now: compared before the summary.
 host_state() {
@@ -170,49 +174,6 @@ unset BERTH_HOST DOCKER_HOST DOCKER_BUILDKIT
 mkdir -p "$TMP/docker-cli"
 echo '{}' >"$TMP/docker-cli/config.json"
 export DOCKER_CONFIG=$TMP/docker-cli
-
-procs_under() { # dir -> pids whose command line names it or whose root is below it
-    local p root
-    for p in /proc/[0-9]*; do
-        p=${p#/proc/}
-        [ "$p" = $$ ] && continue
-        [ "$p" = "${BASHPID:-}" ] && continue
-        if grep -qF -- "$1" "/proc/$p/cmdline" 2>/dev/null; then
-            echo "$p"
-            continue
-        fi
-        root=$(readlink "/proc/$p/root" 2>/dev/null || true)
-        case "$root" in "$1"/*) echo "$p" ;; esac
-    done
-    return 0
-}
-
-stop_berth() {
-    alive "$BERTH_PID" || { BERTH_PID=; return 0; }
-    kill -TERM "$BERTH_PID" 2>/dev/null || true
-    wait_gone "$BERTH_PID" 10 || { log "berth daemon $BERTH_PID ignored SIGTERM for 10 s: SIGKILL"; kill -KILL "$BERTH_PID" 2>/dev/null || true; wait_gone "$BERTH_PID" 5 || true; }
-    BERTH_PID=
-}
-
-stop_dockerd() {
-    [ -n "$DOCKERD_PID" ] || return 0
-    local pgid pid
-    pgid=$(ps -o pgid= -p "$DOCKERD_PID" 2>/dev/null | tr -d ' ' || true)
-    if alive "$DOCKERD_PID"; then
-        kill -TERM "$DOCKERD_PID" 2>/dev/null || true
-        wait_gone "$DOCKERD_PID" 20 || log "dockerd ignored SIGTERM for 20 s: killing its process group"
-    fi
-    # setsid made dockerd a group leader: whatever is left in its group.
-    [ -n "$pgid" ] && [ "$pgid" != "$(ps -o pgid= -p $$ | tr -d ' ')" ] && kill -KILL -- "-$pgid" 2>/dev/null || true
-    # Its containerd runs in a process group of its own: by its pid.
-    if alive "$CONTAINERD_PID"; then
-        kill -TERM "$CONTAINERD_PID" 2>/dev/null || true
-        wait_gone "$CONTAINERD_PID" 10 || kill -KILL "$CONTAINERD_PID" 2>/dev/null || true
-    fi
-    for pid in $(procs_under "$DOCKER_DIR") $(procs_under "$RUN/docker"); do kill -KILL "$pid" 2>/dev/null || true; done
-    DOCKERD_PID=
-    CONTAINERD_PID=
-}
 
 teardown() { # everything this script started; idempotent
     local left p cg
@@ -261,15 +222,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-cpu_pressure() { awk '/^some/ { sub("avg10=", "", $2); print $2 }' /proc/pressure/cpu 2>/dev/null || echo 0; }
-settle() { # label: wait for a quiet machine (SETTLE_MAX), and note the wait
-    local i
-    for ((i = 0; i < SETTLE_MAX; i++)); do
-        awk -v p="$(cpu_pressure)" 'BEGIN { exit !(p < 5) }' && break
-        sleep 1
-    done
-    echo "before $1: waited ${i} s to settle; cpu pressure avg10 $(cpu_pressure) %, load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$LOADS"
-}
 
 # --- the base image --------------------------------------------------------------
 log "making the busybox rootfs"
@@ -392,7 +344,8 @@ if has classic || has buildkit; then
         if wait_for "$DOCKERD_PID" "${DC[@]}" version; then
             [ -s "$DOCKER_DIR/dockerd.pid" ] && DOCKERD_PID=$(cat "$DOCKER_DIR/dockerd.pid")
             CONTAINERD_PID=$(cat "$RUN/docker/containerd/containerd.pid" 2>/dev/null || true)
-            STARTED+=("$DOCKERD_PID" $CONTAINERD_PID)
+            STARTED+=("$DOCKERD_PID")
+            if [ -n "$CONTAINERD_PID" ]; then STARTED+=("$CONTAINERD_PID"); fi
             "${DC[@]}" import -c 'CMD ["sh"]' "$ROOTFS_TAR" "$BASE" >/dev/null
             ctd_cfg=$RUN/docker/containerd/containerd.toml
             info "docker: $("$DOCKERD" --version), CLI $DOCKER ($("$DOCKER" --version)), $(containerd --version 2>/dev/null | awk '{ print "containerd " $3 }'), $(runc --version 2>/dev/null | head -n1); storage $("${DC[@]}" info --format '{{.Driver}}' 2>/dev/null); dockerd pid $DOCKERD_PID in a scratch network namespace, its containerd pid ${CONTAINERD_PID:-?} (config $ctd_cfg: root $(awk -F'"' '/^root/ { print $2 }' "$ctd_cfg" 2>/dev/null), state $(awk -F'"' '/^state/ { print $2 }' "$ctd_cfg" 2>/dev/null))"

@@ -163,6 +163,12 @@ check() { printf '%s\t%s\n' "$1" "$2" >>"$CHECKS"; } # key text
 
 # shellcheck source=../lib/proc.sh
 source "$SCRIPT_DIR/../lib/proc.sh"
+# shellcheck source=../lib/daemons.sh
+source "$SCRIPT_DIR/../lib/daemons.sh"
+# shellcheck source=../lib/settle.sh
+source "$SCRIPT_DIR/../lib/settle.sh"
+# shellcheck source=../lib/netns.sh
+source "$SCRIPT_DIR/../lib/netns.sh"
 
 # What the host looks like now: compared before the summary.
 host_state() {
@@ -186,7 +192,7 @@ DOCKER_BRIDGE=bcd$(printf %x $$)
 SUB=$(($$ % 250 + 1))
 HOLDERS=()   # pids of the `unshare -n sleep infinity` namespace holders
 NS_INODES=() # their namespaces' inodes (net:[...])
-NS_BERTH= NS_DOCKER=
+NS_BERTH="" NS_DOCKER=""
 STARTED=()   # every daemon pid started here, checked after the clean-up
 export BERTH_NO_AUTOSTART=1
 unset BERTH_HOST DOCKER_HOST COMPOSE_FILE COMPOSE_PROJECT_NAME
@@ -194,53 +200,6 @@ mkdir -p "$TMP/docker-cli"
 echo '{}' >"$TMP/docker-cli/config.json"
 export DOCKER_CONFIG=$TMP/docker-cli
 
-procs_under() { # dir -> pids whose command line names it or whose root is below it
-    local p root
-    for p in /proc/[0-9]*; do
-        p=${p#/proc/}
-        [ "$p" = $$ ] && continue
-        [ "$p" = "${BASHPID:-}" ] && continue
-        if grep -qF -- "$1" "/proc/$p/cmdline" 2>/dev/null; then
-            echo "$p"
-            continue
-        fi
-        root=$(readlink "/proc/$p/root" 2>/dev/null || true)
-        case "$root" in "$1"/*) echo "$p" ;; esac
-    done
-    return 0
-}
-
-procs_in_our_netns() { # pids (not the holders) in one of our scratch namespaces
-    local p ns i h
-    [ "${#NS_INODES[@]}" -gt 0 ] || return 0
-    for p in /proc/[0-9]*; do
-        p=${p#/proc/}
-        ns=$(readlink "/proc/$p/ns/net" 2>/dev/null) || continue
-        for i in "${NS_INODES[@]}"; do
-            [ "$ns" = "$i" ] || continue
-            for h in "${HOLDERS[@]}"; do [ "$p" = "$h" ] && continue 3; done
-            echo "$p"
-        done
-    done
-    return 0
-}
-
-new_netns() { # VAR: a scratch network namespace (loopback up); VAR=/proc/<holder>/ns/net
-    local pid self i
-    unshare -n sleep infinity </dev/null >/dev/null 2>&1 &
-    pid=$!
-    HOLDERS+=("$pid")
-    self=$(readlink /proc/$$/ns/net)
-    for ((i = 0; i < 100; i++)); do
-        [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" != "$self" ] && break
-        sleep 0.02
-    done
-    [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" != "$self" ] || die "unshare -n did not make a namespace"
-    NS_INODES+=("$(readlink "/proc/$pid/ns/net")")
-    nsenter --net="/proc/$pid/ns/net" ip link set lo up
-    printf -v "$1" %s "/proc/$pid/ns/net"
-}
-inns() { local ns=$1; shift; nsenter --net="$ns" "$@"; }
 
 sock_of() { case $(engine_of "$1") in berth) echo "$BERTH_SOCK" ;; dockerd) echo "$DOCKER_SOCK" ;; esac; }
 ns_of() { case $(engine_of "$1") in berth) echo "$NS_BERTH" ;; dockerd) echo "$NS_DOCKER" ;; esac; }
@@ -266,33 +225,6 @@ rm_all() { # tool: down -v of its project, then every container of its engine, q
     [ -n "$ids" ] || return 0
     # shellcheck disable=SC2086
     timeout 60 "$DOCKER" -H "unix://$(sock_of "$t")" rm -f $ids >/dev/null 2>&1 || true
-}
-
-stop_berth() {
-    alive "$BERTH_PID" || { BERTH_PID=; return 0; }
-    kill -TERM "$BERTH_PID" 2>/dev/null || true
-    wait_gone "$BERTH_PID" 10 || { log "berth daemon $BERTH_PID ignored SIGTERM for 10 s: SIGKILL"; kill -KILL "$BERTH_PID" 2>/dev/null || true; wait_gone "$BERTH_PID" 5 || true; }
-    BERTH_PID=
-}
-
-stop_dockerd() {
-    [ -n "$DOCKERD_PID" ] || return 0
-    local pgid pid
-    pgid=$(ps -o pgid= -p "$DOCKERD_PID" 2>/dev/null | tr -d ' ' || true)
-    if alive "$DOCKERD_PID"; then
-        kill -TERM "$DOCKERD_PID" 2>/dev/null || true
-        wait_gone "$DOCKERD_PID" 20 || log "dockerd ignored SIGTERM for 20 s: killing its process group"
-    fi
-    # setsid made dockerd a group leader: whatever is left in its group.
-    [ -n "$pgid" ] && [ "$pgid" != "$(ps -o pgid= -p $$ | tr -d ' ')" ] && kill -KILL -- "-$pgid" 2>/dev/null || true
-    # Its containerd runs in a process group of its own: by its pid.
-    if alive "$CONTAINERD_PID"; then
-        kill -TERM "$CONTAINERD_PID" 2>/dev/null || true
-        wait_gone "$CONTAINERD_PID" 10 || kill -KILL "$CONTAINERD_PID" 2>/dev/null || true
-    fi
-    for pid in $(procs_under "$DOCKER_DIR") $(procs_under "$RUN/docker"); do kill -KILL "$pid" 2>/dev/null || true; done
-    DOCKERD_PID=
-    CONTAINERD_PID=
 }
 
 ALL_TOOLS=$TOOLS
@@ -345,15 +277,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-cpu_pressure() { awk '/^some/ { sub("avg10=", "", $2); print $2 }' /proc/pressure/cpu 2>/dev/null || echo 0; }
-settle() { # label: wait for a quiet machine (SETTLE_MAX), and note the wait
-    local i
-    for ((i = 0; i < SETTLE_MAX; i++)); do
-        awk -v p="$(cpu_pressure)" 'BEGIN { exit !(p < 5) }' && break
-        sleep 1
-    done
-    echo "before $1: waited ${i} s to settle; cpu pressure avg10 $(cpu_pressure) %, load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$LOADS"
-}
 
 # --- the image -----------------------------------------------------------------
 log "making the busybox rootfs"
@@ -463,7 +386,8 @@ if uses dockerd; then
     if wait_for "$DOCKERD_PID" "$DOCKER" -H "unix://$DOCKER_SOCK" version; then
         [ -s "$DOCKER_DIR/dockerd.pid" ] && DOCKERD_PID=$(cat "$DOCKER_DIR/dockerd.pid")
         CONTAINERD_PID=$(cat "$RUN/docker/containerd/containerd.pid" 2>/dev/null || true)
-        STARTED+=("$DOCKERD_PID" $CONTAINERD_PID)
+        STARTED+=("$DOCKERD_PID")
+        if [ -n "$CONTAINERD_PID" ]; then STARTED+=("$CONTAINERD_PID"); fi
         "$DOCKER" -H "unix://$DOCKER_SOCK" import -c 'CMD ["sh"]' "$ROOTFS_TAR" bench-bb:latest >/dev/null
         info "docker: $("$DOCKERD" --version), $(containerd --version 2>/dev/null | awk '{ print "containerd " $3 }'), $(runc --version 2>/dev/null | head -n1), storage $("$DOCKER" -H "unix://$DOCKER_SOCK" info --format '{{.Driver}}' 2>/dev/null); iptables $(iptables --version 2>/dev/null), userland proxy on (defaults); dockerd pid $DOCKERD_PID in a scratch namespace, bridge $DOCKER_BRIDGE, its containerd pid ${CONTAINERD_PID:-?}"
     else

@@ -142,25 +142,12 @@ PODMAN_DIR=$TMP/podman
 # dockerd's private bridge (never --bridge=none): make_bridge, remove_bridge.
 # shellcheck source=../lib/proc.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/proc.sh"
+# shellcheck source=../lib/settle.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/settle.sh"
 # shellcheck source=../lib/bridge.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/bridge.sh"
 
 
-
-procs_under() { # dir -> pids whose command line names it or whose root is below it
-    local p root
-    for p in /proc/[0-9]*; do
-        p=${p#/proc/}
-        [ "$p" = $$ ] && continue
-        [ "$p" = "${BASHPID:-}" ] && continue
-        if grep -qF -- "$1" "/proc/$p/cmdline" 2>/dev/null; then
-            echo "$p"
-            continue
-        fi
-        root=$(readlink "/proc/$p/root" 2>/dev/null || true)
-        case "$root" in "$1"/*) echo "$p" ;; esac
-    done
-}
 
 rm_all() { # label cli...: remove every container of that engine, quietly
     local label=$1
@@ -372,16 +359,9 @@ daemon_pids() {
 MEM_OUT=$RESULTS_DIR/memory.json
 LOADS=$RESULTS_DIR/loads.txt
 : >"$LOADS"
-cpu_pressure() { awk '/^some/ { sub("avg10=", "", $2); print $2 }' /proc/pressure/cpu 2>/dev/null || echo 0; }
-settle() { # label: wait for a quiet machine (see SETTLE_MAX), and note the wait
-    local i
-    for ((i = 0; i < SETTLE_MAX; i++)); do
-        awk -v p="$(cpu_pressure)" 'BEGIN { exit !(p < 5) }' && break
-        sleep 1
-    done
-    echo "before $1: waited ${i} s to settle; cpu pressure avg10 $(cpu_pressure) %, load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$LOADS"
-}
 sleep 2
+# The pids are words: split on purpose.
+# shellcheck disable=SC2046
 python3 - "$MEM_OUT" "$(has berth && mem pids $(daemon_pids berth))" "$(has docker && mem pids $(daemon_pids docker))" <<'EOF'
 import json, sys
 d = {}
@@ -529,6 +509,7 @@ done
 
 # --- the daemons at the end ------------------------------------------------------------
 sleep 2
+# shellcheck disable=SC2046
 python3 - "$MEM_OUT" "$(mem pids $(daemon_pids berth))" "$(mem pids $(daemon_pids docker))" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))

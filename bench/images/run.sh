@@ -151,17 +151,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib/bridge.sh"
 
 
 
-procs_under() { # dir -> pids (not this shell's) whose command line names it
-    local p
-    for p in /proc/[0-9]*; do
-        p=${p#/proc/}
-        [ "$p" = $$ ] && continue
-        [ "$p" = "${BASHPID:-}" ] && continue
-        grep -qF -- "$1" "/proc/$p/cmdline" 2>/dev/null && echo "$p"
-    done
-    return 0
-}
-
 # --- berth daemons ----------------------------------------------------------------
 # start_berth NAME: a `berth daemon` on a fresh data root and exec root under
 # $TMP/berth-NAME, socket $TMP/NAME.sock; sets BERTH_PID, BERTH_DIR and BC.

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Sourced by bench/engine/run.sh and bench/images/run.sh: waiting on and
-# cleaning up after the processes and mounts a benchmark starts.
+# Sourced by the benchmarks' run.sh: waiting on and cleaning up after the
+# processes and mounts a benchmark starts.
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 wait_gone() { # pid seconds -> 0 once the pid is gone
     local i
@@ -25,4 +25,19 @@ unmount_under() { # dir: unmount everything at or below it, deepest first
     # Mount points are field 5 of mountinfo; our paths hold no spaces.
     awk -v d="$1" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo |
         sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+procs_under() { # dir -> pids whose command line names it or whose root is below it
+    local p root
+    for p in /proc/[0-9]*; do
+        p=${p#/proc/}
+        [ "$p" = $$ ] && continue
+        [ "$p" = "${BASHPID:-}" ] && continue
+        if grep -qF -- "$1" "/proc/$p/cmdline" 2>/dev/null; then
+            echo "$p"
+            continue
+        fi
+        root=$(readlink "/proc/$p/root" 2>/dev/null || true)
+        case "$root" in "$1"/*) echo "$p" ;; esac
+    done
+    return 0
 }

@@ -168,6 +168,12 @@ info() { printf -- '- %s\n' "$*" >>"$INFO"; }
 
 # shellcheck source=../lib/proc.sh
 source "$SCRIPT_DIR/../lib/proc.sh"
+# shellcheck source=../lib/daemons.sh
+source "$SCRIPT_DIR/../lib/daemons.sh"
+# shellcheck source=../lib/settle.sh
+source "$SCRIPT_DIR/../lib/settle.sh"
+# shellcheck source=../lib/netns.sh
+source "$SCRIPT_DIR/../lib/netns.sh"
 
 # What the host looks like now: compared before the summary.
 host_state() {
@@ -190,7 +196,7 @@ SUB=$(($$ % 250 + 1))
 HOLDERS=()      # pids of the `unshare -n sleep infinity` namespace holders
 NS_INODES=()    # their namespaces' inodes (net:[...])
 IPERF_PIDS=()   # iperf3 servers started on the scratch hosts
-NS_BERTH= NS_DOCKER= NS_VA= NS_VB= NS_BR=
+NS_BERTH="" NS_DOCKER="" NS_VA="" NS_VB="" NS_BR=""
 declare -a BC=() DC=() # the CLIs: berth and docker against their daemons
 export BERTH_NO_AUTOSTART=1
 unset BERTH_HOST DOCKER_HOST
@@ -198,53 +204,6 @@ mkdir -p "$TMP/docker-cli"
 echo '{}' >"$TMP/docker-cli/config.json"
 export DOCKER_CONFIG=$TMP/docker-cli
 
-procs_under() { # dir -> pids whose command line names it or whose root is below it
-    local p root
-    for p in /proc/[0-9]*; do
-        p=${p#/proc/}
-        [ "$p" = $$ ] && continue
-        [ "$p" = "${BASHPID:-}" ] && continue
-        if grep -qF -- "$1" "/proc/$p/cmdline" 2>/dev/null; then
-            echo "$p"
-            continue
-        fi
-        root=$(readlink "/proc/$p/root" 2>/dev/null || true)
-        case "$root" in "$1"/*) echo "$p" ;; esac
-    done
-    return 0
-}
-
-procs_in_our_netns() { # pids (not the holders) in one of our scratch namespaces
-    local p ns i h
-    [ "${#NS_INODES[@]}" -gt 0 ] || return 0
-    for p in /proc/[0-9]*; do
-        p=${p#/proc/}
-        ns=$(readlink "/proc/$p/ns/net" 2>/dev/null) || continue
-        for i in "${NS_INODES[@]}"; do
-            [ "$ns" = "$i" ] || continue
-            for h in "${HOLDERS[@]}"; do [ "$p" = "$h" ] && continue 3; done
-            echo "$p"
-        done
-    done
-    return 0
-}
-
-new_netns() { # VAR: a scratch network namespace (loopback up); VAR=/proc/<holder>/ns/net
-    local pid self i
-    unshare -n sleep infinity </dev/null >/dev/null 2>&1 &
-    pid=$!
-    HOLDERS+=("$pid")
-    self=$(readlink /proc/$$/ns/net)
-    for ((i = 0; i < 100; i++)); do
-        [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" != "$self" ] && break
-        sleep 0.02
-    done
-    [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" != "$self" ] || die "unshare -n did not make a namespace"
-    NS_INODES+=("$(readlink "/proc/$pid/ns/net")")
-    nsenter --net="/proc/$pid/ns/net" ip link set lo up
-    printf -v "$1" %s "/proc/$pid/ns/net"
-}
-inns() { local ns=$1; shift; nsenter --net="$ns" "$@"; }
 
 wait_listen() { # nspath port: until a TCP socket listens on port in that namespace (15 s)
     local i
@@ -261,32 +220,6 @@ rm_all() { # cli...: remove every container of that engine, quietly
     [ -n "$ids" ] || return 0
     # shellcheck disable=SC2086
     timeout 120 "$@" rm -f $ids >/dev/null 2>&1 || true
-}
-
-stop_berth() {
-    alive "$BERTH_PID" || { BERTH_PID=; return 0; }
-    kill -TERM "$BERTH_PID" 2>/dev/null || true
-    wait_gone "$BERTH_PID" 10 || { log "berth daemon $BERTH_PID ignored SIGTERM for 10 s: SIGKILL"; kill -KILL "$BERTH_PID" 2>/dev/null || true; wait_gone "$BERTH_PID" 5 || true; }
-    BERTH_PID=
-}
-
-stop_dockerd() {
-    [ -n "$DOCKERD_PID" ] || return 0
-    local pgid pid
-    pgid=$(ps -o pgid= -p "$DOCKERD_PID" 2>/dev/null | tr -d ' ' || true)
-    if alive "$DOCKERD_PID"; then
-        kill -TERM "$DOCKERD_PID" 2>/dev/null || true
-        wait_gone "$DOCKERD_PID" 20 || log "dockerd ignored SIGTERM for 20 s: killing its process group"
-    fi
-    # setsid made dockerd a group leader: whatever is left in its group.
-    [ -n "$pgid" ] && [ "$pgid" != "$(ps -o pgid= -p $$ | tr -d ' ')" ] && kill -KILL -- "-$pgid" 2>/dev/null || true
-    if alive "$CONTAINERD_PID"; then
-        kill -TERM "$CONTAINERD_PID" 2>/dev/null || true
-        wait_gone "$CONTAINERD_PID" 10 || kill -KILL "$CONTAINERD_PID" 2>/dev/null || true
-    fi
-    for pid in $(procs_under "$DOCKER_DIR"); do kill -KILL "$pid" 2>/dev/null || true; done
-    DOCKERD_PID=
-    CONTAINERD_PID=
 }
 
 teardown() { # everything this script started; idempotent
@@ -333,15 +266,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-cpu_pressure() { awk '/^some/ { sub("avg10=", "", $2); print $2 }' /proc/pressure/cpu 2>/dev/null || echo 0; }
-settle() { # label: wait for a quiet machine (SETTLE_MAX), and note the wait
-    local i
-    for ((i = 0; i < SETTLE_MAX; i++)); do
-        awk -v p="$(cpu_pressure)" 'BEGIN { exit !(p < 5) }' && break
-        sleep 1
-    done
-    echo "before $1: waited ${i} s to settle; cpu pressure avg10 $(cpu_pressure) %, load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$LOADS"
-}
 
 # --- the image -----------------------------------------------------------------
 log "making the busybox rootfs"

@@ -186,22 +186,6 @@ bc() { timeout 120 "${CLI[@]}" "$@"; } # a CLI call; a hang is a failure (124), 
 # if this run made it.
 PARENTS_BEFORE=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -name berth -type d 2>/dev/null | sort)
 
-procs_under() { # dir -> pids whose command line names it or whose root is below it
-    local p root
-    for p in /proc/[0-9]*; do
-        p=${p#/proc/}
-        [ "$p" = $$ ] && continue
-        [ "$p" = "${BASHPID:-}" ] && continue
-        if grep -qF -- "$1" "/proc/$p/cmdline" 2>/dev/null; then
-            echo "$p"
-            continue
-        fi
-        root=$(readlink "/proc/$p/root" 2>/dev/null || true)
-        case "$root" in "$1"/*) echo "$p" ;; esac
-    done
-    return 0
-}
-
 # The nft table a daemon with this data root makes in its namespace
 # (crates/berth/src/daemon.rs, firewall_table: "berth-" + FNV-1a of the path).
 nft_table_of() {

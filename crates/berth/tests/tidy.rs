@@ -273,3 +273,57 @@ fn the_unsafe_detector_tells_code_from_words() {
     let word = ["un", "safe"].concat();
     assert!(!uses_unsafe(&format!("let s = \"{word}\";")));
 }
+
+/// The repository's shell scripts (README's commands, CI's entry, the
+/// benchmarks and their shared bench/lib): each one parses, and shellcheck
+/// finds no warning in it, following what it sources. Benchmarks are not run
+/// by CI, so this is what keeps a refactor of bench/lib honest.
+#[test]
+fn shell_scripts_parse_and_pass_shellcheck() {
+    let Some(shellcheck) = berth_testkit::require_tool("shellcheck") else {
+        return;
+    };
+    let root = workspace_root();
+    let listed = Command::new("git")
+        .args(["ls-files", "--cached", "--others", "--exclude-standard"])
+        .args(["scripts", ".ci", "bench"])
+        .current_dir(&root)
+        .output()
+        .expect("git ls-files");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for rel in String::from_utf8_lossy(&listed.stdout).lines() {
+        let path = root.join(rel);
+        let head = std::fs::read(&path).unwrap_or_default();
+        let is_shell = rel.ends_with(".sh")
+            || head.starts_with(b"#!/usr/bin/env bash")
+            || head.starts_with(b"#!/bin/bash")
+            || head.starts_with(b"#!/bin/sh");
+        if !is_shell {
+            continue;
+        }
+        checked += 1;
+        let dir = path.parent().unwrap();
+        let name = path.file_name().unwrap();
+        let parse = Command::new("bash").arg("-n").arg(&path).output().unwrap();
+        if !parse.status.success() {
+            failures.push(format!("{rel}: {}", String::from_utf8_lossy(&parse.stderr)));
+        }
+        // From the script's directory, so `source "$SCRIPT_DIR/../lib/x.sh"`
+        // directives (shellcheck source=../lib/x.sh) resolve.
+        let check = Command::new(&shellcheck)
+            .args(["-S", "warning", "-x"])
+            .arg(name)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        if !check.status.success() {
+            failures.push(format!(
+                "{rel}:\n{}",
+                String::from_utf8_lossy(&check.stdout)
+            ));
+        }
+    }
+    assert!(checked >= 10, "only {checked} shell scripts found");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
