@@ -991,7 +991,7 @@ impl<'a, B: Backend> Builder<'a, B> {
     }
 
     /// Downloads `url` for ADD into `dir`; returns the file's name there.
-    fn download(
+    async fn download(
         &self,
         st: &StageState,
         ins: &Instruction,
@@ -1001,12 +1001,14 @@ impl<'a, B: Backend> Builder<'a, B> {
     ) -> Result<String> {
         let name = crate::fetch::file_name(url);
         st.out.text(format!("Downloading {url}\n"));
-        let got = crate::fetch::fetch(
-            url,
-            &dir.join(&name),
-            crate::context::ContextLimit::default().0,
-        )
-        .map_err(|e| Error::Step(format!("ADD failed: {e}")))?;
+        // The download blocks (ureq): on a blocking thread, so that a slow
+        // server does not hold one of the engine's async workers.
+        let (from, dest) = (url.to_string(), dir.join(&name));
+        let limit = crate::context::ContextLimit::default().0;
+        let got = tokio::task::spawn_blocking(move || crate::fetch::fetch(&from, &dest, limit))
+            .await
+            .map_err(|e| Error::Step(format!("ADD failed: the download's thread: {e}")))?
+            .map_err(|e| Error::Step(format!("ADD failed: {e}")))?;
         if let Some(want) = &c.checksum {
             let want = self.expand_in(st, ins, want)?;
             let want = if want.contains(':') {
@@ -1088,7 +1090,7 @@ impl<'a, B: Backend> Builder<'a, B> {
                 own_dir = tempdir_for_heredocs()?;
                 let mut names = Vec::new();
                 for url in &patterns {
-                    names.push(self.download(st, ins, c, url, own_dir.path())?);
+                    names.push(self.download(st, ins, c, url, own_dir.path()).await?);
                 }
                 from_urls = true;
                 (own_dir.path().to_path_buf(), names)
