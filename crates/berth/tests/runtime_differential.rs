@@ -96,3 +96,21 @@ fn non_root_user_with_ambient_caps_matches() {
         c["root"]["readonly"] = json!(false);
     });
 }
+
+#[test]
+fn missing_cwd_and_relative_masked_paths_match() {
+    if !require_root() {
+        return;
+    }
+    compare(&|c| {
+        c["process"]["cwd"] = json!("/made/here");
+        c["linux"]["maskedPaths"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("proc/cpuinfo"));
+        c["linux"]["readonlyPaths"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("etc"));
+    });
+}

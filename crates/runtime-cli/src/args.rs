@@ -200,6 +200,10 @@ pub struct Exec {
     /// Exec even into a paused container.
     #[arg(long)]
     pub ignore_paused: bool,
+    /// Run in a sub-cgroup of the container's, "path" or
+    /// "controller[,controller]:path" (may be repeated).
+    #[arg(long)]
+    pub cgroup: Vec<String>,
     /// Accepted for compatibility.
     #[arg(long, hide = true)]
     pub process_label: Option<String>,
@@ -219,15 +223,8 @@ impl Exec {
         let mut p: Process = match &self.process {
             Some(path) => {
                 let data = super::read_json_arg(path)?;
-                let de = &mut serde_json::Deserializer::from_slice(&data);
-                serde_path_to_error::deserialize(de).map_err(|e| {
-                    anyhow::anyhow!(
-                        "process file {}: {}: {}",
-                        path.display(),
-                        e.path(),
-                        e.inner()
-                    )
-                })?
+                berth_runtime::spec::parse_process(&data)
+                    .map_err(|e| anyhow::anyhow!("process file {}: {e}", path.display()))?
             }
             None => {
                 if self.command.is_empty() {

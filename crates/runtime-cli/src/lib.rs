@@ -53,6 +53,8 @@ pub fn main(argv: Vec<OsString>) -> i32 {
         eprintln!("berth-runtime: {e}");
         return 1;
     }
+    // Claimed at once, so the inherited descriptor is close-on-exec.
+    let _ = berth_runtime::cloned_exe::caller_mount_ns();
     let logger = log::Logger::open(cli.log.as_deref(), cli.log_format);
     let fail_code = if matches!(cli.command, Command::Exec(_)) {
         255
@@ -144,6 +146,7 @@ fn exec(rt: &Runtime, c: &args::Exec) -> anyhow::Result<i32> {
         detach: c.detach,
         preserve_fds: c.preserve_fds,
         ignore_paused: c.ignore_paused,
+        cgroups: c.cgroup.clone(),
     };
     let (pid, console) = rt.exec(&c.id, &process, &opts)?;
     if c.detach {

@@ -9,11 +9,13 @@
 //! memfd copy. Either way /proc/<pid>/exe leads to nothing writable.
 
 use std::ffi::CString;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
+use nix::fcntl::OFlag;
 use nix::mount::{MsFlags, mount};
+use nix::sys::stat::Mode;
 
 use crate::error::{Context, Error, Result};
 
@@ -40,7 +42,16 @@ pub fn reexec_protected() -> Result<()> {
     if is_protected() {
         return Ok(());
     }
-    let (args, env) = argv_envp();
+    let (args, mut env) = argv_envp();
+    // The caller's mount namespace, for a container that has none of its
+    // own (it shares the caller's, as under runc), passed across execve.
+    let caller_ns = nix::fcntl::open("/proc/self/ns/mnt", OFlag::O_RDONLY, Mode::empty()).ok();
+    if let Some(fd) = &caller_ns
+        && let Ok(var) = CString::new(format!("{CALLER_MNTNS_ENV}={}", fd.as_raw_fd()))
+    {
+        env.retain(|e| !e.as_bytes().starts_with(CALLER_MNTNS_ENV.as_bytes()));
+        env.push(var);
+    }
     if let Some(exe) = read_only_self()
         && let Ok(path) = CString::new(exe.as_os_str().as_bytes())
     {
@@ -50,6 +61,24 @@ pub fn reexec_protected() -> Result<()> {
     let memfd = make_copy()?;
     let err = nix::unistd::fexecve(&memfd, &args, &env).unwrap_err();
     Err(Error::io("re-executing from a sealed copy", err))
+}
+
+/// The environment variable naming the inherited descriptor of the
+/// caller's mount namespace (hooks.rs keeps it from hooks).
+pub const CALLER_MNTNS_ENV: &str = "_BERTH_RUNTIME_CALLER_MNTNS";
+
+/// The caller's mount namespace when this process re-executed itself into
+/// a private one ([`reexec_protected`]); None when it did not.
+pub fn caller_mount_ns() -> Option<&'static OwnedFd> {
+    static NS: std::sync::OnceLock<Option<OwnedFd>> = std::sync::OnceLock::new();
+    NS.get_or_init(|| {
+        let fd = std::env::var(CALLER_MNTNS_ENV).ok()?.parse().ok()?;
+        let fd = berth_sys::take_inherited_fd(fd)?;
+        // Only a mount namespace (nsfs) is taken.
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+        link.to_string_lossy().starts_with("mnt:[").then_some(fd)
+    })
+    .as_ref()
 }
 
 /// In a private mount namespace, binds our own binary read-only over itself;

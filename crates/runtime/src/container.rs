@@ -51,6 +51,9 @@ pub struct ExecOptions {
     pub detach: bool,
     pub preserve_fds: u32,
     pub ignore_paused: bool,
+    /// `--cgroup`, runc 1.1's: "path" (every controller) or
+    /// "ctrl[,ctrl]:path", sub-cgroups of the container's that must exist.
+    pub cgroups: Vec<String>,
 }
 
 /// A container made by this process, whose init is our child.
@@ -190,7 +193,17 @@ impl Runtime {
         let mut join_user = None;
         let mut join_mount = None;
         let mut new_userns = false;
+        // The time namespace: clone(2) has no room for CLONE_NEWTIME (its
+        // bit is the exit signal's), and a time namespace is entered by the
+        // children of the process that unshares or joins it. So this process
+        // makes it (or joins it) for its next child, the init, and goes back
+        // to its own time namespace right after the clone.
+        let mut time_ns = None;
         for ns in linux.namespaces().iter().flatten() {
+            if ns.typ() == LinuxNamespaceType::Time {
+                time_ns = Some(ns.path().clone());
+                continue;
+            }
             let flag = CloneFlags::from_bits_truncate(ns.typ() as libc::c_int);
             match ns.path() {
                 None => {
@@ -231,10 +244,48 @@ impl Runtime {
         }
 
         let (parent_ch, child_ch) = Channel::pair()?;
-        let pid = sys::clone_checked(flags.bits()).ctx(|| "clone")?;
+        // No mount namespace at all: the container shares the caller's, as
+        // under runc, not the private one this process re-executed in
+        // (cloned_exe.rs). Entered for the clone only.
+        let caller_mount = if linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .any(|n| n.typ() == LinuxNamespaceType::Mount)
+        {
+            None
+        } else {
+            crate::cloned_exe::caller_mount_ns()
+                .map(CallerMount::enter)
+                .transpose()?
+        };
+        let time = match time_ns
+            .map(|path| TimeNamespace::enter(path.as_deref(), &linux))
+            .transpose()
+        {
+            Ok(t) => t,
+            Err(e) => {
+                if let Some(m) = caller_mount {
+                    m.leave()?;
+                }
+                return Err(e);
+            }
+        };
+        let pid = sys::clone_checked(flags.bits()).ctx(|| "clone");
+        // Only this process goes back: the child stays in the new one.
+        if matches!(pid, Err(_) | Ok(1..)) {
+            if let Some(t) = time {
+                t.leave()?;
+            }
+            if let Some(m) = caller_mount {
+                m.leave()?;
+            }
+        }
+        let pid = pid?;
         if pid == 0 {
             drop(parent_ch);
             init::run(InitArgs {
+                id,
                 bundle,
                 cgroup: &cgroup,
                 channel: &child_ch,
@@ -266,9 +317,18 @@ impl Runtime {
                 master = fd;
                 continue;
             }
+            if bytes == b"seccomp" {
+                let (Some(fd), Some(l)) = (fd, filter.as_ref().and_then(|f| f.listener.as_ref()))
+                else {
+                    bail!("the container's init sent no seccomp descriptor");
+                };
+                seccomp::send_to_agent(l, &fd, pid, &hook_state(id, bundle, pid, "creating"))?;
+                parent_ch.send(&Msg::Go)?;
+                continue;
+            }
             match parse(&bytes)? {
                 Some(Msg::Hooks) => {
-                    let state = hook_state(bundle, pid, "created");
+                    let state = hook_state(id, bundle, pid, "created");
                     let h = spec.hooks().as_ref();
                     hooks::run("prestart", h.and_then(|h| h.prestart().as_ref()), &state)?;
                     hooks::run(
@@ -586,15 +646,20 @@ impl Runtime {
             nix::sched::setns(fd, CloneFlags::CLONE_NEWPID).ctx(|| "joining the pid namespace")?;
         }
         let in_userns = joins.iter().any(|(t, _)| *t == LinuxNamespaceType::User);
+        crate::attrs::check_process(process)?;
+        let affinity = crate::attrs::ExecAffinity::of(process)?;
+        let cgroup = exec_cgroup(&record.cgroup, &opts.cgroups)?;
         let (parent_ch, child_ch) = Channel::pair()?;
         let pid = sys::clone_checked(0).ctx(|| "fork")?;
         if pid == 0 {
             drop(parent_ch);
             let r = exec_child(
                 &child_ch,
-                &record.cgroup,
+                &cgroup,
                 &joins,
                 process,
+                &linux,
+                &affinity,
                 filter.as_ref(),
                 in_userns,
                 &console,
@@ -620,6 +685,18 @@ impl Runtime {
                 master = fd;
                 continue;
             }
+            if bytes == b"seccomp" {
+                let (Some(fd), Some(l)) = (fd, filter.as_ref().and_then(|f| f.listener.as_ref()))
+                else {
+                    return Err(fail(Error::Other(
+                        "the exec'd process sent no seccomp descriptor".into(),
+                    )));
+                };
+                seccomp::send_to_agent(l, &fd, pid, &hook_state_record(&record, "running"))
+                    .map_err(fail)?;
+                parent_ch.send(&Msg::Go).map_err(fail)?;
+                continue;
+            }
             match parse(&bytes).map_err(fail)? {
                 // End of file: the close-on-exec channel closed in execve.
                 None => break,
@@ -640,6 +717,8 @@ fn exec_child(
     cgroup: &CgroupPaths,
     joins: &[(LinuxNamespaceType, OwnedFd)],
     process: &Process,
+    linux: &oci_spec::runtime::Linux,
+    affinity: &crate::attrs::ExecAffinity,
     filter: Option<&seccomp::Filter>,
     in_userns: bool,
     console: &ConsoleTarget,
@@ -653,8 +732,11 @@ fn exec_child(
         Some(Msg::Go) => {}
         _ => bail!("runtime went away"),
     }
+    // As runc: execCPUAffinity.initial before the cgroup, final after.
+    affinity.apply_initial()?;
     // Before any setns: still in the host's user namespace.
     cgroup.join_self()?;
+    affinity.apply_final()?;
     // User first (it grants the rights to join the rest), mount last.
     let order = [
         LinuxNamespaceType::User,
@@ -686,12 +768,172 @@ fn exec_child(
     } else {
         None
     };
-    let program =
-        init::prepare_process(process, filter, in_userns, pty.as_ref().map(|p| &p.slave))?;
+    let program = init::prepare_process(
+        process,
+        Some(linux),
+        filter,
+        ch,
+        in_userns,
+        pty.as_ref().map(|p| &p.slave),
+    )?;
     drop(pty);
     init::finish_fds(preserve_fds)?;
     nix::sys::prctl::set_pdeathsig(None).ctx(|| "PR_SET_PDEATHSIG")?;
     Err(crate::process::exec(&program))
+}
+
+/// The cgroup an exec'd process joins: the container's, or sub-cgroups of
+/// it named by `exec --cgroup` (runc 1.1's forms: "path" for every
+/// controller, "ctrl[,ctrl]:path" for some). Each must exist.
+fn exec_cgroup(base: &CgroupPaths, specs: &[String]) -> Result<CgroupPaths> {
+    let mut out = base.clone();
+    let bad = |s: &String, why: &str| Error::Config(format!("--cgroup {s:?}: {why}"));
+    for s in specs {
+        let (controllers, sub) = match s.split_once(':') {
+            Some((c, p)) => (Some(c), p),
+            None => (None, s.as_str()),
+        };
+        let sub = Path::new(sub);
+        if sub.as_os_str().is_empty() {
+            return Err(bad(s, "no path"));
+        }
+        let mut rel = PathBuf::new();
+        for c in sub.components() {
+            match c {
+                std::path::Component::Normal(n) => rel.push(n),
+                std::path::Component::RootDir | std::path::Component::CurDir => {}
+                _ => return Err(bad(s, "the path must stay inside the container's cgroup")),
+            }
+        }
+        let join = |dir: &Path| -> Result<PathBuf> {
+            let d = dir.join(&rel);
+            if !d.is_dir() {
+                return Err(bad(s, &format!("{} does not exist", d.display())));
+            }
+            Ok(d)
+        };
+        match controllers {
+            None => {
+                for (key, dir) in out.v1.iter_mut() {
+                    *dir = join(&base.v1[key])?;
+                }
+                if let Some(u) = &base.unified {
+                    out.unified = Some(join(u)?);
+                }
+            }
+            Some(list) => {
+                for ctrl in list.split(',').filter(|c| !c.is_empty()) {
+                    if base.v2_only {
+                        let u = base.unified.as_ref().ok_or_else(|| bad(s, "no cgroup"))?;
+                        out.unified = Some(join(u)?);
+                        continue;
+                    }
+                    let key = base
+                        .v1
+                        .keys()
+                        .find(|k| {
+                            k.split(',')
+                                .any(|c| c == ctrl || c.strip_prefix("name=") == Some(ctrl))
+                        })
+                        .cloned()
+                        .ok_or_else(|| bad(s, &format!("no cgroup controller {ctrl:?}")))?;
+                    out.v1.insert(key.clone(), join(&base.v1[&key])?);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// This process's own mount namespace and working directory, to go back
+/// to once the init, which starts in the caller's, is cloned.
+struct CallerMount {
+    own: OwnedFd,
+    cwd: OwnedFd,
+}
+
+impl CallerMount {
+    fn enter(caller: &OwnedFd) -> Result<CallerMount> {
+        let open = |p: &str, flags: OFlag| {
+            nix::fcntl::open(p, flags | OFlag::O_CLOEXEC, Mode::empty())
+                .ctx(|| format!("opening {p}"))
+        };
+        let m = CallerMount {
+            own: open("/proc/self/ns/mnt", OFlag::O_RDONLY)?,
+            cwd: open(".", OFlag::O_PATH | OFlag::O_DIRECTORY)?,
+        };
+        nix::sched::setns(caller, CloneFlags::CLONE_NEWNS)
+            .ctx(|| "joining the caller's mount namespace")?;
+        Ok(m)
+    }
+
+    fn leave(self) -> Result<()> {
+        nix::sched::setns(&self.own, CloneFlags::CLONE_NEWNS)
+            .ctx(|| "going back to the runtime's mount namespace")?;
+        nix::unistd::fchdir(&self.cwd).ctx(|| "going back to the working directory")
+    }
+}
+
+/// This process's own time namespace, to go back to once the init, which
+/// starts in a new or joined one, is cloned.
+struct TimeNamespace {
+    own: OwnedFd,
+}
+
+impl TimeNamespace {
+    /// A new time namespace for this process's next children, with
+    /// linux.timeOffsets written before any process is in it; or the one
+    /// at `path`.
+    fn enter(path: Option<&Path>, linux: &oci_spec::runtime::Linux) -> Result<TimeNamespace> {
+        let own = nix::fcntl::open(
+            "/proc/self/ns/time",
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .ctx(|| "opening /proc/self/ns/time")?;
+        let t = TimeNamespace { own };
+        match path {
+            Some(path) => {
+                let fd = nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+                    .ctx(|| format!("opening time namespace {}", path.display()))?;
+                sys::setns_time(&fd).map_err(|e| {
+                    Error::io(format!("joining time namespace {}", path.display()), e)
+                })?;
+            }
+            None => {
+                sys::unshare_time_for_children()
+                    .map_err(|e| Error::io("creating the time namespace", e))?;
+                let mut text = String::new();
+                let mut offsets: Vec<_> = linux.time_offsets().iter().flatten().collect();
+                offsets.sort_by(|a, b| a.0.cmp(b.0));
+                for (clock, o) in offsets {
+                    text.push_str(&format!(
+                        "{clock} {} {}\n",
+                        o.secs().unwrap_or(0),
+                        o.nanosecs().unwrap_or(0)
+                    ));
+                }
+                if !text.is_empty()
+                    && let Err(e) = fs::write("/proc/self/timens_offsets", &text)
+                {
+                    let _ = t.leave();
+                    return Err(Error::io(
+                        format!(
+                            "linux.timeOffsets: writing {:?} to /proc/self/timens_offsets",
+                            text.trim_end()
+                        ),
+                        e,
+                    ));
+                }
+            }
+        }
+        Ok(t)
+    }
+
+    fn leave(self) -> Result<()> {
+        sys::setns_time(&self.own)
+            .map_err(|e| Error::io("going back to the runtime's time namespace", e))
+    }
 }
 
 fn parse(bytes: &[u8]) -> Result<Option<Msg>> {
@@ -792,10 +1034,10 @@ fn kill_and_wait(record: &Record) -> Result<()> {
 }
 
 /// The state JSON hooks read on stdin.
-pub fn hook_state(bundle: &Bundle, pid: i32, status: &str) -> Vec<u8> {
+pub fn hook_state(id: &str, bundle: &Bundle, pid: i32, status: &str) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
         "ociVersion": bundle.spec.version(),
-        "id": bundle.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        "id": id,
         "status": status,
         "pid": pid,
         "bundle": bundle.path,

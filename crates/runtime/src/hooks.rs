@@ -25,6 +25,7 @@ fn run_one(h: &Hook, state_json: &[u8]) -> std::result::Result<(), String> {
         cmd.arg0(arg0);
     }
     cmd.args(args.iter().skip(1));
+    cmd.env_remove(crate::cloned_exe::CALLER_MNTNS_ENV);
     // As runc (Go's exec.Cmd with a nil Env): a hook without an env gets
     // the runtime's own; one with an env gets exactly that.
     if let Some(env) = h.env() {

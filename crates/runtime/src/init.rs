@@ -6,14 +6,14 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use nix::sched::CloneFlags;
-use oci_spec::runtime::{LinuxNamespaceType, Process};
+use oci_spec::runtime::{Linux, LinuxNamespaceType, Process};
 
 use crate::cgroups::CgroupPaths;
 use crate::error::{Context, Error, Result};
 use crate::process::{self, Program};
 use crate::spec::Bundle;
 use crate::sync::{Channel, Msg};
-use crate::{console, hooks, rootfs, seccomp};
+use crate::{attrs, console, hooks, rootfs, seccomp};
 use berth_sys as sys;
 
 /// Where the master side of a terminal goes.
@@ -26,6 +26,7 @@ pub enum ConsoleTarget {
 }
 
 pub struct InitArgs<'a> {
+    pub id: &'a str,
     pub bundle: &'a Bundle,
     pub cgroup: &'a CgroupPaths,
     pub channel: &'a Channel,
@@ -42,7 +43,7 @@ pub struct InitArgs<'a> {
 
 /// Runs in the cloned child; never returns.
 pub fn run(args: InitArgs) -> ! {
-    let program = match setup(&args) {
+    let (program, host_proc) = match setup(&args) {
         Ok(p) => p,
         Err(e) => {
             let _ = args.channel.send(&Msg::Failed(e.to_string()));
@@ -50,15 +51,31 @@ pub fn run(args: InitArgs) -> ! {
         }
     };
     // Block until `start` opens the other end, then tell it we go on.
-    let fifo = format!("/proc/self/fd/{}", args.exec_fifo.as_raw_fd());
-    match std::fs::OpenOptions::new().write(true).open(&fifo) {
+    // Reopened through /proc: the container's, or, chrooted without a
+    // mount namespace (no /proc inside), the host's, opened before.
+    let fifo = format!("self/fd/{}", args.exec_fifo.as_raw_fd());
+    let opened = match &host_proc {
+        Some(proc_dir) => nix::fcntl::openat(
+            proc_dir,
+            fifo.as_str(),
+            nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map(std::fs::File::from)
+        .map_err(std::io::Error::from),
+        None => std::fs::OpenOptions::new()
+            .write(true)
+            .open(format!("/proc/{fifo}")),
+    };
+    drop(host_proc);
+    match opened {
         Ok(mut f) => {
             use std::io::Write;
             let _ = f.write_all(b"0");
         }
         Err(e) => die(&format!("opening the exec fifo: {e}"), 1),
     }
-    if let Err(e) = start_hooks(args.bundle) {
+    if let Err(e) = start_hooks(args.id, args.bundle) {
         die(&e.to_string(), 1);
     }
     let err = process::exec(&program);
@@ -95,7 +112,7 @@ fn namespaces(bundle: &Bundle) -> Vec<(LinuxNamespaceType, bool)> {
         .collect()
 }
 
-fn setup(a: &InitArgs) -> Result<Program> {
+fn setup(a: &InitArgs) -> Result<(Program, Option<OwnedFd>)> {
     // Nothing in the container may read our memory or /proc/self/exe (the
     // runtime binary) while we are still the runtime (CVE-2019-5736).
     nix::sys::prctl::set_dumpable(false).ctx(|| "PR_SET_DUMPABLE")?;
@@ -149,7 +166,8 @@ fn setup(a: &InitArgs) -> Result<Program> {
     }
     a.channel.send(&Msg::Hooks)?;
     wait_go(a.channel)?;
-    let state = crate::container::hook_state(a.bundle, nix::unistd::getpid().as_raw(), "created");
+    let state =
+        crate::container::hook_state(a.id, a.bundle, nix::unistd::getpid().as_raw(), "created");
     hooks::run(
         "createContainer",
         spec.hooks()
@@ -157,11 +175,26 @@ fn setup(a: &InitArgs) -> Result<Program> {
             .and_then(|h| h.create_container().as_ref()),
         &state,
     )?;
+    let mut host_proc = None;
     if has_mount_ns {
         rootfs::pivot(&a.bundle.rootfs, a.no_pivot)?;
     } else if a.join_mount.is_none() {
+        // No mount namespace (and so no mounts: spec.rs): the root is
+        // entered by chroot, and a missing process.cwd is made as runc
+        // makes it.
+        host_proc = Some(
+            nix::fcntl::open(
+                "/proc",
+                nix::fcntl::OFlag::O_PATH
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ctx(|| "opening /proc")?,
+        );
         nix::unistd::chroot(&a.bundle.rootfs).ctx(|| "chroot")?;
         nix::unistd::chdir("/").ctx(|| "chdir /")?;
+        rootfs::make_cwd_in_root(spec)?;
     }
     let process = spec
         .process()
@@ -189,14 +222,16 @@ fn setup(a: &InitArgs) -> Result<Program> {
     send_console(a, pty.as_ref())?;
     let program = prepare_process(
         &process,
+        spec.linux().as_ref(),
         a.seccomp,
+        a.channel,
         a.new_userns || a.join_user.is_some(),
         pty.as_ref().map(|p| &p.slave),
     )?;
     finish_fds(a.preserve_fds)?;
     nix::sys::prctl::set_pdeathsig(None).ctx(|| "PR_SET_PDEATHSIG")?;
     a.channel.send(&Msg::Ready)?;
-    Ok(program)
+    Ok((program, host_proc))
 }
 
 fn send_console(a: &InitArgs, pty: Option<&console::Pty>) -> Result<()> {
@@ -212,9 +247,12 @@ fn send_console(a: &InitArgs, pty: Option<&console::Pty>) -> Result<()> {
 
 /// The process-level setup shared by create and exec. On return the process
 /// has its final identity and filters; only execve remains.
+#[allow(clippy::too_many_arguments)]
 pub fn prepare_process(
     process: &Process,
+    linux: Option<&Linux>,
     filter: Option<&seccomp::Filter>,
+    channel: &Channel,
     in_userns: bool,
     tty: Option<&OwnedFd>,
 ) -> Result<Program> {
@@ -234,6 +272,15 @@ pub fn prepare_process(
     sys::reset_signals();
     process::set_oom_score_adj(process)?;
     process::set_rlimits(process)?;
+    // While still privileged (a real-time policy needs CAP_SYS_NICE), as runc.
+    let has_cpuset = linux
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.cpu().as_ref())
+        .is_some_and(|c| c.cpus().as_ref().is_some_and(|s| !s.is_empty()));
+    attrs::apply_process(process, has_cpuset)?;
+    if let Some(l) = linux {
+        attrs::apply_linux(l)?;
+    }
     let cwd = process.cwd();
     nix::unistd::chdir(cwd).ctx(|| format!("chdir to process.cwd {}", cwd.display()))?;
     // The working directory must be inside the container (CVE-2024-21626).
@@ -249,18 +296,27 @@ pub fn prepare_process(
     if let (Some(f), false) = (filter, nnp) {
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
         // before the capabilities go.
-        seccomp::load(f)?;
+        to_agent(channel, seccomp::load(f)?)?;
     }
     process::set_identity(process, !in_userns || setgroups_allowed())?;
     if nnp {
         process::set_no_new_privs()?;
         if let Some(f) = filter {
-            seccomp::load(f)?;
+            to_agent(channel, seccomp::load(f)?)?;
         }
     }
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     Ok(program)
+}
+
+/// Hands a seccomp notification descriptor to the runtime, which sends it
+/// to the agent at listenerPath, and waits until it has.
+fn to_agent(channel: &Channel, fd: Option<OwnedFd>) -> Result<()> {
+    let Some(fd) = fd else { return Ok(()) };
+    channel.send_raw(b"seccomp", Some(fd.as_raw_fd()))?;
+    drop(fd);
+    wait_go(channel)
 }
 
 fn setgroups_allowed() -> bool {
@@ -279,7 +335,7 @@ pub fn finish_fds(preserve: u32) -> Result<()> {
     Ok(())
 }
 
-fn start_hooks(bundle: &Bundle) -> Result<()> {
+fn start_hooks(id: &str, bundle: &Bundle) -> Result<()> {
     let hooks = bundle
         .spec
         .hooks()
@@ -288,7 +344,7 @@ fn start_hooks(bundle: &Bundle) -> Result<()> {
     if hooks.is_none() {
         return Ok(());
     }
-    let state = crate::container::hook_state(bundle, nix::unistd::getpid().as_raw(), "running");
+    let state = crate::container::hook_state(id, bundle, nix::unistd::getpid().as_raw(), "running");
     hooks::run("startContainer", hooks, &state)
 }
 

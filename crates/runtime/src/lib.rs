@@ -4,9 +4,10 @@
 //!
 //! Start reading at [`container::Runtime`]: each lifecycle operation is a method
 //! there. The container's own first process runs [`init`]; what it applies comes
-//! from [`rootfs`], [`process`], [`seccomp`] and [`cgroups`]. Raw system calls
+//! from [`rootfs`], [`process`], [`attrs`], [`seccomp`] and [`cgroups`]. Raw system calls
 //! live in berth-sys; resolving paths inside the rootfs is berth-safefs's job.
 
+pub mod attrs;
 pub mod cgroups;
 pub mod cloned_exe;
 pub mod console;

@@ -209,6 +209,17 @@ fn make_cwd(spec: &Spec, root: &OwnedFd) -> Result<()> {
         .map_err(|e| Error::Other(format!("creating process.cwd {}: {e}", cwd.display())))
 }
 
+/// [`make_cwd`] in the process's root (after a chroot).
+pub fn make_cwd_in_root(spec: &Spec) -> Result<()> {
+    let root = nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| "opening /")?;
+    make_cwd(spec, &root)
+}
+
 fn source_name(m: &Mount) -> String {
     m.source()
         .as_ref()
@@ -499,10 +510,12 @@ fn make_devices(ctx: &RootfsContext, root: &OwnedFd) -> Result<()> {
     result
 }
 
+/// A device of linux.devices, at its path in the container, under /dev or
+/// not (runc makes it wherever the spec says, inside the root).
 fn make_spec_device(ctx: &RootfsContext, root: &OwnedFd, d: &LinuxDevice) -> Result<()> {
-    if !d.path().starts_with("/dev/") {
+    if !d.path().is_absolute() || d.path().file_name().is_none() {
         return Err(Error::Config(format!(
-            "linux.devices {}: must be under /dev",
+            "linux.devices {}: must be an absolute path naming a file",
             d.path().display()
         )));
     }
@@ -554,7 +567,8 @@ fn make_node(
         Mode::empty(),
     )
     .ctx(|| format!("opening {}", parent_rel.display()))?;
-    let host = format!("/dev/{}", name.to_string_lossy());
+    // The host's node at the same path, as runc binds it.
+    let host = path.display().to_string();
     if ctx.in_userns {
         // mknod is refused in a user namespace: bind the host's node instead.
         let t = ensure_in_root(root, path, true)?;

@@ -23,6 +23,15 @@ use crate::error::{Error, Result};
 pub struct Filter {
     program: Vec<libc::sock_filter>,
     flags: libc::c_ulong,
+    /// Where the notification descriptor goes when the profile has
+    /// SCMP_ACT_NOTIFY (listenerPath), with listenerMetadata.
+    pub listener: Option<Listener>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Listener {
+    pub path: std::path::PathBuf,
+    pub metadata: String,
 }
 
 const INSN: usize = std::mem::size_of::<libc::sock_filter>();
@@ -30,14 +39,24 @@ const INSN: usize = std::mem::size_of::<libc::sock_filter>();
 /// Checks what parsing cannot: actions we cannot carry out, argument indexes.
 pub fn check(s: &LinuxSeccomp) -> Result<()> {
     let bad = |m: String| Err(Error::Config(format!("linux.seccomp: {m}")));
+    // runc's words for what it refuses: the runtime itself must go on
+    // writing after the filter is loaded.
     if s.default_action() == LinuxSeccompAction::ScmpActNotify {
-        return bad("defaultAction SCMP_ACT_NOTIFY is not supported".into());
+        return bad("SCMP_ACT_NOTIFY cannot be used as default action".into());
     }
     for (i, sc) in s.syscalls().iter().flatten().enumerate() {
         if sc.action() == LinuxSeccompAction::ScmpActNotify {
-            return bad(format!(
-                "syscalls[{i}]: action SCMP_ACT_NOTIFY is not supported"
-            ));
+            if s.listener_path().is_none() {
+                // Nobody would answer: the container would hang.
+                return bad(format!(
+                    "syscalls[{i}]: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath (the seccomp agent's socket)"
+                ));
+            }
+            if sc.names().iter().any(|n| n == "write") {
+                return bad(format!(
+                    "syscalls[{i}]: SCMP_ACT_NOTIFY cannot be used for the write syscall"
+                ));
+            }
         }
         if sc.names().is_empty() {
             return bad(format!("syscalls[{i}]: names is empty"));
@@ -71,6 +90,42 @@ fn action(a: LinuxSeccompAction, errno: Option<u32>) -> ScmpAction {
         LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
         LinuxSeccompAction::ScmpActNotify => ScmpAction::Notify,
     }
+}
+
+/// Sends the notification descriptor to the seccomp agent listening at
+/// listenerPath, with the ContainerProcessState of the runtime
+/// specification (runtime.md): `state` is the container's state and `pid`
+/// the process the filter is on.
+pub fn send_to_agent(
+    listener: &Listener,
+    fd: &std::os::fd::OwnedFd,
+    pid: i32,
+    state: &[u8],
+) -> Result<()> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    use std::os::fd::AsRawFd;
+    let state: serde_json::Value = serde_json::from_slice(state).unwrap_or_default();
+    let message = serde_json::json!({
+        "ociVersion": state["ociVersion"],
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "metadata": listener.metadata,
+        "state": state,
+    });
+    let bytes = serde_json::to_vec(&message).expect("JSON");
+    let what = || format!("linux.seccomp.listenerPath {}", listener.path.display());
+    let sock = std::os::unix::net::UnixStream::connect(&listener.path)
+        .map_err(|e| Error::io(format!("{}: connecting", what()), e))?;
+    let fds = [fd.as_raw_fd()];
+    sendmsg::<()>(
+        sock.as_raw_fd(),
+        &[std::io::IoSlice::new(&bytes)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| Error::io(format!("{}: sending the seccomp descriptor", what()), e))?;
+    Ok(())
 }
 
 fn arch(a: Arch) -> ScmpArch {
@@ -122,9 +177,25 @@ fn op(o: LinuxSeccompOperator, value: u64, value_two: Option<u64>) -> ScmpCompar
 /// `cache_dir` (made if missing; a cache that cannot be used is skipped).
 pub fn compile(s: &LinuxSeccomp, cache_dir: Option<&Path>) -> Result<Filter> {
     let flags = load_flags(s);
+    let notifies = s
+        .syscalls()
+        .iter()
+        .flatten()
+        .any(|sc| sc.action() == LinuxSeccompAction::ScmpActNotify);
+    let listener = match (notifies, s.listener_path()) {
+        (true, Some(path)) => Some(Listener {
+            path: path.clone(),
+            metadata: s.listener_metadata().clone().unwrap_or_default(),
+        }),
+        _ => None,
+    };
     let cached = cache_dir.map(|d| d.join(format!("{}.bpf", cache_key(s))));
     if let Some(program) = cached.as_deref().and_then(read_cached) {
-        return Ok(Filter { program, flags });
+        return Ok(Filter {
+            program,
+            flags,
+            listener,
+        });
     }
     let bytes = export(&build(s)?)?;
     if let Some(path) = &cached {
@@ -132,7 +203,11 @@ pub fn compile(s: &LinuxSeccomp, cache_dir: Option<&Path>) -> Result<Filter> {
     }
     let program = to_program(&bytes)
         .ok_or_else(|| Error::Other("seccomp: libseccomp exported a malformed program".into()))?;
-    Ok(Filter { program, flags })
+    Ok(Filter {
+        program,
+        flags,
+        listener,
+    })
 }
 
 /// The flags libseccomp would pass to seccomp(2) for this profile (it
@@ -289,10 +364,16 @@ fn same_arg_twice(args: &[oci_spec::runtime::LinuxSeccompArg]) -> bool {
     (1..idx.len()).any(|i| idx[..i].contains(&idx[i]))
 }
 
-/// Installs the filter on the calling thread (all threads with TSYNC).
-pub fn load(f: &Filter) -> Result<()> {
+/// Installs the filter on the calling thread (all threads with TSYNC);
+/// with SCMP_ACT_NOTIFY, returns the notification descriptor for the agent.
+pub fn load(f: &Filter) -> Result<Option<std::os::fd::OwnedFd>> {
+    if f.listener.is_some() {
+        return berth_sys::load_seccomp_listener(&f.program, f.flags)
+            .map(Some)
+            .map_err(|e| Error::Other(format!("loading the seccomp filter: {e}")));
+    }
     match berth_sys::load_seccomp_program(&f.program, f.flags) {
-        Ok(0) => Ok(()),
+        Ok(0) => Ok(None),
         Ok(tid) => Err(Error::Other(format!(
             "loading the seccomp filter: thread {tid} could not be synchronized"
         ))),

@@ -5,7 +5,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, Mount, Process, Spec};
 
 use crate::error::{Error, Result};
 
@@ -46,8 +46,27 @@ impl Bundle {
 
 /// Parses config.json; a failure names the JSON path of the offending field.
 pub fn parse(text: &[u8]) -> std::result::Result<Spec, String> {
-    let de = &mut serde_json::Deserializer::from_slice(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    parse_as(text, &["process", "scheduler", "flags"])
+}
+
+/// Parses a process object (`exec --process`), as [`parse`] does.
+pub fn parse_process(text: &[u8]) -> std::result::Result<Process, String> {
+    parse_as(text, &["scheduler", "flags"])
+}
+
+/// The runtime specification's names of two scheduler flags, which
+/// oci-spec 0.10 spells otherwise (its serde names come from the variant
+/// names): both spellings are read.
+const SCHED_FLAG_NAMES: [(&str, &str); 2] = [
+    ("SCHED_FLAG_RESET_ON_FORK", "SCHED_RESET_ON_FORK"),
+    ("SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_D_L_OVERRUN"),
+];
+
+fn parse_as<T: serde::de::DeserializeOwned>(
+    text: &[u8],
+    flags_at: &[&str],
+) -> std::result::Result<T, String> {
+    let name_path = |e: serde_path_to_error::Error<serde_json::Error>| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if path == "." || path.is_empty() {
@@ -55,7 +74,28 @@ pub fn parse(text: &[u8]) -> std::result::Result<Spec, String> {
         } else {
             format!("{path}: {inner}")
         }
-    })
+    };
+    let renamed = SCHED_FLAG_NAMES
+        .iter()
+        .any(|(spec, _)| text.windows(spec.len()).any(|w| w == spec.as_bytes()));
+    if !renamed {
+        // The common case, read straight from the bytes.
+        let de = &mut serde_json::Deserializer::from_slice(text);
+        return serde_path_to_error::deserialize(de).map_err(name_path);
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(text).map_err(|e| e.to_string())?;
+    let mut at = Some(&mut value);
+    for key in flags_at {
+        at = at.and_then(|v| v.get_mut(*key));
+    }
+    if let Some(serde_json::Value::Array(flags)) = at {
+        for f in flags.iter_mut() {
+            if let Some((_, ours)) = SCHED_FLAG_NAMES.iter().find(|(spec, _)| f == spec) {
+                *f = serde_json::Value::from(*ours);
+            }
+        }
+    }
+    serde_path_to_error::deserialize(value).map_err(name_path)
 }
 
 /// Checks what the types alone do not: process, mounts, namespaces, ids.
@@ -91,6 +131,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
                 return cfg(format!("process.env {env:?}: not of the form NAME=value"));
             }
         }
+        crate::attrs::check_process(process)?;
     }
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         check_mount(i, m)?;
@@ -134,25 +175,61 @@ pub fn validate(spec: &Spec) -> Result<()> {
             .iter()
             .any(|n| n.typ() == LinuxNamespaceType::Mount);
         if !has_mount_ns && spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
-            // runc refuses this too: mounts would land in the host's namespace.
-            return cfg("mounts: given without a mount namespace".into());
+            // runc accepts this and mounts in the host's namespace: it binds
+            // the rootfs over itself, mounts each entry under it, and first
+            // makes the host's / an rslave mount. berth never mounts there.
+            return cfg(
+                "mounts: given without a mount namespace: berth-runtime does not mount in the host's mount namespace (runc does); add a mount namespace or remove the mounts"
+                    .into(),
+            );
         }
+        let restricted = linux.masked_paths().as_ref().is_some_and(|p| !p.is_empty())
+            || linux
+                .readonly_paths()
+                .as_ref()
+                .is_some_and(|p| !p.is_empty());
+        if restricted && !has_mount_ns {
+            // runc's refusal, in its words.
+            return cfg(
+                "linux.maskedPaths/readonlyPaths: unable to restrict sys entries without a private MNT namespace"
+                    .into(),
+            );
+        }
+        let time_ns = namespaces
+            .iter()
+            .find(|n| n.typ() == LinuxNamespaceType::Time);
+        if let Some(offsets) = linux.time_offsets() {
+            match time_ns {
+                None => {
+                    return cfg(
+                        "linux.timeOffsets: given without a time namespace in linux.namespaces"
+                            .into(),
+                    );
+                }
+                Some(ns) if ns.path().is_some() => {
+                    return cfg(
+                        "linux.timeOffsets: given with a time namespace joined by path (give one or the other)"
+                            .into(),
+                    );
+                }
+                Some(_) => {}
+            }
+            for clock in offsets.keys() {
+                if clock != "monotonic" && clock != "boottime" {
+                    return cfg(format!(
+                        "linux.timeOffsets {clock:?}: only monotonic and boottime have offsets"
+                    ));
+                }
+            }
+        }
+        if time_ns.is_some() && !Path::new("/proc/self/timens_offsets").exists() {
+            return cfg("linux.namespaces: time namespaces aren't enabled in the kernel".into());
+        }
+        crate::attrs::check_linux(linux)?;
         if let Some(prop) = linux.rootfs_propagation()
             && crate::rootfs::propagation_flag(prop).is_none()
         {
             return cfg(format!("linux.rootfsPropagation {prop:?}: unknown"));
-        }
-        for p in linux
-            .masked_paths()
-            .iter()
-            .flatten()
-            .chain(linux.readonly_paths().iter().flatten())
-        {
-            if !p.starts_with('/') {
-                return cfg(format!(
-                    "linux.maskedPaths/readonlyPaths {p:?}: must be absolute"
-                ));
-            }
         }
         if let Some(sysctl) = linux.sysctl() {
             let separate = crate::sysctl::Separate {
@@ -322,6 +399,33 @@ mod tests {
         for bad in ["", ".", "..", "a/b", ".hidden", "a b"] {
             assert!(check_id(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn scheduler_flags_as_the_specification_spells_them() {
+        let text = br#"{"ociVersion":"1.2.0","process":{"cwd":"/","user":{"uid":0,"gid":0},
+            "scheduler":{"policy":"SCHED_OTHER","flags":["SCHED_FLAG_RESET_ON_FORK",
+            "SCHED_FLAG_DL_OVERRUN","SCHED_FLAG_KEEP_POLICY"]}}}"#;
+        let spec = parse(text).unwrap();
+        let flags = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .scheduler()
+            .as_ref()
+            .unwrap()
+            .flags();
+        use oci_spec::runtime::LinuxSchedulerFlag::*;
+        assert_eq!(
+            flags.as_deref(),
+            Some(&[SchedResetOnFork, SchedFlagDLOverrun, SchedFlagKeepPolicy][..])
+        );
+        let p = parse_process(
+            br#"{"cwd":"/","user":{"uid":0,"gid":0},
+            "scheduler":{"policy":"SCHED_BATCH","flags":["SCHED_FLAG_RESET_ON_FORK"]}}"#,
+        )
+        .unwrap();
+        assert!(p.scheduler().is_some());
     }
 
     #[test]

@@ -125,6 +125,19 @@ pub fn load_seccomp_program(
     Ok(r)
 }
 
+/// [`load_seccomp_program`] with SECCOMP_FILTER_FLAG_NEW_LISTENER added to
+/// `flags`: returns the filter's notification descriptor (SCMP_ACT_NOTIFY).
+pub fn load_seccomp_listener(
+    program: &[libc::sock_filter],
+    flags: libc::c_ulong,
+) -> io::Result<OwnedFd> {
+    let fd = load_seccomp_program(program, flags | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER)?;
+    let fd = RawFd::try_from(fd).map_err(|_| io::Error::other("seccomp: bad listener fd"))?;
+    // SAFETY: with NEW_LISTENER a successful seccomp(2) returns a new
+    // descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// Runs `cmd`'s child in a new session (setsid), detached from the caller's
 /// terminal and process group, as a daemon started in the background must be.
 pub fn spawn_in_new_session(cmd: &mut std::process::Command) {
@@ -299,6 +312,130 @@ pub fn raise_ambient(cap: u8) -> io::Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// The scheduling attributes of sched_setattr(2) (process.scheduler).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SchedAttr {
+    pub policy: u32,
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+}
+
+/// sched_setattr(2) on the calling thread, which libc does not wrap.
+pub fn sched_setattr(a: &SchedAttr) -> io::Result<()> {
+    let attr = libc::sched_attr {
+        size: std::mem::size_of::<libc::sched_attr>() as u32,
+        sched_policy: a.policy,
+        sched_flags: a.flags,
+        sched_nice: a.nice,
+        sched_priority: a.priority,
+        sched_runtime: a.runtime,
+        sched_deadline: a.deadline,
+        sched_period: a.period,
+    };
+    // SAFETY: pid 0 is the calling thread; `attr` is a complete sched_attr
+    // whose size field says so, alive for the call; the kernel only reads it.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_sched_setattr,
+            0,
+            &attr as *const libc::sched_attr,
+            0u32,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// IOPRIO_WHO_PROCESS of ioprio_set(2)/ioprio_get(2).
+const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+
+/// ioprio_set(2) of the calling process (process.ioPriority): `class` is
+/// IOPRIO_CLASS_RT 1, BE 2, IDLE 3; `level` 0 (highest) to 7.
+pub fn ioprio_set_self(class: u32, level: u32) -> io::Result<()> {
+    let prio = ((class << 13) | level) as libc::c_int;
+    // SAFETY: ioprio_set takes three integers; who 0 is the caller.
+    let r = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// ioprio_get(2) of process `pid`: (class, level).
+pub fn ioprio_get(pid: libc::pid_t) -> io::Result<(u32, u32)> {
+    // SAFETY: ioprio_get takes two integers and returns one.
+    let r = unsafe { libc::syscall(libc::SYS_ioprio_get, IOPRIO_WHO_PROCESS, pid) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let v = r as u32;
+    Ok((v >> 13, v & 0x1fff))
+}
+
+/// set_mempolicy(2) (linux.memoryPolicy): `mode` with its MPOL_F_* flags,
+/// and the node mask as 64-bit words.
+pub fn set_mempolicy(mode: libc::c_int, nodes: &[u64]) -> io::Result<()> {
+    let (ptr, maxnode) = if nodes.is_empty() {
+        (std::ptr::null(), 0)
+    } else {
+        (nodes.as_ptr(), nodes.len() as libc::c_ulong * 64)
+    };
+    // SAFETY: `nodes` holds maxnode bits, alive for the call; the kernel
+    // copies the mask; a null mask with maxnode 0 means "no nodes".
+    let r = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// unshare(CLONE_NEWTIME): the caller's next children start in a new time
+/// namespace (the caller stays in its own); nix has no flag for it.
+pub fn unshare_time_for_children() -> io::Result<()> {
+    // SAFETY: unshare takes an integer.
+    if unsafe { libc::unshare(libc::CLONE_NEWTIME) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// setns(2) into the time namespace `fd` (for this process and its children).
+pub fn setns_time(fd: &impl std::os::fd::AsFd) -> io::Result<()> {
+    // SAFETY: setns takes a descriptor, borrowed and open for the call.
+    if unsafe { libc::setns(fd.as_fd().as_raw_fd(), libc::CLONE_NEWTIME) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Takes ownership of descriptor `fd`, inherited across execve from our own
+/// previous image (which named it in an environment variable), and makes
+/// it close-on-exec. None when `fd` is not open.
+///
+/// The caller must call this at most once for a given inherited `fd`: it
+/// belongs to no other object in this process.
+pub fn take_inherited_fd(fd: RawFd) -> Option<OwnedFd> {
+    if fd < 3 {
+        return None;
+    }
+    // SAFETY: F_GETFD/F_SETFD only read and set the descriptor's flags.
+    unsafe {
+        if libc::fcntl(fd, libc::F_GETFD) < 0 {
+            return None;
+        }
+        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+    }
+    // SAFETY: the descriptor is open (checked) and, inherited by contract
+    // from our previous image, owned by nothing else in this process.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Sets the process's personality (linux.personality: LINUX or LINUX32).
