@@ -153,14 +153,17 @@ fn parse(q: &Query) -> Result<(Options, RunDefaults, String, bool), String> {
         cgroup_parent: first(q, "cgroupparent").unwrap_or("").to_string(),
         ..Default::default()
     };
-    if let Some(hosts) = first(q, "extrahosts").filter(|h| !h.is_empty()) {
-        hc.extra_hosts = Some(
-            hosts
-                .split([',', ' '])
-                .filter(|h| !h.is_empty())
-                .map(str::to_string)
-                .collect(),
-        );
+    // Clients repeat the parameter, one host each (docker-py, docker's CLI).
+    let hosts: Vec<String> = q
+        .get("extrahosts")
+        .into_iter()
+        .flatten()
+        .flat_map(|v| v.split([',', ' ']))
+        .filter(|h| !h.is_empty())
+        .map(str::to_string)
+        .collect();
+    if !hosts.is_empty() {
+        hc.extra_hosts = Some(hosts);
     }
     hc.ulimits = json_param(q, "ulimits")?;
     // rm defaults to true; forcerm asks that failed steps' containers go

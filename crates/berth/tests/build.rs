@@ -370,7 +370,7 @@ fn dockerignore_leaves_files_out_and_exceptions_in() {
             ("Dockerfile", &dockerfile),
             (
                 ".dockerignore",
-                "# comment\n**/*.log\nsecrets\nbuild/*\n!build/keep.txt\nDockerfile\n",
+                "# comment\n**/*.log\nsecrets\nbuild/*\n!build/keep.txt\nDockerfile\n.dockerignore\n",
             ),
             ("app.py", "print()\n"),
             ("debug.log", "x"),
@@ -390,9 +390,16 @@ fn dockerignore_leaves_files_out_and_exceptions_in() {
     assert_eq!(
         listing,
         // The Dockerfile and .dockerignore are always sent (docker's CLI
-        // sends them whatever .dockerignore says).
-        "./.dockerignore\n./Dockerfile\n./app.py\n./build/keep.txt\n./deep/er/kept.txt\n"
+        // sends them whatever .dockerignore says); the engine drops them
+        // once the Dockerfile is read, as dockerd does, since they match.
+        "./app.py\n./build/keep.txt\n./deep/er/kept.txt\n"
     );
+    // Not excluded, they stay (and a .dockerignore that does not name
+    // itself stays too).
+    std::fs::write(dir.join(".dockerignore"), "*.log\n").unwrap();
+    build(&e, &dir, &["-t", "ign:2"]).assert_success();
+    let listing = run(&e, "ign:2", &["sh", "-c", "cd /ctx && ls -A | sort"]);
+    assert!(listing.contains(".dockerignore\nDockerfile\n"), "{listing}");
 }
 
 /// `build - < Dockerfile` (a context of the Dockerfile alone) and

@@ -266,6 +266,30 @@ try:
     print("broken|built")
 except docker.errors.BuildError as e:
     print("broken|" + e.msg)
+# A RUN's stderr comes in red, as dockerd's classic builder sends it.
+api = client.api
+lines = [c.get("stream") for c in api.build(fileobj=io.BytesIO(("FROM %s\nRUN echo to-stderr >&2\n" % base).encode()), decode=True, nocache=True)]
+print("stderr|" + str("\x1b[91mto-stderr\n\x1b[0m" in lines))
+# extrahosts repeated: every host in the build's /etc/hosts.
+df = "FROM %s\nRUN grep -q one.test /etc/hosts && grep -q two.test /etc/hosts\n" % base
+_, logs = client.images.build(fileobj=io.BytesIO(df.encode()), extra_hosts={"one.test": "127.0.0.1", "two.test": "127.0.0.2"}, nocache=True)
+print("extrahosts|ok")
+# cache_from: only the named images' chains are cache sources.
+df = "FROM %s\nENV CF=1\nRUN echo cf > /cf\n" % base
+client.images.build(fileobj=io.BytesIO(df.encode()), tag="cf:1")
+def cached(cache_from):
+    out = api.build(fileobj=io.BytesIO(df.encode()), cache_from=cache_from, decode=True)
+    return sum(1 for c in out if "Using cache" in (c.get("stream") or ""))
+print("cachefrom|%d,%d" % (cached(["nosuchtag"]), cached(["cf:1"])))
+# A Dockerfile from outside the context (the SDK adds it as .dockerfile.<hash>
+# and lists it in .dockerignore): neither is in the context's COPY.
+import os, tempfile
+ctx = tempfile.mkdtemp()
+open(os.path.join(ctx, "file.txt"), "w").write("x")
+outside = tempfile.NamedTemporaryFile("w", suffix="Dockerfile", delete=False)
+outside.write("FROM %s\nCOPY . /src\n" % base); outside.close()
+img, _ = client.images.build(path=ctx, dockerfile=outside.name, tag="outside:1")
+print("outside|" + client.containers.run("outside:1", "ls -A /src", remove=True).decode().replace("\n", " ").strip())
 "#;
 
 #[test]
@@ -297,4 +321,10 @@ fn python_sdk_builds_images() {
         got["broken"],
         "The command '/bin/sh -c exit 4' returned a non-zero code: 4"
     );
+    assert_eq!(got["stderr"], "True", "{got:?}");
+    assert_eq!(got["extrahosts"], "ok");
+    // Two cacheable steps (ENV, RUN): none with an unknown image named,
+    // both with the image that has them.
+    assert_eq!(got["cachefrom"], "0,2", "{got:?}");
+    assert_eq!(got["outside"], "file.txt", "{got:?}");
 }

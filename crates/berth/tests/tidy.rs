@@ -57,12 +57,18 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("berth-store", &[]),
     ("berth-template", &[]),
     ("berth-units", &[]),
+    ("berth-dockerignore", &[]),
     ("berth-runtime", &["berth-sys", "berth-safefs"]),
     ("berth-runtime-cli", &["berth-runtime", "berth-sys"]),
     ("berth-image", &["berth-safefs", "berth-store", "berth-sys"]),
     (
         "berth-build",
-        &["berth-image", "berth-safefs", "berth-units"],
+        &[
+            "berth-dockerignore",
+            "berth-image",
+            "berth-safefs",
+            "berth-units",
+        ],
     ),
     (
         "berth-volume",
@@ -94,7 +100,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         "berth-api",
         &["berth-engine", "berth-models", "berth-units"],
     ),
-    ("berth-client", &["berth-models", "berth-sys"]),
+    (
+        "berth-client",
+        &["berth-dockerignore", "berth-models", "berth-sys"],
+    ),
     (
         "berth-cli",
         &["berth-client", "berth-template", "berth-units"],

@@ -638,7 +638,17 @@ impl<'a, B: Backend> Builder<'a, B> {
         if self.opts.no_cache {
             return Ok(false);
         }
-        let img = match self.backend.cached(key) {
+        // With --cache-from, the engine's own cache counts only for images
+        // in the named images' chains (dockerd's ImageCache), none when
+        // none of them is here.
+        let cached = self.backend.cached(key).filter(|img| {
+            self.opts.cache_from.is_empty()
+                || self
+                    .cache_sources
+                    .iter()
+                    .any(|s| crate::cache_from::is_in_chain_of(img, s))
+        });
+        let img = match cached {
             Some(img) => img,
             None => match crate::cache_from::find(&self.cache_sources, &st.config, step) {
                 Some(hit) => {

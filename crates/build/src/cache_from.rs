@@ -37,6 +37,16 @@ fn same_entry(a: &Value, b: &Value) -> bool {
     a["created_by"] == b["created_by"] && empty(a) == empty(b)
 }
 
+/// Whether `image` is `source` or one of the images it was built on:
+/// its history (entries equal, timestamps included) and layers begin
+/// `source`'s. With `--cache-from`, dockerd takes a step from its own
+/// cache only when the cached image is in a source's chain of parents.
+pub fn is_in_chain_of(image: &Image, source: &Image) -> bool {
+    let (h, sh) = (history(&image.config), history(&source.config));
+    let (d, sd) = (diff_ids(&image.config), diff_ids(&source.config));
+    image.id == source.id || (!h.is_empty() && sh.starts_with(h) && sd.starts_with(d))
+}
+
 /// The step `step` on a stage whose config is `current`, in `sources`.
 pub fn find(sources: &[Image], current: &Value, step: &Step) -> Option<Hit> {
     let (hist, ids) = (history(current), diff_ids(current));

@@ -140,7 +140,12 @@ impl Context {
     }
 
     /// The Dockerfile at `name` in the context (`Dockerfile`, then
-    /// `dockerfile`, when empty), parsed.
+    /// `dockerfile`, when empty), parsed. Then, as dockerd does, the
+    /// Dockerfile and `.dockerignore` leave the context when its
+    /// `.dockerignore` excludes them: clients always send both (docker's CLI
+    /// and the SDK, which also adds a Dockerfile from outside the context
+    /// as `.dockerfile.<hash>` and lists it there), so that `COPY .` does
+    /// not copy them.
     pub fn dockerfile(&self, name: &str) -> Result<Dockerfile> {
         let names: Vec<&str> = if name.is_empty() || name == "Dockerfile" {
             vec!["Dockerfile", "dockerfile"]
@@ -155,7 +160,11 @@ impl Context {
         .map_err(|e| Error::Invalid(format!("opening the build context: {e}")))?;
         for n in &names {
             match berth_safefs::read_regular_in_root(&root, Path::new(n), 16 << 20) {
-                Ok(text) => return Ok(dockerfile::parse(&text)?),
+                Ok(text) => {
+                    let parsed = dockerfile::parse(&text)?;
+                    drop_ignored(&root, &[".dockerignore", n])?;
+                    return Ok(parsed);
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::Invalid(format!("reading the Dockerfile {n}: {e}"))),
             }
@@ -165,4 +174,39 @@ impl Context {
             names[0]
         )))
     }
+}
+
+/// Removes those of `names` that the context's `.dockerignore` excludes
+/// (none without one). Through `root`'s descriptor: a name's directories
+/// are resolved inside the context, and only the last link is removed.
+fn drop_ignored(root: &std::os::fd::OwnedFd, names: &[&str]) -> Result<()> {
+    let text = match berth_safefs::read_regular_in_root(root, Path::new(".dockerignore"), 1 << 20) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::Invalid(format!("reading .dockerignore: {e}"))),
+    };
+    let ignore = berth_dockerignore::DockerIgnore::try_parse(&text)
+        .map_err(|e| Error::Invalid(format!(".dockerignore: {e}")))?;
+    for name in names.iter().filter(|n| ignore.is_excluded(n)) {
+        let path = Path::new(name);
+        let (Some(dir), Some(file)) = (path.parent(), path.file_name()) else {
+            continue;
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let parent = berth_safefs::open_in_root(root, dir, OFlag::O_PATH | OFlag::O_DIRECTORY)
+            .map_err(|e| Error::Invalid(format!("opening {}: {e}", dir.display())))?;
+        match nix::unistd::unlinkat(&parent, file, nix::unistd::UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
+            Err(e) => {
+                return Err(Error::Invalid(format!(
+                    "removing {name} from the context: {e}"
+                )));
+            }
+        }
+    }
+    Ok(())
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::dockerignore::DockerIgnore;
+use berth_dockerignore::DockerIgnore;
 
 /// Writes the context at `dir` (None: an empty one) as a tar to `out`.
 /// `keep` names files sent even when `.dockerignore` excludes them (the

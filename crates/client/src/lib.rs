@@ -18,7 +18,6 @@
 
 pub mod build_context;
 pub mod credentials;
-mod dockerignore;
 pub mod frames;
 
 /// The Engine API's wire types, as the server sends them.

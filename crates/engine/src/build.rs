@@ -440,7 +440,14 @@ impl EngineBuild {
             if stream.read_exact(&mut data).await.is_err() {
                 break;
             }
-            out.text(String::from_utf8_lossy(&data).into_owned());
+            let text = String::from_utf8_lossy(&data);
+            if header[0] == 2 {
+                // stderr in red, as dockerd's classic builder sends it
+                // (streamformatter's StderrWriter); clients look for it.
+                out.text(format!("\x1b[91m{text}\x1b[0m"));
+            } else {
+                out.text(text.into_owned());
+            }
         }
         let code = exited.await.map_err(failed)?;
         if code != 0 {

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! `.dockerignore`, read and matched as docker does (moby/patternmatcher
 //! and its ignorefile reader).
 //!
@@ -11,7 +12,7 @@
 //!   classes (`[^...]` negates), `\` escapes the next character; and `**`
 //!   matches any number of directories (`**/x`, `a/**/x`, `a/**`).
 //!
-//! Std only: this module has no dependency of its own.
+//! Std only: this crate has no dependency of its own.
 
 /// The patterns of a `.dockerignore`.
 #[derive(Debug, Clone, Default)]
