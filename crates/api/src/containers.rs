@@ -200,9 +200,21 @@ async fn container_route(
             }
         }
         (Method::POST, "wait") => wait(engine, name, first(q, "condition").unwrap_or("")).await,
+        // A container's own name is no link to remove (dockerd's words).
+        (Method::DELETE, "") if truthy(q, "link") => error(
+            500,
+            "Conflict, cannot remove the default link name of the container",
+        ),
         (Method::DELETE, "") => {
             let force = truthy(q, "force");
             done(engine.remove(name, force, truthy(q, "v")).await)
+        }
+        // `docker rm --link parent/alias`.
+        (Method::DELETE, alias) if truthy(q, "link") && !alias.contains('/') => {
+            match engine.remove_link(name, alias) {
+                Ok(()) => crate::empty(204),
+                Err(e) => engine_error(e),
+            }
         }
         (Method::POST, "attach") => attach(engine, req, name, q).await,
         (Method::GET, "logs") => crate::logs::logs(engine, name, q).await,
@@ -283,9 +295,20 @@ async fn attach(
     name: &str,
     q: &Query,
 ) -> Response<Body> {
+    // As dockerd: the keys are checked before the container is looked up,
+    // and a refusal is said as plain text on the raw stream.
+    let keys = match first(q, "detachKeys").filter(|k| !k.is_empty()) {
+        Some(k) => match berth_models::detach::parse(k) {
+            Ok(keys) => keys,
+            Err(_) => {
+                return hijack::refuse(400, &format!("Invalid detach keys ({k}) provided"));
+            }
+        },
+        None => Vec::new(),
+    };
     let c = match engine.get(name) {
         Ok(c) => c,
-        Err(e) => return engine_error(e),
+        Err(e) => return hijack::refuse(e.status(), &e.to_string()),
     };
     let logs = truthy(q, "logs");
     let stream = truthy(q, "stream") || !logs;
@@ -301,6 +324,8 @@ async fn attach(
         (engine.log_path(&c.id), opts)
     });
     let tty = c.config.tty;
+    // dockerd watches only a terminal's input for the detach keys.
+    let keys = tty.then_some(keys);
     // Registered now, before the response: a client that starts the
     // container right after the 101 must not lose its first output.
     let shim = stream.then(|| engine.attach(&c.id, stdin, stdout, stderr));
@@ -328,7 +353,7 @@ async fn attach(
         }
         match shim {
             Some(shim) => match shim.await {
-                Ok(shim) => hijack::splice(conn, shim).await,
+                Ok(shim) => hijack::splice(conn, shim, keys).await,
                 Err(e) => hijack::fail(conn, &e.to_string()).await,
             },
             None => {
@@ -455,17 +480,26 @@ fn network_settings(
 ) -> berth_models::network::NetworkSettings {
     let mut ns = c.network_settings.clone();
     let never_started = !c.is_running() && c.state.started_at.is_none();
-    for ep in ns.networks.values_mut() {
+    let mode = c.host_config.network_mode.as_str();
+    for (name, ep) in ns.networks.iter_mut() {
         let user_network = engine
             .network(&ep.network_id)
             .is_ok_and(|n| n.is_user_bridge());
+        // dockerd adds the short id when it connects the endpoint: at the
+        // start, or at a `network connect` of a stopped container; not at
+        // create (the network of NetworkMode).
+        let from_create = name == mode
+            || (!mode.is_empty() && !ep.network_id.is_empty() && ep.network_id.starts_with(mode));
         if version < (1, 44) {
             // Before DNSNames (API 1.44), the short id was one of the
             // aliases on a user network.
-            if ep.dns_names.take().is_some() || (never_started && user_network) {
-                ep.aliases
-                    .get_or_insert_with(Vec::new)
-                    .push(c.short_id().to_string());
+            // Once: a client may have given it (docker-compose 1.29 does).
+            if ep.dns_names.take().is_some() || (never_started && user_network && !from_create) {
+                let aliases = ep.aliases.get_or_insert_with(Vec::new);
+                let short = c.short_id().to_string();
+                if !aliases.contains(&short) {
+                    aliases.push(short);
+                }
             }
         }
         if never_started {
@@ -574,7 +608,7 @@ pub fn inspect(
         mount_label: String::new(),
         process_label: String::new(),
         app_armor_profile: String::new(),
-        exec_ids: None,
+        exec_ids: engine.exec_ids(&c.id),
         host_config: c.host_config.clone(),
         graph_driver: berth_models::container::GraphDriver {
             name: "overlay2".into(),
@@ -585,6 +619,7 @@ pub fn inspect(
             ]
             .into_iter()
             .map(|(k, p)| (k.to_string(), path(p)))
+            .chain(engine.lower_dir(c).map(|l| ("LowerDir".to_string(), l)))
             .collect(),
         },
         size_rw: None,

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::containers::{engine_error, read_json};
 use crate::hijack::{self, Conn};
@@ -126,27 +126,49 @@ async fn drain(mut s: ExecSession) {
 }
 
 /// Output to the client (raw when the start asked for a terminal, else
-/// framed), the client's bytes to the process's stdin, until it ends.
+/// framed), the client's bytes to the process's stdin, until it ends, or
+/// until the client types the detach keys on a terminal's input: then the
+/// connection closes and the process goes on, its output drained. (dockerd
+/// 20.10 says "exec attach failed: error on attach stdin: read escape
+/// sequence" there and ends the process; later versions detach quietly,
+/// as documented, which is what clients such as docker-py accept.)
 async fn relay(conn: Conn, mut s: ExecSession, raw: bool) {
-    let (mut rd, mut wr) = tokio::io::split(conn);
+    let (rd, mut wr) = tokio::io::split(conn);
     let stdin = s.stdin.take();
+    let keys = std::mem::take(&mut s.detach_keys);
+    let tty = s.tty;
+    let (detached_tx, mut detached_rx) = tokio::sync::oneshot::channel();
     let input = tokio::spawn(async move {
         let Some(mut stdin) = stdin else { return };
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            match rd.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if stdin.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                    let _ = stdin.flush().await;
-                }
-            }
+        // As dockerd, only a terminal's input is watched for the keys.
+        let keys = tty.then_some(keys);
+        if let Ok(true) = hijack::copy_input(rd, &mut stdin, keys).await {
+            // The process goes on, its terminal's input kept open.
+            let _ = detached_tx.send(stdin);
         }
-        let _ = stdin.shutdown().await;
     });
-    while let Some((stream, data)) = s.output.recv().await {
+    let mut watching = true;
+    loop {
+        let (stream, data) = tokio::select! {
+            next = s.output.recv() => match next {
+                Some(next) => next,
+                None => break,
+            },
+            kept = &mut detached_rx, if watching => {
+                // Err: the input ended without a detach.
+                let Ok(kept) = kept else {
+                    watching = false;
+                    continue;
+                };
+                let _ = wr.shutdown().await;
+                drop(wr);
+                tokio::spawn(async move {
+                    let _kept = kept;
+                    drain(s).await;
+                });
+                return;
+            }
+        };
         let mut out = Vec::new();
         if raw {
             out = data;

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::{Body, error, full};
 
@@ -55,10 +55,76 @@ where
         .expect("a valid response")
 }
 
-/// Copies both ways until the container's side ends and the client's too.
-pub async fn splice(mut conn: Conn, mut other: impl AsyncRead + AsyncWrite + Unpin) {
-    let _ = tokio::io::copy_bidirectional(&mut conn, &mut other).await;
-    let _ = conn.shutdown().await;
+/// Copies both ways until the container's side ends and the client's too,
+/// or until the client types the detach sequence (`keys`, parsed; empty
+/// is Docker's default; None: not watched, as dockerd watches only a
+/// terminal's input): then, as dockerd, the connection is closed and the
+/// container goes on, its stdin left open (the shim closes it on our
+/// leaving only for a StdinOnce container).
+pub async fn splice(conn: Conn, other: impl AsyncRead + AsyncWrite + Unpin, keys: Option<Vec<u8>>) {
+    let (client_rd, mut client_wr) = tokio::io::split(conn);
+    let (mut other_rd, mut other_wr) = tokio::io::split(other);
+    let mut input = Box::pin(async move {
+        copy_input(client_rd, &mut other_wr, keys)
+            .await
+            .unwrap_or(false)
+    });
+    let mut output = Box::pin(async move {
+        let _ = tokio::io::copy(&mut other_rd, &mut client_wr).await;
+        let _ = client_wr.shutdown().await;
+    });
+    let (mut input_done, mut output_done) = (false, false);
+    while !(input_done && output_done) {
+        tokio::select! {
+            detached = &mut input, if !input_done => {
+                if detached {
+                    break;
+                }
+                input_done = true;
+            }
+            () = &mut output, if !output_done => output_done = true,
+        }
+    }
+    // Dropping both halves of each side closes them: on a detach, the
+    // client reads the end of the stream and its writes fail.
+}
+
+/// Copies `from` (the client's side of a hijacked connection) into
+/// `to`, through the detach matcher when there are `keys`: `Ok(true)`
+/// when the client typed the sequence, `Ok(false)` at the client's end of
+/// input (after `to`'s shutdown), `Err` when `to` is gone.
+pub async fn copy_input(
+    mut from: impl AsyncRead + Unpin,
+    to: &mut (impl AsyncWrite + Unpin),
+    keys: Option<Vec<u8>>,
+) -> std::io::Result<bool> {
+    let mut escape = keys.map(berth_models::detach::Matcher::new);
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut out = Vec::new();
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => {
+                let _ = to.shutdown().await;
+                return Ok(false);
+            }
+            Ok(n) => n,
+        };
+        out.clear();
+        let detached = match &mut escape {
+            Some(escape) => escape.feed(&buf[..n], &mut out),
+            None => {
+                out.extend_from_slice(&buf[..n]);
+                false
+            }
+        };
+        if !out.is_empty() {
+            to.write_all(&out).await?;
+            to.flush().await?;
+        }
+        if detached {
+            return Ok(true);
+        }
+    }
 }
 
 /// Tells a hijacked client what went wrong, then hangs up.
@@ -67,4 +133,17 @@ pub async fn fail(mut conn: Conn, message: &str) {
         .write_all(format!("Error: {message}\n").as_bytes())
         .await;
     let _ = conn.shutdown().await;
+}
+
+/// A hijacking endpoint's refusal as dockerd sends it for attach: the
+/// status, a raw-stream content type and the message as plain text (no
+/// JSON), then the end of the connection.
+pub fn refuse(status: u16, message: &str) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("Content-Type", "application/vnd.docker.raw-stream")
+        .header("Connection", "close")
+        .header("Api-Version", crate::API_VERSION)
+        .body(full(Bytes::from(format!("{message}\r\n"))))
+        .expect("a valid response")
 }

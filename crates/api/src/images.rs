@@ -401,25 +401,42 @@ fn json_stream(body: Bytes) -> Response<Body> {
         .expect("a valid response")
 }
 
-/// `POST /images/load`: a Docker or OCI archive.
+/// `POST /images/load`: a Docker or OCI archive. As dockerd, the answer
+/// is a 200 and a chunked JSON stream whatever happens: "Loaded image"
+/// messages (the same with `quiet` or not: berth reports no per-layer
+/// progress), or the archive's error as an `error` message.
 async fn load(engine: Arc<Engine>, req: Request<Incoming>, _quiet: bool) -> Response<Body> {
     let spool = match spool_body(&engine, req).await {
         Ok(s) => s,
         Err(r) => return *r,
     };
-    let path = spool.0.clone();
-    let resp = blocking(engine, move |e| {
-        let file = std::fs::File::open(&path)
-            .map_err(|err| Error::io("reading the spooled archive", err))?;
-        let mut out = Vec::new();
-        for l in e.image_load(file)? {
-            out.extend_from_slice(&line(&json!({"stream": format!("{l}\n")})));
+    let (out, body) = crate::stream::async_channel();
+    tokio::task::spawn_blocking(move || {
+        let loaded = std::fs::File::open(&spool.0)
+            .map_err(|err| Error::io("reading the spooled archive", err))
+            .and_then(|file| engine.image_load(file));
+        drop(spool);
+        let lines = match loaded {
+            Ok(loaded) => loaded
+                .iter()
+                .map(|l| line(&json!({"stream": format!("{l}\n")})))
+                .collect(),
+            Err(e) => vec![line(&json!({
+                "errorDetail": {"message": e.to_string()},
+                "error": e.to_string(),
+            }))],
+        };
+        for l in lines {
+            if out.blocking_send(l).is_err() {
+                return;
+            }
         }
-        Ok(json_stream(Bytes::from(out)))
-    })
-    .await;
-    drop(spool);
-    resp
+    });
+    Response::builder()
+        .status(200)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .expect("a valid response")
 }
 
 /// `GET /images/get` and `/images/{name}/get`: one archive of the named

@@ -14,7 +14,9 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> 
     if let Some(refused) = version_out_of_bounds(req.uri().path()) {
         return error(400, refused);
     }
-    let path = strip_version(req.uri().path()).to_string();
+    // Percent-escapes undone, as Go's server gives dockerd's router the
+    // path (docker-py asks for `/networks/test%2001`).
+    let path = unescape_path(strip_version(req.uri().path()));
     let query = query(req.uri().query());
     match (method.clone(), path.as_str()) {
         (Method::GET | Method::HEAD, "/_ping") => ping(method == Method::HEAD),
@@ -144,6 +146,35 @@ fn query(q: Option<&str>) -> BTreeMap<String, Vec<String>> {
     out
 }
 
+/// A path's `%XX` escapes decoded (an escape that is not one stays as it
+/// is; bytes that are not UTF-8 become U+FFFD).
+fn unescape_path(path: &str) -> String {
+    if !path.contains('%') {
+        return path.to_string();
+    }
+    let b = path.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 pub type Query = BTreeMap<String, Vec<String>>;
 
 pub fn first<'a>(q: &'a BTreeMap<String, Vec<String>>, k: &str) -> Option<&'a str> {
@@ -211,8 +242,13 @@ fn version() -> serde_json::Value {
 }
 
 fn info(engine: &berth_engine::Engine) -> berth_engine::Result<serde_json::Value> {
+    // Every image, as dockerd counts its store: builds' intermediate
+    // images too (`images -a` lists them).
     let images = engine
-        .image_list(&berth_engine::images::ImageFilters::default())?
+        .image_list(&berth_engine::images::ImageFilters {
+            all: true,
+            ..Default::default()
+        })?
         .len();
     let all = engine.list();
     let count =
@@ -264,6 +300,9 @@ mod tests {
         assert!(version_out_of_bounds("/v1.45/version").is_none());
         assert_eq!(strip_version("/images/json"), "/images/json");
         assert_eq!(strip_version("/version"), "/version");
+        assert_eq!(unescape_path("/networks/test%2001"), "/networks/test 01");
+        assert_eq!(unescape_path("/images/a%2Fb/json"), "/images/a/b/json");
+        assert_eq!(unescape_path("/x/100%/%zz%4"), "/x/100%/%zz%4");
         let q = query(Some("names=a%2Fb&names=c&force=1"));
         assert_eq!(q["names"], vec!["a/b", "c"]);
         assert!(truthy(&q, "force"));

@@ -8,6 +8,14 @@
 //! `logs=1&stream=0`, and exec output framed by the start's Tty through
 //! the Python SDK.
 //!
+//! Then one pair of tests per behaviour (berth, and the same observations
+//! of dockerd held to the same answers): detach keys on attach and exec,
+//! `POST /images/load`'s stream and its errors, bind propagation, the
+//! members (and their JSON types) of a created container's inspect, a
+//! health check sent with null members, `docker rm --link`, endpoint
+//! settings at API 1.41 (aliases, driver options), `--volume-driver`,
+//! percent-escaped paths, /info's image count, inspect's ExecIDs.
+//!
 //! Needs root: skips without it, except under CI=true.
 
 mod common;
@@ -243,3 +251,949 @@ fn dockerd_answers_the_same() {
     };
     assert_eq!(observations(&e), expected());
 }
+
+/// A test on a private berth daemon and one on a private dockerd, both
+/// held to the same answers.
+macro_rules! on_both_engines {
+    ($berth:ident, $dockerd:ident, $observe:path, $expected:expr) => {
+        #[test]
+        fn $berth() {
+            let Some(e) = Engine::private_berth_daemon() else {
+                return;
+            };
+            assert_eq!($observe(&e), $expected);
+        }
+
+        #[test]
+        fn $dockerd() {
+            if berth_testkit::find_tool("dockerd").is_none() && !berth_testkit::in_ci() {
+                eprintln!("no dockerd: the reference side skipped");
+                return;
+            }
+            let Some(e) = Engine::private_dockerd() else {
+                return;
+            };
+            assert_eq!($observe(&e), $expected);
+        }
+    };
+}
+
+/// A hijacked request on a fresh connection (its 101 head read and
+/// checked): the connection, for the test to talk over.
+fn hijack(e: &Engine, path: &str, body: &str) -> std::os::unix::net::UnixStream {
+    use std::io::{Read, Write};
+    let socket = e.host.strip_prefix("unix://").unwrap();
+    let mut s = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        assert_eq!(s.read(&mut b).unwrap(), 1, "the head: {head:?}");
+        head.push(b[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{path}: {}",
+        String::from_utf8_lossy(&head)
+    );
+    s
+}
+
+/// Writes `keys` one at a time, a pause after each (as docker-py's tests
+/// and a person typing do), then reads until the engine ends the stream
+/// (10 s at most): what came, and whether the end came.
+fn type_keys_then_read_to_end(
+    s: &mut std::os::unix::net::UnixStream,
+    keys: &[u8],
+) -> (Vec<u8>, bool) {
+    use std::io::{Read, Write};
+    for k in keys {
+        s.write_all(&[*k]).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return (got, true),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => return (got, false),
+        }
+    }
+}
+
+/// Reads until `want` bytes came (10 s at most).
+fn read_n(s: &mut std::os::unix::net::UnixStream, want: usize) -> Vec<u8> {
+    use std::io::Read;
+    let mut got = vec![0u8; want];
+    let _ = s.read_exact(&mut got);
+    got
+}
+
+fn running(e: &Engine, name: &str) -> String {
+    e.berth(&["inspect", "-f", "{{.State.Running}}", name])
+        .stdout_str()
+        .trim()
+        .to_string()
+}
+
+/// Detach keys (issue 15, docker-py's test_detach_with_*): the sequence
+/// on a hijacked stdin ends the stream and leaves the process running;
+/// a partial match followed by another byte passes both on; bad keys are
+/// refused.
+fn detach_keys(e: &Engine) -> Vec<String> {
+    use std::io::Write;
+    let mut seen = Vec::new();
+    // A terminal container, the default keys.
+    let tty = e.name("dtty");
+    e.berth(&["run", "-d", "-i", "-t", "--name", &tty, &e.image, "cat"])
+        .assert_success();
+    let mut s = hijack(
+        e,
+        &format!("/v1.41/containers/{tty}/attach?stdin=1&stream=1"),
+        "",
+    );
+    let (out, ended) = type_keys_then_read_to_end(&mut s, &[16, 17]);
+    seen.push(format!(
+        "tty attach, ctrl-p ctrl-q: ended {ended} {out:?}, running {}",
+        running(e, &tty)
+    ));
+    // Another sequence given on the attach.
+    let mut s = hijack(
+        e,
+        &format!("/v1.41/containers/{tty}/attach?stdin=1&stream=1&detachKeys=ctrl-x"),
+        "",
+    );
+    let (out, ended) = type_keys_then_read_to_end(&mut s, &[24]);
+    seen.push(format!(
+        "tty attach, detachKeys=ctrl-x: ended {ended} {out:?}, running {}",
+        running(e, &tty)
+    ));
+
+    // A partial match, then another byte: both reach the process (the
+    // terminal echoes the line, then cat says it).
+    let mut s = hijack(
+        e,
+        &format!("/v1.41/containers/{tty}/attach?stdin=1&stdout=1&stream=1&detachKeys=a,b"),
+        "",
+    );
+    s.write_all(b"a").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    s.write_all(b"x\n").unwrap();
+    let echoed = String::from_utf8_lossy(&read_n(&mut s, 8)).into_owned();
+    let (out, ended) = type_keys_then_read_to_end(&mut s, b"ab");
+    seen.push(format!(
+        "tty attach, partial match: {echoed:?}; then a,b: ended {ended} {out:?}, running {}",
+        running(e, &tty)
+    ));
+
+    // Exec: docker-py's spelling (detachKeys), a terminal.
+    let (status, made) = e.api(
+        "POST",
+        &format!("/v1.41/containers/{tty}/exec"),
+        Some(r#"{"Cmd": ["cat"], "AttachStdin": true, "AttachStdout": true, "Tty": true, "detachKeys": "ctrl-x"}"#),
+    );
+    let made: Value = serde_json::from_str(&made).unwrap();
+    let exec_id = made["Id"].as_str().unwrap_or_default().to_string();
+    let (_, inspect) = e.api("GET", &format!("/v1.41/exec/{exec_id}/json"), None);
+    let inspect: Value = serde_json::from_str(&inspect).unwrap();
+    seen.push(format!(
+        "exec create: {status} DetachKeys {}",
+        inspect["DetachKeys"]
+    ));
+    let mut s = hijack(
+        e,
+        &format!("/v1.41/exec/{exec_id}/start"),
+        r#"{"Detach": false, "Tty": true}"#,
+    );
+    let (out, ended) = type_keys_then_read_to_end(&mut s, &[24]);
+    // What docker-py accepts: nothing, or dockerd 20.10's message (which
+    // then also ends the process; later versions leave it running, as
+    // berth does).
+    seen.push(format!(
+        "exec, ctrl-x: ended {ended}, said nothing or 20.10's words {}",
+        out.is_empty()
+            || out.starts_with(b"exec attach failed: error on attach stdin: read escape sequence")
+    ));
+    e.berth(&["rm", "-f", &tty]).assert_success();
+
+    // Without a terminal the keys are not watched: they reach the process.
+    let plain = e.name("dplain");
+    e.berth(&["run", "-d", "-i", "--name", &plain, &e.image, "cat"])
+        .assert_success();
+    let mut s = hijack(
+        e,
+        &format!("/v1.41/containers/{plain}/attach?stdin=1&stdout=1&stream=1"),
+        "",
+    );
+    for k in [16u8, 17] {
+        s.write_all(&[k]).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    seen.push(format!(
+        "plain attach, ctrl-p ctrl-q: echoed {:?}",
+        read_n(&mut s, 18)
+    ));
+    drop(s);
+    let (_, made) = e.api(
+        "POST",
+        &format!("/v1.41/containers/{plain}/exec"),
+        Some(r#"{"Cmd": ["cat"], "AttachStdin": true, "AttachStdout": true}"#),
+    );
+    let made: Value = serde_json::from_str(&made).unwrap();
+    let exec_id = made["Id"].as_str().unwrap_or_default().to_string();
+    let mut s = hijack(e, &format!("/v1.41/exec/{exec_id}/start"), "{}");
+    for k in [16u8, 17] {
+        s.write_all(&[k]).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    seen.push(format!(
+        "plain exec, ctrl-p ctrl-q: echoed {:?}",
+        read_n(&mut s, 18)
+    ));
+    drop(s);
+
+    // Keys that are not keys.
+    let (status, text) = e.api(
+        "POST",
+        &format!("/v1.41/containers/{plain}/attach?stdin=1&stream=1&detachKeys=ctrl-P"),
+        None,
+    );
+    seen.push(format!(
+        "attach detachKeys=ctrl-P: {status} {}",
+        text.trim()
+    ));
+    let (status, text) = e.api(
+        "POST",
+        &format!("/v1.41/containers/{plain}/exec"),
+        Some(r#"{"Cmd": ["cat"], "DetachKeys": "ctrl-p,nope"}"#),
+    );
+    seen.push(format!(
+        "exec DetachKeys ctrl-p,nope: {status} {}",
+        text.trim()
+    ));
+    e.berth(&["rm", "-f", &plain]).assert_success();
+    let (status, text) = e.api(
+        "POST",
+        "/v1.41/containers/berth-no-such-one/attach?stdin=1&stream=1",
+        None,
+    );
+    seen.push(format!("attach to none: {status} {}", text.trim()));
+    seen
+}
+
+on_both_engines!(
+    berth_detach_keys,
+    dockerd_detach_keys,
+    detach_keys,
+    [
+        "tty attach, ctrl-p ctrl-q: ended true [], running true",
+        "tty attach, detachKeys=ctrl-x: ended true [], running true",
+        "tty attach, partial match: \"ax\\r\\nax\\r\\n\"; then a,b: ended true [], running true",
+        "exec create: 201 DetachKeys \"GA==\"",
+        "exec, ctrl-x: ended true, said nothing or 20.10's words true",
+        "plain attach, ctrl-p ctrl-q: echoed [1, 0, 0, 0, 0, 0, 0, 1, 16, 1, 0, 0, 0, 0, 0, 0, 1, 17]",
+        "plain exec, ctrl-p ctrl-q: echoed [1, 0, 0, 0, 0, 0, 0, 1, 16, 1, 0, 0, 0, 0, 0, 0, 1, 17]",
+        "attach detachKeys=ctrl-P: 400 Invalid detach keys (ctrl-P) provided",
+        "exec DetachKeys ctrl-p,nope: 500 {\"message\":\"Invalid escape keys (ctrl-p,nope) provided\"}",
+        "attach to none: 404 No such container: berth-no-such-one",
+    ]
+    .map(String::from)
+    .to_vec()
+);
+
+/// One HTTP/1.1 request (the connection closed after it): the status, the
+/// headers (names in lower case) and the body, de-chunked.
+fn http11(
+    e: &Engine,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> (u16, std::collections::BTreeMap<String, String>, Vec<u8>) {
+    use std::io::{Read, Write};
+    let socket = e.host.strip_prefix("unix://").unwrap();
+    let mut s = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut rest = &raw[end + 4..];
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap()[9..12].parse().unwrap();
+    let headers: std::collections::BTreeMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    if headers.get("transfer-encoding").map(String::as_str) != Some("chunked") {
+        return (status, headers, rest.to_vec());
+    }
+    let mut body = Vec::new();
+    loop {
+        let nl = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&rest[..nl]).unwrap().trim(), 16).unwrap();
+        rest = &rest[nl + 2..];
+        if size == 0 {
+            break;
+        }
+        body.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
+    }
+    (status, headers, body)
+}
+
+/// A JSON message stream's messages, each reduced to what both engines
+/// say alike: a `stream` text as it is; an error as "error" and whether
+/// errorDetail.message says the same (its words are the engine's own).
+fn messages(body: &[u8]) -> Vec<String> {
+    serde_json::Deserializer::from_slice(body)
+        .into_iter::<Value>()
+        .map(|m| {
+            let m = m.unwrap();
+            if let Some(text) = m["stream"].as_str() {
+                format!("stream {text:?}")
+            } else if let Some(text) = m["error"].as_str() {
+                format!(
+                    "error, errorDetail the same: {}",
+                    m["errorDetail"]["message"].as_str() == Some(text)
+                )
+            } else {
+                format!("other {m}")
+            }
+        })
+        .collect()
+}
+
+/// `POST /images/load` (issue 15, docker-py's test_load_error and
+/// test_save_and_load): a chunked JSON stream after a 200, "Loaded image"
+/// with quiet or not, and an archive that is not one said in the stream.
+fn image_load(e: &Engine) -> Vec<String> {
+    let mut seen = Vec::new();
+    let tag = format!("{}:saved", e.name("load"));
+    e.berth(&["tag", &e.image, &tag]).assert_success();
+    let archive = e.path("saved.tar");
+    e.berth(&["save", "-o", archive.to_str().unwrap(), &tag])
+        .assert_success();
+    let archive = std::fs::read(&archive).unwrap();
+    let mut tar_of_nothing = Vec::new();
+    {
+        let mut b = tar::Builder::new(&mut tar_of_nothing);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(3);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, "stray.txt", &b"abc"[..]).unwrap();
+        b.finish().unwrap();
+    }
+    for (what, query, body) in [
+        ("saved, quiet", "?quiet=1", &archive[..]),
+        ("saved, not quiet", "?quiet=0", &archive[..]),
+        ("saved, quiet unsaid", "", &archive[..]),
+        ("abc", "", &b"abc"[..]),
+        ("nothing", "?quiet=1", &b""[..]),
+        ("a tar without a manifest", "?quiet=1", &tar_of_nothing[..]),
+    ] {
+        let (status, headers, body) =
+            http11(e, "POST", &format!("/v1.41/images/load{query}"), body);
+        seen.push(
+            format!(
+                "{what}: {status} {:?} chunked {} {:?}",
+                headers.get("content-type"),
+                headers.contains_key("transfer-encoding"),
+                messages(&body)
+            )
+            .replace(&tag, "<tag>"),
+        );
+    }
+    e.berth(&["rmi", &tag]).assert_success();
+    seen
+}
+
+on_both_engines!(
+    berth_image_load,
+    dockerd_image_load,
+    image_load,
+    [
+        r#"saved, quiet: 200 Some("application/json") chunked true ["stream \"Loaded image: <tag>\\n\""]"#,
+        r#"saved, not quiet: 200 Some("application/json") chunked true ["stream \"Loaded image: <tag>\\n\""]"#,
+        r#"saved, quiet unsaid: 200 Some("application/json") chunked true ["stream \"Loaded image: <tag>\\n\""]"#,
+        r#"abc: 200 Some("application/json") chunked true ["error, errorDetail the same: true"]"#,
+        r#"nothing: 200 Some("application/json") chunked true ["error, errorDetail the same: true"]"#,
+        r#"a tar without a manifest: 200 Some("application/json") chunked true ["error, errorDetail the same: true"]"#,
+    ]
+    .map(String::from)
+    .to_vec()
+);
+
+/// A bind mount of a directory on itself made shared (the host's mounts
+/// here are private), undone on drop.
+struct SharedMount(std::path::PathBuf);
+
+impl SharedMount {
+    fn new(dir: &std::path::Path) -> SharedMount {
+        std::fs::create_dir_all(dir).unwrap();
+        for args in [&["--bind"][..], &["--make-shared"][..]] {
+            let st = std::process::Command::new("mount")
+                .args(args)
+                .arg(dir)
+                .args((args[0] == "--bind").then_some(dir))
+                .status()
+                .unwrap();
+            assert!(st.success(), "mount {args:?} {}", dir.display());
+        }
+        SharedMount(dir.to_path_buf())
+    }
+}
+
+impl Drop for SharedMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .args(["-R", "-l"])
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Bind propagation (issue 15, docker-py's test_create_with_binds_rw_rshared):
+/// `-v src:dst:rshared` and `--mount ...,bind-propagation=rslave` kept in
+/// inspect, applied (a mount made on the host later shows in the container),
+/// and refused at start, in dockerd's words, when the source's mount
+/// cannot propagate.
+fn bind_propagation(e: &Engine) -> Vec<String> {
+    let mut seen = Vec::new();
+    let private = e.path("private-src");
+    std::fs::create_dir_all(&private).unwrap();
+    let out = e.berth(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/dst:rshared", private.display()),
+        &e.image,
+        "true",
+    ]);
+    seen.push(format!(
+        "rshared from a private mount: {:?} {}",
+        out.status.code(),
+        out.stderr_str().contains(&format!(
+            "path {} is mounted on / but it is not a shared mount",
+            private.display()
+        ))
+    ));
+    let out = e.berth(&[
+        "run",
+        "--rm",
+        "--mount",
+        &format!(
+            "type=bind,src={},dst=/dst,bind-propagation=rslave",
+            private.display()
+        ),
+        &e.image,
+        "true",
+    ]);
+    seen.push(format!(
+        "rslave from a private mount: {:?} {}",
+        out.status.code(),
+        out.stderr_str()
+            .contains("but it is not a shared or slave mount")
+    ));
+
+    let shared = e.path("shared-src");
+    let _guard = SharedMount::new(&shared);
+    std::fs::create_dir_all(shared.join("sub")).unwrap();
+    for (how, flag, spec) in [
+        (
+            "-v rshared",
+            "-v",
+            format!("{}:/dst:rshared", shared.display()),
+        ),
+        ("-v default", "-v", format!("{}:/dst", shared.display())),
+        (
+            "--mount rslave",
+            "--mount",
+            format!(
+                "type=bind,src={},dst=/dst,bind-propagation=rslave",
+                shared.display()
+            ),
+        ),
+    ] {
+        let name = e.name("prop");
+        e.berth(&[
+            "run", "-d", "--name", &name, flag, &spec, &e.image, "sleep", "100",
+        ])
+        .assert_success();
+        let propagation = e.berth(&[
+            "inspect",
+            "-f",
+            "{{range .Mounts}}{{.Propagation}}{{end}}",
+            &name,
+        ]);
+        // A mount the host makes after the start.
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "tmpfs"])
+            .arg(shared.join("sub"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        std::fs::write(shared.join("sub/made-later"), "x").unwrap();
+        let ls = e.berth(&["exec", &name, "ls", "/dst/sub"]);
+        let _ = std::process::Command::new("umount")
+            .arg(shared.join("sub"))
+            .status();
+        seen.push(format!(
+            "{how}: Propagation {:?}, a later host mount seen: {:?}",
+            propagation.stdout_str().trim(),
+            ls.stdout_str().trim()
+        ));
+        e.berth(&["rm", "-f", &name]).assert_success();
+    }
+    seen
+}
+
+on_both_engines!(
+    berth_bind_propagation,
+    dockerd_bind_propagation,
+    bind_propagation,
+    [
+        "rshared from a private mount: Some(125) true",
+        "rslave from a private mount: Some(125) true",
+        "-v rshared: Propagation \"rshared\", a later host mount seen: \"made-later\"",
+        "-v default: Propagation \"rprivate\", a later host mount seen: \"\"",
+        "--mount rslave: Propagation \"rslave\", a later host mount seen: \"made-later\"",
+    ]
+    .map(String::from)
+    .to_vec()
+);
+
+/// Every member path of `v` with its JSON type (`HostConfig.Memory: number`).
+fn shape(v: &Value, path: &str, out: &mut Vec<String>) {
+    let kind = match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    out.push(format!("{path}: {kind}"));
+    if let Value::Object(m) = v {
+        for (k, v) in m {
+            let p = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            shape(v, &p, out);
+        }
+    }
+}
+
+/// The inspect of `docker create busybox`, and of a start of it, reduced
+/// to its members and their types (issue 15: docker-py and the CLI's
+/// templates read members dockerd always sends).
+fn inspect_shape(e: &Engine) -> Vec<String> {
+    let mut seen = Vec::new();
+    let name = e.name("shape");
+    e.berth(&["create", "--name", &name, &e.image, "true"])
+        .assert_success();
+    let (_, created) = e.api("GET", &format!("/v1.41/containers/{name}/json"), None);
+    shape(&serde_json::from_str(&created).unwrap(), "", &mut seen);
+    e.berth(&["rm", "-f", &name]).assert_success();
+    // The default network's name is the engine's (the test's berth runs
+    // with none); DNSNames came with API 1.44, after dockerd 20.10.
+    let mut seen: Vec<String> = seen
+        .into_iter()
+        .filter(|p| !p.contains(".DNSNames:"))
+        .map(|p| match p.strip_prefix("NetworkSettings.Networks.") {
+            Some(rest) if !rest.starts_with(':') => {
+                let tail = rest.find(['.', ':']).map_or("", |i| &rest[i..]);
+                format!("NetworkSettings.Networks.<net>{tail}")
+            }
+            _ => p,
+        })
+        .collect();
+    seen.sort();
+    seen.dedup();
+    seen
+}
+
+on_both_engines!(
+    berth_inspect_shape,
+    dockerd_inspect_shape,
+    inspect_shape,
+    include_str!("data/inspect-shape.txt")
+        .lines()
+        .map(String::from)
+        .collect::<Vec<_>>()
+);
+
+/// A health check with `null` members, as docker-py sends one (issue 15):
+/// accepted, the nulls read as unset.
+fn healthcheck_nulls(e: &Engine) -> Vec<String> {
+    let mut seen = Vec::new();
+    let body = format!(
+        r#"{{"Image": "{}", "Cmd": ["sleep", "100"], "Healthcheck": {{"Test": ["CMD-SHELL", "true"], "Interval": null, "Timeout": null, "Retries": null, "StartPeriod": null}}}}"#,
+        e.image
+    );
+    let (status, made) = e.api("POST", "/v1.41/containers/create", Some(&body));
+    seen.push(format!("create: {status}"));
+    let id = serde_json::from_str::<Value>(&made).unwrap()["Id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (_, inspect) = e.api("GET", &format!("/v1.41/containers/{id}/json"), None);
+    let inspect: Value = serde_json::from_str(&inspect).unwrap();
+    seen.push(format!("Healthcheck {}", inspect["Config"]["Healthcheck"]));
+    // Probed at the default interval (30 s): starting until then.
+    e.berth(&["start", &id]).assert_success();
+    let health = e.berth(&["inspect", "-f", "{{.State.Health.Status}}", &id]);
+    seen.push(format!("health {}", health.stdout_str().trim()));
+    e.berth(&["rm", "-f", &id]).assert_success();
+    seen
+}
+
+on_both_engines!(
+    berth_healthcheck_nulls,
+    dockerd_healthcheck_nulls,
+    healthcheck_nulls,
+    [
+        "create: 201",
+        r#"Healthcheck {"Test":["CMD-SHELL","true"]}"#,
+        "health starting",
+    ]
+    .map(String::from)
+    .to_vec()
+);
+
+/// `DELETE /containers/{parent}/{alias}?link=1` (docker-py's
+/// test_remove_link, `docker rm --link`): the link goes; the containers
+/// stay.
+fn remove_link(e: &Engine) -> Vec<String> {
+    let mut seen = Vec::new();
+    let (one, two) = (e.name("linked"), e.name("linking"));
+    e.berth(&["run", "-d", "--name", &one, &e.image, "sleep", "100"])
+        .assert_success();
+    e.berth(&[
+        "run",
+        "-d",
+        "--name",
+        &two,
+        "--link",
+        &format!("{one}:mylink"),
+        &e.image,
+        "sleep",
+        "100",
+    ])
+    .assert_success();
+    for _ in 0..2 {
+        let (status, text) = e.api(
+            "DELETE",
+            &format!("/v1.41/containers/{two}/mylink?link=1"),
+            None,
+        );
+        seen.push(format!(
+            "rm --link: {status} {}",
+            text.trim().replace(&two, "<two>")
+        ));
+    }
+    let (status, text) = e.api("DELETE", &format!("/v1.41/containers/{two}?link=1"), None);
+    seen.push(format!("rm --link of a name: {status} {}", text.trim()));
+    // (The test's berth has no default bridge, where links write
+    // /etc/hosts; what a start then has is engine_cli's to see.)
+    let left = e.berth(&["ps", "-q", "--filter", &format!("name={one}")]);
+    let right = e.berth(&["ps", "-q", "--filter", &format!("name={two}")]);
+    seen.push(format!(
+        "both still running: {}",
+        !left.stdout_str().trim().is_empty() && !right.stdout_str().trim().is_empty()
+    ));
+    e.berth(&["rm", "-f", &one, &two]).assert_success();
+    seen
+}
+
+on_both_engines!(
+    berth_remove_link,
+    dockerd_remove_link,
+    remove_link,
+    [
+        "rm --link: 204 ",
+        r#"rm --link: 404 {"message":"No such container: <two>/mylink"}"#,
+        r#"rm --link of a name: 500 {"message":"Conflict, cannot remove the default link name of the container"}"#,
+        "both still running: true",
+    ]
+    .map(String::from)
+    .to_vec()
+);
+
+/// An endpoint's Aliases and DriverOpts at API 1.41 (docker-py's
+/// test_run_with_networking_config*): what `containers.run` reads right
+/// after the start, and later.
+fn endpoint_settings(e: &Engine) -> Vec<String> {
+    let mut seen = Vec::new();
+    let net = e.name("epnet");
+    e.berth(&["network", "create", &net]).assert_success();
+    let endpoint = |id: &str| {
+        let (_, inspect) = e.api("GET", &format!("/v1.41/containers/{id}/json"), None);
+        let inspect: Value = serde_json::from_str(&inspect).unwrap();
+        let ep = &inspect["NetworkSettings"]["Networks"][&net];
+        let short = &id[..12];
+        format!("Aliases {} DriverOpts {}", ep["Aliases"], ep["DriverOpts"])
+            .replace(short, "<short id>")
+    };
+    for (what, cmd, endpoints) in [
+        (
+            "declared, sleeping",
+            "sleep 100",
+            format!(r#"{{"{net}": {{"Aliases": ["hello"], "DriverOpts": {{"key1": "a"}}}}}}"#),
+        ),
+        (
+            "declared, echo",
+            "echo hi",
+            format!(r#"{{"{net}": {{"Aliases": ["hello"], "DriverOpts": {{"key1": "a"}}}}}}"#),
+        ),
+        ("docker-py's undeclared", "echo hi", "null".to_string()),
+        ("plain, sleeping", "sleep 100", "{}".to_string()),
+    ] {
+        let cmd: Vec<&str> = cmd.split(' ').collect();
+        let body = format!(
+            r#"{{"Image": "{}", "Cmd": {}, "HostConfig": {{"NetworkMode": "{net}"}}, "NetworkingConfig": {{"EndpointsConfig": {endpoints}, "{net}": null}}}}"#,
+            e.image,
+            serde_json::to_string(&cmd).unwrap()
+        );
+        let (status, made) = e.api("POST", "/v1.41/containers/create", Some(&body));
+        let id = serde_json::from_str::<Value>(&made).unwrap()["Id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if id.is_empty() {
+            seen.push(format!("{what}: create {status} {}", made.trim()));
+            continue;
+        }
+        let created = endpoint(&id);
+        e.berth(&["start", &id]).assert_success();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let started = endpoint(&id);
+        e.berth(&["rm", "-f", &id]).assert_success();
+        seen.push(format!(
+            "{what}: create {status}; created: {created}; started: {started}"
+        ));
+    }
+    e.berth(&["network", "rm", &net]).assert_success();
+    seen
+}
+
+on_both_engines!(
+    berth_endpoint_settings,
+    dockerd_endpoint_settings,
+    endpoint_settings,
+    [
+        r#"declared, sleeping: create 201; created: Aliases ["hello"] DriverOpts {"key1":"a"}; started: Aliases ["hello","<short id>"] DriverOpts {"key1":"a"}"#,
+        r#"declared, echo: create 201; created: Aliases ["hello"] DriverOpts {"key1":"a"}; started: Aliases ["hello","<short id>"] DriverOpts {"key1":"a"}"#,
+        r#"docker-py's undeclared: create 201; created: Aliases null DriverOpts null; started: Aliases ["<short id>"] DriverOpts null"#,
+        r#"plain, sleeping: create 201; created: Aliases null DriverOpts null; started: Aliases ["<short id>"] DriverOpts null"#,
+    ]
+    .map(String::from)
+    .to_vec()
+);
+
+/// `HostConfig.VolumeDriver` (docker-py's test_create_with_volume_driver):
+/// taken as given by a container that makes no volume; refused, naming the
+/// plugin, by one that would make one with it.
+fn volume_driver(e: &Engine) -> Vec<String> {
+    let mut seen = Vec::new();
+    for (what, extra) in [
+        ("no volume", ""),
+        ("an anonymous volume", r#", "Volumes": {"/data": {}}"#),
+    ] {
+        let body = format!(
+            r#"{{"Image": "{}", "Cmd": ["true"]{extra}, "HostConfig": {{"VolumeDriver": "berth-nope"}}}}"#,
+            e.image
+        );
+        let (status, made) = e.api("POST", "/v1.41/containers/create", Some(&body));
+        let made: Value = serde_json::from_str(&made).unwrap();
+        match made["Id"].as_str() {
+            Some(id) => {
+                let (_, inspect) = e.api("GET", &format!("/v1.41/containers/{id}/json"), None);
+                let inspect: Value = serde_json::from_str(&inspect).unwrap();
+                seen.push(format!(
+                    "{what}: {status} VolumeDriver {}",
+                    inspect["HostConfig"]["VolumeDriver"]
+                ));
+                e.berth(&["rm", id]).assert_success();
+            }
+            None => seen.push(format!(
+                "{what}: {status} names the plugin {}",
+                made["message"].as_str().unwrap_or_default().contains(
+                    "error looking up volume plugin berth-nope: plugin \"berth-nope\" not found"
+                )
+            )),
+        }
+    }
+    seen
+}
+
+on_both_engines!(
+    berth_volume_driver,
+    dockerd_volume_driver,
+    volume_driver,
+    [
+        r#"no volume: 201 VolumeDriver "berth-nope""#,
+        "an anonymous volume: 404 names the plugin true",
+    ]
+    .map(String::from)
+    .to_vec()
+);
+
+/// Names escaped in the path, as docker-py quotes them
+/// (test_create_remove_network_with_space_in_name): read unescaped.
+fn escaped_paths(e: &Engine) -> Vec<String> {
+    let mut seen = Vec::new();
+    let net = format!("{} 01", e.name("space"));
+    let (status, _) = e.api(
+        "POST",
+        "/v1.41/networks/create",
+        Some(&format!(r#"{{"Name": "{net}"}}"#)),
+    );
+    seen.push(format!("create {status}"));
+    let escaped = net.replace(' ', "%20");
+    let (status, text) = e.api("GET", &format!("/v1.41/networks/{escaped}"), None);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    seen.push(format!(
+        "inspect {status} named as created {}",
+        v["Name"] == net.as_str()
+    ));
+    let (status, _) = e.api("DELETE", &format!("/v1.41/networks/{escaped}"), None);
+    seen.push(format!("remove {status}"));
+    let image = e.image.replace(':', "%3A");
+    let (status, _) = e.api("GET", &format!("/v1.41/images/{image}/json"), None);
+    seen.push(format!("image inspect with %3A: {status}"));
+    seen
+}
+
+on_both_engines!(
+    berth_escaped_paths,
+    dockerd_escaped_paths,
+    escaped_paths,
+    [
+        "create 201",
+        "inspect 200 named as created true",
+        "remove 204",
+        "image inspect with %3A: 200",
+    ]
+    .map(String::from)
+    .to_vec()
+);
+
+/// `/info`'s Images counts what `images?all=1` lists, builds' intermediate
+/// images too (docker-py's test_images).
+fn info_images(e: &Engine) -> Vec<String> {
+    let ctx = e.tree(
+        "count-ctx",
+        &[(
+            "Dockerfile",
+            &format!("FROM {}\nRUN echo a > /a\nLABEL counted=yes\n", e.image),
+        )],
+    );
+    let tag = format!("{}:built", e.name("count"));
+    e.berth(&["build", "-q", "-t", &tag, ctx.to_str().unwrap()])
+        .assert_success();
+    let (_, list) = e.api("GET", "/v1.41/images/json?all=1", None);
+    let list: Value = serde_json::from_str(&list).unwrap();
+    let mut ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["Id"].as_str())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let (_, info) = e.api("GET", "/v1.41/info", None);
+    let info: Value = serde_json::from_str(&info).unwrap();
+    let seen = vec![format!(
+        "images?all=1 lists more than the tagged two {}, /info counts them {}",
+        ids.len() > 2,
+        info["Images"].as_u64() == Some(ids.len() as u64)
+    )];
+    e.berth(&["rmi", &tag]).assert_success();
+    seen
+}
+
+on_both_engines!(
+    berth_info_images,
+    dockerd_info_images,
+    info_images,
+    vec!["images?all=1 lists more than the tagged two true, /info counts them true".to_string()]
+);
+
+/// Inspect's ExecIDs: the exec instances made or running, not the ended
+/// ones; null when there is none.
+fn exec_ids(e: &Engine) -> Vec<String> {
+    let mut seen = Vec::new();
+    let name = e.name("execids");
+    e.berth(&["run", "-d", "--name", &name, &e.image, "sleep", "100"])
+        .assert_success();
+    let ids = |e: &Engine| {
+        let (_, inspect) = e.api("GET", &format!("/v1.41/containers/{name}/json"), None);
+        let inspect: Value = serde_json::from_str(&inspect).unwrap();
+        inspect["ExecIDs"].clone()
+    };
+    seen.push(format!("none: {}", ids(e)));
+    let make = |cmd: &str| {
+        let (_, made) = e.api(
+            "POST",
+            &format!("/v1.41/containers/{name}/exec"),
+            Some(&format!(r#"{{"Cmd": ["{cmd}"]}}"#)),
+        );
+        serde_json::from_str::<Value>(&made).unwrap()["Id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (made, ended) = (make("sleep"), make("true"));
+    let (status, _) = e.api(
+        "POST",
+        &format!("/v1.41/exec/{ended}/start"),
+        Some(r#"{"Detach": true}"#),
+    );
+    assert_eq!(status, 200);
+    assert!(common::engine::eventually(
+        std::time::Duration::from_secs(10),
+        || {
+            let (_, v) = e.api("GET", &format!("/v1.41/exec/{ended}/json"), None);
+            serde_json::from_str::<Value>(&v).unwrap()["Running"] == false
+                && serde_json::from_str::<Value>(&v).unwrap()["ExitCode"] == 0
+        }
+    ));
+    let listed = ids(e);
+    let has = |id: &str| listed.as_array().is_some_and(|a| a.iter().any(|x| x == id));
+    seen.push(format!(
+        "made one listed {}, ended one listed {}",
+        has(&made),
+        has(&ended)
+    ));
+    e.berth(&["rm", "-f", &name]).assert_success();
+    seen
+}
+
+on_both_engines!(
+    berth_exec_ids,
+    dockerd_exec_ids,
+    exec_ids,
+    ["none: null", "made one listed true, ended one listed false"]
+        .map(String::from)
+        .to_vec()
+);

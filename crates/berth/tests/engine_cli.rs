@@ -38,6 +38,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("ps_listing", ps_listing),
     ("exec_verbs", exec_verbs),
     ("terminals", terminals),
+    ("detach_keys", detach_keys),
     ("attach_verb", attach_verb),
     ("signals_are_proxied", signals_are_proxied),
     ("inspect_start_wait", inspect_start_wait),
@@ -1001,6 +1002,69 @@ fn terminals(e: &Engine) {
         started.elapsed() < Duration::from_secs(30),
         "did not detach"
     );
+    assert_eq!(inspect(e, "{{.State.Running}}", &name), "true");
+}
+
+/// `--detach-keys` on run, attach and exec, and the config file's
+/// `detachKeys` when no flag is given: the CLI returns at once with 0 and
+/// the container (or exec'd process) runs on.
+fn detach_keys(e: &Engine) {
+    let img = e.image.as_str();
+    let mut c = Cleanup::new(e);
+    let quick = |out: std::process::Output, started: Instant, what: &str| {
+        out.assert_success();
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{what}: did not detach"
+        );
+    };
+    let name = c.name("dkrun");
+    let started = Instant::now();
+    let out = e
+        .berth_tty_input(
+            &format!("run -it --detach-keys ctrl-x --name {name} {img} sleep 60"),
+            b"\x18",
+            Duration::from_secs(2),
+        )
+        .unwrap();
+    quick(out, started, "run --detach-keys");
+    assert_eq!(inspect(e, "{{.State.Running}}", &name), "true");
+
+    let started = Instant::now();
+    let out = e
+        .berth_tty_input(
+            &format!("attach --detach-keys a,b {name}"),
+            b"ab",
+            Duration::from_secs(2),
+        )
+        .unwrap();
+    quick(out, started, "attach --detach-keys");
+    assert_eq!(inspect(e, "{{.State.Running}}", &name), "true");
+
+    let started = Instant::now();
+    let out = e
+        .berth_tty_input(
+            &format!("exec -it --detach-keys ctrl-x {name} sleep 60"),
+            b"\x18",
+            Duration::from_secs(2),
+        )
+        .unwrap();
+    quick(out, started, "exec --detach-keys");
+
+    // The config file's keys, docker's `detachKeys`.
+    let config = e.path(&format!("{name}-config"));
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.json"), r#"{"detachKeys": "ctrl-x"}"#).unwrap();
+    let started = Instant::now();
+    let out = e
+        .berth_tty_input_env(
+            &[("DOCKER_CONFIG", config.to_str().unwrap())],
+            &format!("attach {name}"),
+            b"\x18",
+            Duration::from_secs(2),
+        )
+        .unwrap();
+    quick(out, started, "attach with the config file's keys");
     assert_eq!(inspect(e, "{{.State.Running}}", &name), "true");
 }
 

@@ -58,6 +58,16 @@ fn read_config() -> Result<Value> {
     }
 }
 
+/// The config file's `detachKeys`, which docker's CLI sends for attach,
+/// run and exec when no `--detach-keys` is given (an unreadable config
+/// gives none, as the keys then are the engine's default).
+pub fn detach_keys() -> Option<String> {
+    read_config().ok()?["detachKeys"]
+        .as_str()
+        .filter(|k| !k.is_empty())
+        .map(str::to_string)
+}
+
 fn write_config(v: &Value) -> Result<()> {
     let p = config_path();
     if let Some(dir) = p.parent() {

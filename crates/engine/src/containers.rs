@@ -182,12 +182,6 @@ fn refuse_unsupported(hc: &HostConfig) -> Result<()> {
             ));
         }
     }
-    if !hc.volume_driver.is_empty() && hc.volume_driver != berth_volume::LOCAL {
-        return Err(Error::Invalid(format!(
-            "error looking up volume plugin {0}: plugin \"{0}\" not found (--volume-driver / HostConfig.VolumeDriver)",
-            hc.volume_driver
-        )));
-    }
     if hc.device_requests.iter().flatten().next().is_some() {
         return not_yet("device requests (--gpus / HostConfig.DeviceRequests) are".into());
     }
@@ -249,6 +243,21 @@ impl Engine {
         merge_image_config(&mut config, &image_config);
         validate_host_config(&mut host_config)?;
         sysinfo::adapt(&mut host_config);
+        // dockerd's defaults, which inspect shows: the masked and read-only
+        // paths of an unprivileged container, no Env when neither the image
+        // nor the request has one.
+        if !host_config.privileged {
+            let defaults = |d: &[&str]| Some(d.iter().map(|p| p.to_string()).collect());
+            if host_config.masked_paths.is_none() {
+                host_config.masked_paths = defaults(crate::defaults::MASKED_PATHS);
+            }
+            if host_config.readonly_paths.is_none() {
+                host_config.readonly_paths = defaults(crate::defaults::READONLY_PATHS);
+            }
+        }
+        if config.env.as_ref().is_some_and(Vec::is_empty) {
+            config.env = None;
+        }
         warnings.extend(sysinfo::verify(
             &mut host_config,
             sysinfo::SysInfo::host(),
@@ -391,6 +400,16 @@ impl Engine {
         })?;
         let rec = self.images.resolve(&digest.to_string())?;
         self.layers_of(&rec)
+    }
+
+    /// The overlay's lower directories of a container, as inspect's
+    /// GraphDriver.Data.LowerDir says them (the init layer, then the
+    /// image's layers, topmost first); None when its image is gone.
+    pub fn lower_dir(&self, c: &Container) -> Option<String> {
+        let mut lower = vec![self.init_layer.clone()];
+        lower.extend(self.layers(c).ok()?);
+        let lower: Vec<String> = lower.iter().map(|p| p.display().to_string()).collect();
+        Some(lower.join(":"))
     }
 
     /// An image's snapshot directories, topmost first.

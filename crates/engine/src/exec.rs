@@ -29,6 +29,8 @@ pub struct ExecConfig {
     pub privileged: bool,
     pub user: String,
     pub working_dir: String,
+    /// docker-py sends `detachKeys` (Go's decoder matches names in any case).
+    #[serde(alias = "detachKeys")]
     pub detach_keys: String,
     pub console_size: Option<Vec<u16>>,
 }
@@ -56,6 +58,9 @@ pub struct ExecSession {
     pub stdin: Option<Box<dyn AsyncWrite + Send + Unpin>>,
     /// (stream id, bytes): 1 stdout, 2 stderr; ends when the process does.
     pub output: mpsc::Receiver<(u8, Vec<u8>)>,
+    /// The sequence that detaches a client from a terminal exec (parsed
+    /// `DetachKeys`; empty is Docker's default, ctrl-p ctrl-q).
+    pub detach_keys: Vec<u8>,
 }
 
 impl Engine {
@@ -77,6 +82,7 @@ impl Engine {
         if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
             return Err(Error::Invalid("No exec command specified".into()));
         }
+        detach_keys(&config.detach_keys)?;
         let id = names::random_id();
         let mut execs = self.execs.lock().expect("exec lock");
         // Ended ones go after a while: a container exec'd into for months
@@ -123,9 +129,26 @@ impl Engine {
             "OpenStdout": e.config.attach_stdout,
             "CanRemove": false,
             "ContainerID": e.container,
-            "DetachKeys": e.config.detach_keys,
+            // Go's []byte of the parsed keys, as dockerd: base64.
+            "DetachKeys": base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                detach_keys(&e.config.detach_keys).unwrap_or_default(),
+            ),
             "Pid": e.pid,
         }))
+    }
+
+    /// A container's exec instances that have not ended (made, or
+    /// running), as inspect's ExecIDs lists them; None when there is none
+    /// (dockerd's nil).
+    pub fn exec_ids(&self, container: &str) -> Option<Vec<String>> {
+        let execs = self.execs.lock().expect("exec lock");
+        let ids: Vec<String> = execs
+            .values()
+            .filter(|e| e.container == container && e.exit_code.is_none())
+            .map(|e| e.id.clone())
+            .collect();
+        (!ids.is_empty()).then_some(ids)
     }
 
     /// Drops a finished (or abandoned) exec instance from the table.
@@ -289,7 +312,12 @@ impl Engine {
                 .await
         } else {
             self.exec_pipes(id, &c.id, cmd, &cfg, process_file.clone())
-        };
+        }
+        .map(|mut s| {
+            // Checked at create.
+            s.detach_keys = detach_keys(&cfg.detach_keys).unwrap_or_default();
+            s
+        });
         if session.is_err() {
             let _ = std::fs::remove_file(&process_file);
             self.exec_done(id, 126);
@@ -351,6 +379,7 @@ impl Engine {
             tty: false,
             stdin,
             output: rx,
+            detach_keys: Vec::new(),
         })
     }
 
@@ -442,8 +471,19 @@ impl Engine {
             tty: true,
             stdin: Some(Box::new(tokio::fs::File::from_std(write_half))),
             output: rx,
+            detach_keys: Vec::new(),
         })
     }
+}
+
+/// An exec's `DetachKeys` parsed (empty when not given), refused in
+/// dockerd's words and, as dockerd 20.10, with a 500.
+fn detach_keys(keys: &str) -> Result<Vec<u8>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    berth_models::detach::parse(keys)
+        .map_err(|_| Error::Internal(format!("Invalid escape keys ({keys}) provided")))
 }
 
 fn exit_code(status: std::process::ExitStatus) -> i32 {

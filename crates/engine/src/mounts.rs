@@ -508,6 +508,31 @@ impl Engine {
                 planned.push(parse_bind(dest)?);
             }
         }
+        // `--volume-driver` names the driver of the volumes made here
+        // (anonymous ones, and names that do not exist yet); berth has
+        // only `local`. A container that makes none never asks for it, so
+        // dockerd then takes any name, and so does berth.
+        if !hc.volume_driver.is_empty() && hc.volume_driver != berth_volume::LOCAL {
+            let makes_one = planned.iter().any(|p| match &p.volume {
+                Some(VolumeSource::Anonymous) => true,
+                Some(VolumeSource::Named {
+                    name, driver: None, ..
+                }) => {
+                    matches!(
+                        self.volumes.get(name),
+                        Err(berth_volume::Error::NotFound(_))
+                    )
+                }
+                _ => false,
+            });
+            if makes_one {
+                // 404, as dockerd: the plugin is not found.
+                return Err(Error::NotFound(format!(
+                    "error looking up volume plugin {0}: plugin \"{0}\" not found (--volume-driver / HostConfig.VolumeDriver)",
+                    hc.volume_driver
+                )));
+            }
+        }
         self.make_mounts(planned)
     }
 
@@ -745,6 +770,97 @@ fn dir_is_empty(path: &Path) -> bool {
     std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_none())
 }
 
+/// The root's propagation a container's binds need, as dockerd sets it:
+/// `rshared` when a bind is shared, else `rslave` when one is a slave, and
+/// a bind can propagate only from a host mount that does: its source must
+/// be on a shared mount (a slave one will do for a slave bind), or the
+/// start fails in dockerd's words.
+pub fn rootfs_propagation(mounts: &[oci_spec::runtime::Mount]) -> Result<Option<&'static str>> {
+    let mut wanted = None;
+    for m in mounts {
+        let options = m.options().as_deref().unwrap_or_default();
+        let shared = options.iter().any(|o| o == "shared" || o == "rshared");
+        let slave = options.iter().any(|o| o == "slave" || o == "rslave");
+        if !shared && !slave {
+            continue;
+        }
+        let Some(source) = m.source() else { continue };
+        let info = std::fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| Error::io("reading /proc/self/mountinfo", e))?;
+        let (point, fields) = source_mount(&info, source)
+            .ok_or_else(|| Error::Internal(format!("no mount holds {}", source.display())))?;
+        let is_shared = fields.iter().any(|f| f.starts_with("shared:"));
+        let is_slave = fields.iter().any(|f| f.starts_with("master:"));
+        if shared && !is_shared {
+            return Err(Error::Internal(format!(
+                "path {} is mounted on {point} but it is not a shared mount",
+                source.display()
+            )));
+        }
+        if slave && !is_shared && !is_slave {
+            return Err(Error::Internal(format!(
+                "path {} is mounted on {point} but it is not a shared or slave mount",
+                source.display()
+            )));
+        }
+        if shared {
+            wanted = Some("rshared");
+        } else if wanted.is_none() {
+            wanted = Some("rslave");
+        }
+    }
+    Ok(wanted)
+}
+
+/// The mount (of /proc/self/mountinfo's text) that holds `path`: its
+/// mount point and its optional fields (`shared:N`, `master:N`); the last
+/// mounted of the deepest mount point wins, as the kernel resolves.
+fn source_mount<'a>(info: &'a str, path: &Path) -> Option<(String, Vec<&'a str>)> {
+    let mut best: Option<(String, Vec<&'a str>)> = None;
+    for line in info.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some(point) = fields.get(4).map(|p| unescape_mountinfo(p)) else {
+            continue;
+        };
+        if !path.starts_with(&point) {
+            continue;
+        }
+        if best.as_ref().is_some_and(|(b, _)| {
+            Path::new(b).components().count() > Path::new(&point).components().count()
+        }) {
+            continue;
+        }
+        let optional: Vec<&str> = fields
+            .iter()
+            .skip(6)
+            .take_while(|f| **f != "-")
+            .copied()
+            .collect();
+        best = Some((point, optional));
+    }
+    best
+}
+
+/// mountinfo's octal escapes (`\040` for a space) undone.
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// A mount point as the runtime mounts it.
 fn oci_mount(m: &MountPoint) -> Result<oci_spec::runtime::Mount> {
     let mut options: Vec<String> = Vec::new();
@@ -785,6 +901,19 @@ fn oci_mount(m: &MountPoint) -> Result<oci_spec::runtime::Mount> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_deepest_mount_holds_a_path() {
+        let info = "22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n\
+                    30 22 0:5 / /srv/a\\040b rw shared:7 - tmpfs tmpfs rw\n\
+                    31 22 0:6 / /srv rw master:3 - tmpfs tmpfs rw\n";
+        let (point, fields) = source_mount(info, Path::new("/srv/a b/c")).unwrap();
+        assert_eq!((point.as_str(), fields), ("/srv/a b", vec!["shared:7"]));
+        let (point, fields) = source_mount(info, Path::new("/srv/x")).unwrap();
+        assert_eq!((point.as_str(), fields), ("/srv", vec!["master:3"]));
+        let (point, fields) = source_mount(info, Path::new("/tmp")).unwrap();
+        assert_eq!((point.as_str(), fields), ("/", Vec::<&str>::new()));
+    }
 
     #[test]
     fn binds_parse_as_dockerd_reads_them() {

@@ -309,8 +309,9 @@ pub fn build(
         c.config.tty,
     );
     let process = process(c, layers, env, &caps, &security, init.is_some())?;
+    let propagation = crate::mounts::rootfs_propagation(&user_mounts)?;
     let mounts = mounts(ns.ipc, hc.shm_size, files, user_mounts, init);
-    let linux = linux(
+    let mut linux = linux(
         c,
         &ns,
         &caps,
@@ -318,6 +319,10 @@ pub fn build(
         cgroup_parent,
         files.shared_network,
     )?;
+    // A shared or slave bind propagates through the root, as dockerd sets it.
+    if let Some(p) = propagation {
+        linux.set_rootfs_propagation(Some(p.to_string()));
+    }
     let root = RootBuilder::default()
         .path("rootfs")
         .readonly(hc.readonly_rootfs)

@@ -163,6 +163,17 @@ pub fn adapt(hc: &mut HostConfig) {
         // As much swap again as memory.
         hc.memory_swap = hc.memory * 2;
     }
+    // dockerd's defaults, which inspect shows (`verify` then discards the
+    // OOM-killer switch where the kernel has none, as dockerd does).
+    if hc.shm_size == 0 {
+        hc.shm_size = crate::defaults::SHM_SIZE;
+    }
+    if hc.oom_kill_disable.is_none() {
+        hc.oom_kill_disable = Some(false);
+    }
+    if hc.ipc_mode.is_empty() {
+        hc.ipc_mode = "private".into();
+    }
 }
 
 fn invalid<T>(msg: impl Into<String>) -> Result<T> {

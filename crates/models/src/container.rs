@@ -38,6 +38,7 @@ pub struct Config {
     pub attach_stdin: bool,
     pub attach_stdout: bool,
     pub attach_stderr: bool,
+    #[serde(skip_serializing_if = "none_or_empty")]
     pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
     pub tty: bool,
     pub open_stdin: bool,
@@ -80,12 +81,21 @@ pub struct NetworkingConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct HealthConfig {
-    #[serde(deserialize_with = "str_or_list")]
+    // Every member is Go's `omitempty`: a zero is not sent.
+    #[serde(
+        deserialize_with = "str_or_list",
+        skip_serializing_if = "none_or_empty"
+    )]
     pub test: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "is_zero")]
     pub interval: i64,
+    #[serde(skip_serializing_if = "is_zero")]
     pub timeout: i64,
+    #[serde(skip_serializing_if = "is_zero")]
     pub retries: i64,
+    #[serde(skip_serializing_if = "is_zero")]
     pub start_period: i64,
+    #[serde(skip_serializing_if = "is_zero")]
     pub start_interval: i64,
 }
 
@@ -138,6 +148,7 @@ pub struct HostConfig {
     pub publish_all_ports: bool,
     pub readonly_rootfs: bool,
     pub security_opt: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "none_or_empty")]
     pub tmpfs: Option<BTreeMap<String, String>>,
     #[serde(rename = "UTSMode")]
     pub uts_mode: String,
@@ -153,8 +164,11 @@ pub struct HostConfig {
     pub oom_kill_disable: Option<bool>,
     pub pids_limit: Option<i64>,
     pub ulimits: Option<Vec<Ulimit>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
+    #[serde(skip_serializing_if = "none_or_empty")]
     pub sysctls: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "none_or_empty")]
     pub mounts: Option<Vec<Mount>>,
     pub devices: Option<Vec<DeviceMapping>>,
     pub device_cgroup_rules: Option<Vec<String>>,
@@ -180,15 +194,16 @@ pub struct HostConfig {
     #[serde(rename = "BlkioDeviceWriteIOps")]
     pub blkio_device_write_iops: Option<Vec<ThrottleDevice>>,
     /// Replace Docker's masked and read-only paths when set (an empty list
-    /// is `--security-opt systempaths=unconfined`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// is `--security-opt systempaths=unconfined`); create fills in
+    /// Docker's for an unprivileged container, as dockerd.
     pub masked_paths: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub readonly_paths: Option<Vec<String>>,
     /// The runtime spec's annotations.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
-    /// The terminal's initial [height, width].
+    /// The terminal's initial [height, width]; Go's `[2]uint`, so `[0, 0]`
+    /// when not given.
+    #[serde(serialize_with = "console_size")]
     pub console_size: Option<[u64; 2]>,
     // Fields berth has no use for on Linux, kept to be refused (or warned
     // about) when set: see sysinfo.rs and `refuse_unsupported`.
@@ -204,7 +219,17 @@ pub struct HostConfig {
     pub cgroup: String,
     pub userns_mode: String,
     pub isolation: String,
+    #[serde(skip_serializing_if = "none_or_empty")]
     pub storage_opt: Option<BTreeMap<String, String>>,
+}
+
+/// Go's `omitempty` on a map or slice: absent when nil or empty.
+fn none_or_empty<T: crate::empty_as_null::IsEmpty>(v: &Option<T>) -> bool {
+    v.as_ref().is_none_or(|v| v.is_empty_value())
+}
+
+fn console_size<S: serde::Serializer>(v: &Option<[u64; 2]>, s: S) -> Result<S::Ok, S::Error> {
+    v.unwrap_or([0, 0]).serialize(s)
 }
 
 /// `--blkio-weight-device PATH:WEIGHT`.

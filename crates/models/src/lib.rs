@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod container;
+pub mod detach;
 pub mod network;
 pub mod volume;
 

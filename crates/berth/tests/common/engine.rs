@@ -224,6 +224,17 @@ impl Engine {
 
     /// Like [`Engine::berth_tty`], typing `input` on the terminal after `delay`.
     pub fn berth_tty_input(&self, line: &str, input: &[u8], delay: Duration) -> Option<Output> {
+        self.berth_tty_input_env(&[], line, input, delay)
+    }
+
+    /// [`Engine::berth_tty_input`] with variables set (`DOCKER_CONFIG`).
+    pub fn berth_tty_input_env(
+        &self,
+        env: &[(&str, &str)],
+        line: &str,
+        input: &[u8],
+        delay: Duration,
+    ) -> Option<Output> {
         let script = self.script.as_ref()?;
         let full = format!(
             "{} --data-root {} -H {} {line}",
@@ -234,6 +245,7 @@ impl Engine {
         let mut cmd = Command::new(script);
         cmd.env_remove("BERTH_HOST")
             .env("BERTH_NO_AUTOSTART", "1")
+            .envs(env.iter().copied())
             .args(["-q", "-e", "-c", &full, "/dev/null"]);
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
         cmd.stdin(Stdio::piped());

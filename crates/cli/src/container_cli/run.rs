@@ -213,6 +213,11 @@ async fn attach_start_wait(
     sig_proxy: bool,
     detach_keys: Option<&str>,
 ) -> std::result::Result<i32, (anyhow::Error, Stage)> {
+    // The flag, else the config file's, as docker's CLI.
+    let detach_keys = detach_keys
+        .map(str::to_string)
+        .or_else(berth_client::credentials::detach_keys);
+    let detach_keys = detach_keys.as_deref();
     let keys = stream::parse_detach_keys(detach_keys.unwrap_or("ctrl-p,ctrl-q"))
         .map_err(|e| (e, Stage::Attach))?;
     let hijacked = if attach.stdin || attach.stdout || attach.stderr {
@@ -353,12 +358,17 @@ pub async fn attach(e: &Engine, a: &AttachArgs) -> Result<i32> {
     if tty && stdin && !stream::is_tty(0) {
         return Err(anyhow!("the input device is not a TTY"));
     }
-    let keys = stream::parse_detach_keys(a.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"))?;
+    // The flag, else the config file's, as docker's CLI.
+    let detach_keys = a
+        .detach_keys
+        .clone()
+        .or_else(berth_client::credentials::detach_keys);
+    let keys = stream::parse_detach_keys(detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"))?;
     let mut path = format!(
         "/containers/{id}/attach?stream=1&stdin={}&stdout=1&stderr=1",
         stdin as u8
     );
-    if let Some(k) = &a.detach_keys {
+    if let Some(k) = &detach_keys {
         path.push_str(&format!("&detachKeys={}", urlencode(k)));
     }
     let h = e.hijack(&path, None).await?;
@@ -397,12 +407,17 @@ pub async fn exec(e: &Engine, a: &ExecArgs) -> Result<i32> {
         env.extend(create::env_entry(v));
     }
     let stdin = a.interactive && !a.detach;
+    // The flag, else the config file's, as docker's CLI.
+    let detach_keys = a
+        .detach_keys
+        .clone()
+        .or_else(berth_client::credentials::detach_keys);
     let config = bollard::models::ExecConfig {
         attach_stdin: Some(stdin),
         attach_stdout: Some(!a.detach),
         attach_stderr: Some(!a.detach),
         tty: Some(a.tty),
-        detach_keys: a.detach_keys.clone(),
+        detach_keys: detach_keys.clone(),
         env: (!env.is_empty()).then_some(env),
         cmd: Some(cmd),
         privileged: Some(a.privileged),
@@ -426,7 +441,7 @@ pub async fn exec(e: &Engine, a: &ExecArgs) -> Result<i32> {
             .await?;
         return Ok(0);
     }
-    let keys = stream::parse_detach_keys(a.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"))?;
+    let keys = stream::parse_detach_keys(detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"))?;
     let body = serde_json::json!({"Detach": false, "Tty": a.tty});
     let h = e
         .hijack(&format!("/exec/{exec_id}/start"), Some(&body))

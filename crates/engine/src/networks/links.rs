@@ -35,6 +35,26 @@ pub fn of(hc: &HostConfig) -> Result<Vec<Link>> {
 }
 
 impl Engine {
+    /// `DELETE /containers/{parent}/{alias}?link=1` (`docker rm --link`):
+    /// the parent forgets its link under `alias` (it goes from its
+    /// HostConfig.Links; /etc/hosts and the environment change at its next
+    /// start). Errors in dockerd's words.
+    pub fn remove_link(&self, parent: &str, alias: &str) -> Result<()> {
+        let name = format!("{parent}/{alias}");
+        let c = self
+            .get(parent)
+            .map_err(|_| Error::NotFound(format!("No such container: {name}")))?;
+        let links = of(&c.host_config)?;
+        if !links.iter().any(|l| l.alias == alias) {
+            return Err(Error::NotFound(format!("No such container: {name}")));
+        }
+        self.update(&c.id, |c| {
+            if let Some(l) = c.host_config.links.as_mut() {
+                l.retain(|spec| parse(spec).map_or(true, |l| l.alias != alias));
+            }
+        })
+    }
+
     /// At start, on the default bridge: each linked container, running and
     /// on the default bridge, with its address there.
     pub(crate) fn linked(&self, c: &Container) -> Result<Vec<(Link, Container, IpAddr)>> {

@@ -155,9 +155,18 @@ pub(crate) fn check_endpoint(n: &NetworkRecord, ep: &EndpointSettings) -> Result
             "network-scoped aliases are only supported for user-defined networks".into(),
         ));
     }
-    if ep.driver_opts.iter().flatten().next().is_some() {
+    // dockerd's bridge driver ignores endpoint options it does not know
+    // (kept, and shown in inspect); those of its own namespace it would act
+    // on, which berth's does not.
+    if let Some(key) = ep
+        .driver_opts
+        .iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .find(|k| k.starts_with("com.docker.network."))
+    {
         return Err(Error::Invalid(format!(
-            "endpoint driver options (--network name={},driver-opt=... / EndpointsConfig.{0}.DriverOpts) are not supported by berth's bridge driver",
+            "endpoint driver option {key} (--network name={},driver-opt=... / EndpointsConfig.{0}.DriverOpts) is not supported by berth's bridge driver",
             n.name
         )));
     }
