@@ -452,10 +452,8 @@ async fn save(engine: Arc<Engine>, names: Vec<String>, q: &Query) -> Response<Bo
         other => return error(400, format!("format {other:?}: use docker or oci")),
     };
     // Unknown names are a 404 before the stream starts.
-    for n in &names {
-        if let Err(e) = engine.image_exists(n) {
-            return engine_error(e);
-        }
+    if let Err(e) = engine.image_save_check(&names) {
+        return engine_error(e);
     }
     let (writer, body) = crate::stream::channel();
     tokio::task::spawn_blocking(move || {

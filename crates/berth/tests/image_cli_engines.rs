@@ -545,6 +545,24 @@ fn scenario(r: &mut Run) {
         format!("save archive: {shape}"),
     );
     r.t.record("save archive", &shape);
+    // Which tags an archive carries, as moby's tarexport picks them: none
+    // for an image saved by its ID, every tag of the repository for a name
+    // without one (docker-py's image.save() saves by ID, then counts what
+    // load reports).
+    for (what, name, want) in [
+        ("save by ID", id.as_str(), "null"),
+        (
+            "save by repository",
+            "imgcli",
+            "[\"imgcli:1\",\"imgcli:2\"]",
+        ),
+    ] {
+        let other = r.e.path("imgcli-tags.tar");
+        r.ok(&["save", "-o", &other.to_string_lossy(), name]);
+        let tags = repo_tags(&other);
+        r.t.check(tags == want, format!("{what}: RepoTags {tags}"));
+        r.t.record(what, &tags);
+    }
     let out = r.ok(&["rmi", "imgcli:1", "imgcli:2"]);
     let out = without_layer_lines(&out, &[diff_id.as_str()]);
     r.t.check(
@@ -1435,6 +1453,25 @@ fn pull_shape(out: &str) -> String {
 /// A docker-archive's manifest.json and layer, by shape: the layer
 /// directory is the engine's own name (dockerd a v1 ID, berth the diff
 /// ID); its layer.tar must be the layer itself.
+/// manifest.json's RepoTags of an archive's one image, sorted, as JSON.
+fn repo_tags(archive: &Path) -> String {
+    let mut ar = tar::Archive::new(std::fs::File::open(archive).unwrap());
+    for entry in ar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.path().unwrap().to_string_lossy() == "manifest.json" {
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).unwrap();
+            let m: Value = serde_json::from_slice(&data).unwrap_or_default();
+            let mut tags = m[0]["RepoTags"].clone();
+            if let Some(a) = tags.as_array_mut() {
+                a.sort_by_key(|v| v.to_string());
+            }
+            return format!("{}", tags);
+        }
+    }
+    "no manifest.json".into()
+}
+
 fn archive_shape(archive: &Path, diff_id: &str) -> String {
     let mut manifest = None;
     let mut files = std::collections::BTreeMap::new();

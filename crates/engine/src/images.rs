@@ -221,6 +221,12 @@ impl Engine {
     }
 
     /// `GET /images/get`: the named images as one archive.
+    /// Whether `image_save` of `names` finds them all.
+    pub fn image_save_check(&self, names: &[String]) -> Result<()> {
+        archive::check_save(&self.images, names)?;
+        Ok(())
+    }
+
     pub fn image_save(
         &self,
         names: &[String],

@@ -210,6 +210,75 @@ pub enum Format {
     Oci,
 }
 
+/// Whether [`save`] of `names` finds every image, checked before an
+/// archive starts streaming (a missing name is then a plain error).
+pub fn check_save(store: &ImageStore, names: &[String]) -> Result<()> {
+    associations(store, names).map(drop)
+}
+
+/// The images `names` save, each with the tags the archive gives it, as
+/// moby's tarexport chooses them: an image id (`sha256:...`, or a prefix)
+/// saves no tag, a name without a tag every tag of that repository, a
+/// `name:tag` that tag (a digest reference none). An image named twice is
+/// saved once, with the union of its tags, in the order first named.
+fn associations(
+    store: &ImageStore,
+    names: &[String],
+) -> Result<Vec<(crate::images::ImageRecord, Vec<ImageRef>)>> {
+    let mut out: Vec<(crate::images::ImageRecord, Vec<ImageRef>)> = Vec::new();
+    let mut add = |rec: crate::images::ImageRecord, tag: Option<ImageRef>| {
+        let i = match out.iter().position(|(r, _)| r.id == rec.id) {
+            Some(i) => i,
+            None => {
+                out.push((rec, Vec::new()));
+                out.len() - 1
+            }
+        };
+        if let Some(t) = tag
+            && !out[i].1.contains(&t)
+        {
+            out[i].1.push(t);
+        }
+    };
+    for name in names {
+        let is_id = name.starts_with("sha256:")
+            || (name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()));
+        let parsed = if is_id {
+            None
+        } else {
+            ImageRef::parse(name).ok()
+        };
+        let Some(r) = parsed else {
+            add(store.resolve(name)?, None);
+            continue;
+        };
+        let last = name.rsplit('/').next().unwrap_or(name);
+        if r.digest().is_some() {
+            add(store.resolve(name)?, None);
+        } else if last.contains(':') {
+            let rec = store.resolve(name)?;
+            let tagged = store.tags_of(&rec.id)?.contains(&r);
+            add(rec, tagged.then_some(r));
+        } else {
+            // A name alone: every tag of the repository; else an id prefix.
+            let mut found = false;
+            for (rec, tags) in store.list()? {
+                for t in tags
+                    .into_iter()
+                    .filter(|t| t.name() == r.name() && t.digest().is_none())
+                {
+                    found = true;
+                    add(rec.clone(), Some(t));
+                }
+            }
+            if !found {
+                add(store.resolve(name)?, None);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Writes `images` (names or ids) as one archive.
 pub fn save(store: &ImageStore, names: &[String], format: Format, out: impl Write) -> Result<()> {
     let mut b = tar::Builder::new(out);
@@ -226,13 +295,8 @@ pub fn save(store: &ImageStore, names: &[String], format: Format, out: impl Writ
         append_dir(&mut b, "blobs/")?;
         append_dir(&mut b, "blobs/sha256/")?;
     }
-    for name in names {
-        let rec = store.resolve(name)?;
+    for (rec, tags) in associations(store, names)? {
         let m = store.manifest(&rec)?;
-        let tags: Vec<ImageRef> = match ImageRef::parse(name) {
-            Ok(r) if r.digest().is_none() && store.tags_of(&rec.id)?.contains(&r) => vec![r],
-            _ => store.tags_of(&rec.id)?,
-        };
         match format {
             Format::Docker => {
                 let config_name = format!("{}.json", rec.id.hex());
@@ -250,7 +314,8 @@ pub fn save(store: &ImageStore, names: &[String], format: Format, out: impl Writ
                 }
                 docker_entries.push(DockerEntry {
                     config: config_name,
-                    repo_tags: Some(tags.iter().map(|t| t.familiar()).collect()),
+                    repo_tags: (!tags.is_empty())
+                        .then(|| tags.iter().map(|t| t.familiar()).collect()),
                     layers: layer_names,
                 });
             }
