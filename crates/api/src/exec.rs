@@ -60,6 +60,7 @@ pub async fn route(
 /// `POST /exec/{id}/start`: hijacked, or detached (`{"Detach": true}`).
 async fn start(engine: Arc<Engine>, mut req: Request<Incoming>, id: &str) -> Response<Body> {
     let upgrade = req.headers().contains_key(hyper::header::UPGRADE);
+    let peer = hijack::peer_socket(&req);
     // Taken before the body is read; it resolves once the 101 is sent.
     let on = upgrade.then(|| hyper::upgrade::on(&mut req));
     let body: StartBody = match read_json(req).await {
@@ -74,7 +75,7 @@ async fn start(engine: Arc<Engine>, mut req: Request<Incoming>, id: &str) -> Res
             // Started once the connection is ours (see exec_startable).
             let raw = body.tty;
             let id = id.to_string();
-            hijack::respond_on(on, raw, move |conn| async move {
+            hijack::respond_on(on, peer, raw, move |conn| async move {
                 match engine.exec_start(&id).await {
                     Ok(session) => {
                         if let (Some([h, w]), true) = (body.console_size, session.tty) {

@@ -13,6 +13,16 @@ use crate::{Body, error, full};
 
 pub type Conn = TokioIo<hyper::upgrade::Upgraded>;
 
+/// The descriptor of the connection's socket, which the server puts in
+/// every request's extensions (see [`respond_on`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerSocket(pub std::os::fd::RawFd);
+
+/// The socket under `req`, when the server put it there.
+pub fn peer_socket(req: &Request<Incoming>) -> Option<PeerSocket> {
+    req.extensions().get::<PeerSocket>().copied()
+}
+
 /// Answers 101 and runs `f` on the connection once hyper hands it over.
 pub fn respond<F, Fut>(req: &mut Request<Incoming>, tty: bool, f: F) -> Response<Body>
 where
@@ -25,18 +35,40 @@ where
             "this endpoint hijacks the connection: send Connection: Upgrade and Upgrade: tcp",
         );
     }
+    let peer = peer_socket(req);
     let on = hyper::upgrade::on(req);
-    respond_on(on, tty, f)
+    respond_on(on, peer, tty, f)
 }
 
-/// As [`respond`], with the upgrade already taken from the request.
-pub fn respond_on<F, Fut>(on: hyper::upgrade::OnUpgrade, tty: bool, f: F) -> Response<Body>
+/// As [`respond`], with the upgrade (and the socket, from [`peer_socket`])
+/// already taken from the request.
+///
+/// `f` runs once the client has read the 101 (its socket's queue is
+/// empty; 2 s at most): docker-py reads the head through a buffered
+/// reader, then reads the stream from the socket underneath, so stream
+/// bytes that arrived with the head were lost (an exec's whole output, 1
+/// time in 10). dockerd's slower start hides the same race.
+pub fn respond_on<F, Fut>(
+    on: hyper::upgrade::OnUpgrade,
+    peer: Option<PeerSocket>,
+    tty: bool,
+    f: F,
+) -> Response<Body>
 where
     F: FnOnce(Conn) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     tokio::spawn(async move {
         if let Ok(upgraded) = on.await {
+            if let Some(PeerSocket(fd)) = peer {
+                // The upgraded connection holds the socket open meanwhile.
+                let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+                while berth_sys::unread_by_peer(fd).is_ok_and(|n| n > 0)
+                    && tokio::time::Instant::now() < deadline
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+            }
             f(TokioIo::new(upgraded)).await;
         }
     });

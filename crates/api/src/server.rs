@@ -20,6 +20,7 @@
 
 use std::convert::Infallible;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -101,8 +102,10 @@ pub async fn serve(listener: UnixListener, state: Arc<State>, limits: Limits) ->
 
 /// One connection, to its end (or to the hijack that takes it over).
 async fn serve_connection(conn: Counted, state: Arc<State>, header_timeout: Duration) {
-    let svc = service_fn(move |req: Request<Incoming>| {
+    let socket = crate::hijack::PeerSocket(conn.stream.as_raw_fd());
+    let svc = service_fn(move |mut req: Request<Incoming>| {
         let state = state.clone();
+        req.extensions_mut().insert(socket);
         async move { Ok::<_, Infallible>(route(state, req).await) }
     });
     // hyper starts the head timer whenever it waits for a request head, at

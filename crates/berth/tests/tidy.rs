@@ -98,7 +98,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("berth-net", &["berth-sys"]),
     (
         "berth-api",
-        &["berth-engine", "berth-models", "berth-units"],
+        &["berth-engine", "berth-models", "berth-sys", "berth-units"],
     ),
     (
         "berth-client",

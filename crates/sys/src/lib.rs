@@ -151,6 +151,25 @@ pub fn spawn_in_new_session(cmd: &mut std::process::Command) {
     }
 }
 
+/// How many bytes socket `fd` has sent that its peer has not read yet
+/// (SIOCOUTQ: for a unix stream socket, the data still queued on the
+/// reader's side). The API server waits for 0 after a 101, so that a
+/// hijacked stream's first bytes are not read by the client's buffered
+/// HTTP parser together with the head.
+///
+/// `fd` must be a socket the caller holds open; another descriptor gives
+/// an error, never memory unsafety.
+pub fn unread_by_peer(fd: RawFd) -> io::Result<usize> {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (TIOCOUTQ) writes one int through the pointer,
+    // which points to a live local for the call; a wrong fd fails the call.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued as *mut libc::c_int) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(queued.max(0) as usize)
+}
+
 /// True when the process has exactly one thread (required before forking).
 pub fn single_threaded() -> bool {
     std::fs::read_dir("/proc/self/task")
