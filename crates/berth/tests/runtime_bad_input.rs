@@ -296,3 +296,67 @@ fn refusals_are_said_as_runc_says_them() {
     assert_eq!(line["level"], "error");
     assert_eq!(line["msg"], "container does not exist: berth-nope");
 }
+
+/// As crun: `domainname` and sysctl kernel.domainname that disagree are
+/// refused, the same value passes (`hostname` with kernel.hostname is
+/// refused as runc refuses it).
+#[test]
+fn names_conflicting_with_their_sysctl() {
+    if !require_root() {
+        return;
+    }
+    refused(
+        &edited(|c| {
+            c["domainname"] = json!("foomachine");
+            c["linux"]["sysctl"] = json!({"kernel.domainname": "foo"});
+        }),
+        "conflicts with linux.sysctl kernel.domainname",
+    );
+    refused(
+        &edited(|c| {
+            c["hostname"] = json!("a");
+            c["linux"]["sysctl"] = json!({"kernel.hostname": "b"});
+        }),
+        "kernel.hostname",
+    );
+    // (kernel.hostname beside `hostname` is refused in any case, as runc.)
+    let mut b = Bundle::with_args(&["cat", "/proc/sys/kernel/domainname"]);
+    b.edit(|c| {
+        c["domainname"] = json!("dom");
+        c["linux"]["sysctl"] = json!({"kernel.domainname": "dom"});
+    });
+    let out = Runtime::berth().run(&b, &unique_id("names"));
+    out.assert_success();
+    assert_eq!(out.stdout_str(), "dom\n");
+}
+
+/// A terminal with nowhere to go: `run --detach` without --console-socket
+/// says "use --console-socket" before anything else is read (crun's
+/// test_tty test-detach-tty, whose args hold an integer); so does create.
+#[test]
+fn terminal_without_console_socket_says_use_console_socket() {
+    if !require_root() {
+        return;
+    }
+    let rt = Runtime::berth();
+    let b = edited(|c| {
+        c["process"]["terminal"] = json!(true);
+        c["process"]["args"] = json!(["/init", "isatty", 0]);
+    });
+    b.write();
+    let id = unique_id("tty");
+    rt.track(&id);
+    let bundle = b.path().to_string_lossy().to_string();
+    let out = rt.exec(&["run", "--detach", "--bundle", &bundle, &id]);
+    assert!(!out.status.success());
+    assert!(
+        out.stderr_str().contains("use --console-socket"),
+        "{}",
+        out.stderr_str()
+    );
+    assert!(!rt.root().join(&id).exists(), "state directory left behind");
+    refused(
+        &edited(|c| c["process"]["terminal"] = json!(true)),
+        "use --console-socket",
+    );
+}

@@ -219,3 +219,73 @@ fn create_container_and_start_container_hooks_run_in_the_container() {
     assert_eq!(out.stdout_str(), "started\n");
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "berth-test\n");
 }
+
+/// runc: a startContainer hook without an env, run by the container's init,
+/// inherits the container process's environment (contest's
+/// start_container_hook_env_inherit); one with an env gets exactly that.
+#[test]
+fn start_container_hooks_without_env_inherit_the_process_env() {
+    if !require_root() {
+        return;
+    }
+    let mut b = Bundle::with_args(&["sh", "-c", "cat /dev/shm/seen"]);
+    b.edit(|c| {
+        c["process"]["env"] = json!(["PATH=/bin:/usr/bin", "ONE=two", "FOO=bar"]);
+        c["hooks"] = json!({
+            "startContainer": [
+                {"path": "/bin/sh", "args": ["sh", "-c", "echo \"inherit $ONE $FOO\" > /dev/shm/seen"]},
+                {"path": "/bin/sh", "args": ["sh", "-c", "echo \"own [$ONE] $X\" >> /dev/shm/seen"],
+                 "env": ["X=y"]}
+            ],
+        });
+    });
+    let out = run(&b);
+    out.assert_success();
+    assert_eq!(out.stdout_str(), "inherit two bar\nown [] y\n");
+}
+
+/// cgroup v1 real-time CPU: the period is written before the runtime, and
+/// the intermediate cgroups the runtime makes get the budget a child needs
+/// (they start with none), as crun (test_cgroup_setup cgroup-cpu-realtime).
+#[test]
+fn realtime_cpu_budget_reaches_a_nested_cgroup() {
+    if !require_root() {
+        return;
+    }
+    let cpu = std::path::Path::new("/sys/fs/cgroup/cpu");
+    if !cpu.join("cpu.rt_runtime_us").exists() {
+        eprintln!("skip: no cgroup v1 cpu controller with real-time group scheduling");
+        return;
+    }
+    let rt = Runtime::berth();
+    let id = unique_id("rt");
+    let top = format!("berth-rt-{id}");
+    let mut b = Bundle::with_args(&["true"]);
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("/{top}/mid/{id}"));
+        c["linux"]["resources"]["cpu"] = json!({"realtimeRuntime": 1000, "realtimePeriod": 100000});
+    });
+    let out = rt.create(&b, &id);
+    let read = |rel: &str, f: &str| {
+        std::fs::read_to_string(cpu.join(rel).join(f)).map(|s| s.trim().to_string())
+    };
+    let leaf = format!("{top}/mid/{id}");
+    let got = (
+        read(&leaf, "cpu.rt_period_us"),
+        read(&leaf, "cpu.rt_runtime_us"),
+        read(&format!("{top}/mid"), "cpu.rt_runtime_us"),
+        read(&top, "cpu.rt_runtime_us"),
+    );
+    rt.delete_force(&id);
+    for rel in [format!("{top}/mid"), top.clone()] {
+        for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+            let _ = std::fs::remove_dir(h.path().join(&rel));
+        }
+    }
+    out.assert_success();
+    assert_eq!(got.0.unwrap(), "100000");
+    assert_eq!(got.1.unwrap(), "1000");
+    // Each ancestor has the same share: 1000/100000 of its 1 s period.
+    assert_eq!(got.2.unwrap(), "10000");
+    assert_eq!(got.3.unwrap(), "10000");
+}

@@ -554,3 +554,411 @@ fn seccomp_notify_sends_the_listener_to_the_agent() {
         out.stderr_str()
     );
 }
+
+#[test]
+fn crun_cgroup_manager_and_config_flags() {
+    if !require_root() {
+        return;
+    }
+    let rt = Runtime::berth();
+    // `--config`: a file relative to the bundle, not config.json.
+    let b = Bundle::with_args(&["echo", "from-config-json"]);
+    b.write();
+    let mut other = b.config().clone();
+    other["process"]["args"] = json!(["echo", "from-other"]);
+    std::fs::create_dir_all(b.path().join("conf")).unwrap();
+    std::fs::write(b.path().join("conf/other.json"), other.to_string()).unwrap();
+    let bundle = b.path().to_string_lossy().to_string();
+    for (manager, config) in [
+        (["--cgroup-manager", "cgroupfs"].as_slice(), "--config"),
+        (["--cgroup-manager=cgroupfs"].as_slice(), "-f"),
+    ] {
+        let id = unique_id("cgm");
+        rt.track(&id);
+        let mut args = manager.to_vec();
+        args.extend(["run", config, "conf/other.json", "--bundle", &bundle, &id]);
+        let out = rt.exec(&args);
+        out.assert_success();
+        assert_eq!(out.stdout_str(), "from-other\n");
+    }
+    // systemd is refused as --systemd-cgroup is.
+    let id = unique_id("cgm");
+    rt.track(&id);
+    let out = rt.exec(&[
+        "--cgroup-manager",
+        "systemd",
+        "run",
+        "--bundle",
+        &bundle,
+        &id,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        out.stderr_str()
+            .contains("--cgroup-manager systemd is not supported"),
+        "{}",
+        out.stderr_str()
+    );
+    let out = rt.exec(&["--cgroup-manager", "nope", "state", "x"]);
+    assert!(!out.status.success());
+    // disabled: no cgroup made; the init stays in the caller's cgroups.
+    let mut b = Bundle::with_args(&["sleep", "100"]);
+    b.edit(|c| {
+        c["linux"].as_object_mut().unwrap().remove("resources");
+    });
+    b.write();
+    let bundle = b.path().to_string_lossy().to_string();
+    let id = unique_id("cgm");
+    rt.track(&id);
+    let out = rt.exec(&[
+        "--cgroup-manager=disabled",
+        "create",
+        "--bundle",
+        &bundle,
+        &id,
+    ]);
+    out.assert_success();
+    let pid = pid_of(&rt, &id);
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap(),
+        std::fs::read_to_string("/proc/self/cgroup").unwrap()
+    );
+    assert!(!Path::new(&format!("/sys/fs/cgroup/memory/berth/{id}")).exists());
+    rt.delete_force(&id).assert_success();
+    // Limits without a cgroup manager are refused, not ignored.
+    let b = Bundle::with_args(&["true"]);
+    b.write();
+    let bundle = b.path().to_string_lossy().to_string();
+    let id = unique_id("cgm");
+    rt.track(&id);
+    let out = rt.exec(&[
+        "--cgroup-manager",
+        "disabled",
+        "run",
+        "--bundle",
+        &bundle,
+        &id,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        out.stderr_str().contains("linux.resources"),
+        "{}",
+        out.stderr_str()
+    );
+}
+
+/// The recursive mount options (rro, rnosuid, ...) reach the mounts below
+/// the bind too, through mount_setattr(2) with AT_RECURSIVE.
+#[test]
+fn recursive_mount_options_apply_to_submounts() {
+    if !require_root() {
+        return;
+    }
+    // A host directory with a mount inside it, as the submount to reach.
+    let host = tempfile::tempdir().unwrap();
+    std::fs::create_dir(host.path().join("sub")).unwrap();
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(host.path().join("sub"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(host.path().join("sub"));
+    let src = host.path().to_string_lossy().to_string();
+    let mut b = Bundle::with_args(&[
+        "sh",
+        "-c",
+        "for d in a b c d; do awk -v m=/$d/sub '$5 == m { print m, $6 }' /proc/self/mountinfo; done; \
+         touch /a/sub/x 2>/dev/null && echo a-rw || echo a-ro; \
+         touch /d/sub/x 2>/dev/null && echo d-rw || echo d-ro",
+    ]);
+    b.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        for (dest, opts) in [
+            ("/a", json!(["rbind", "rro"])),
+            ("/b", json!(["rbind", "rnosuid", "rnodev", "rnoexec"])),
+            (
+                "/c",
+                json!(["rbind", "rnoatime", "rnosymfollow", "rnodiratime"]),
+            ),
+            ("/d", json!(["rbind", "ro", "rrw"])),
+        ] {
+            mounts
+                .push(json!({"destination": dest, "type": "bind", "source": src, "options": opts}));
+        }
+    });
+    let out = run(&b);
+    out.assert_success();
+    let text = out.stdout_str();
+    let opts_of = |m: &str| -> Vec<String> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{m} ")))
+            .unwrap_or_else(|| panic!("{m} not mounted: {text}"))
+            .split(',')
+            .map(String::from)
+            .collect()
+    };
+    let has = |m: &str, o: &str| opts_of(m).iter().any(|x| x == o);
+    assert!(has("/a/sub", "ro"), "{text}");
+    for o in ["nosuid", "nodev", "noexec"] {
+        assert!(has("/b/sub", o), "/b/sub {o}: {text}");
+    }
+    for o in ["noatime", "nosymfollow", "nodiratime"] {
+        assert!(has("/c/sub", o), "/c/sub {o}: {text}");
+    }
+    assert!(has("/d/sub", "rw"), "{text}");
+    assert!(text.contains("a-ro\n") && text.contains("d-rw\n"), "{text}");
+}
+
+/// As crun: a listenerPath without any SCMP_ACT_NOTIFY rule still gets the
+/// listener descriptor and the state (crun's test_seccomp seccomp-listener);
+/// the agent is never left waiting.
+#[test]
+fn seccomp_listener_path_without_notify_rules_still_gets_the_descriptor() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixListener;
+    if !require_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("agent.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let mut b = Bundle::with_args(&["echo", "ran"]);
+    b.edit(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "listenerMetadata": "meta-y",
+        });
+    });
+    let id = unique_id("listener");
+    let out = Runtime::berth().run(&b, &id);
+    out.assert_success();
+    assert_eq!(out.stdout_str(), "ran\n");
+    // The runtime connected and sent before the container ran: the
+    // connection waits in the backlog; nothing there fails, never hangs.
+    listener.set_nonblocking(true).unwrap();
+    let (conn, _) = listener.accept().expect("the runtime never connected");
+    conn.set_nonblocking(false).unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = nix::sys::socket::recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        nix::sys::socket::MsgFlags::empty(),
+    )
+    .unwrap();
+    let mut fds = Vec::new();
+    for c in msg.cmsgs().unwrap() {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(r) = c {
+            fds.extend(r);
+        }
+    }
+    let len = msg.bytes;
+    assert_eq!(fds.len(), 1);
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fds[0])).unwrap();
+    nix::unistd::close(fds[0]).unwrap();
+    assert_eq!(link.to_string_lossy(), "anon_inode:seccomp notify");
+    let state: serde_json::Value = serde_json::from_slice(&buf[..len]).unwrap();
+    assert_eq!(state["metadata"], json!("meta-y"));
+    assert_eq!(state["state"]["id"], json!(id));
+}
+
+/// runc's fixStdioPermissions (crun's test_uid_gid regular-files-chowned):
+/// stdio that is not /dev/null becomes the process user's.
+#[test]
+fn stdio_is_chowned_to_the_process_user() {
+    if !require_root() {
+        return;
+    }
+    let mut b = Bundle::with_args(&[
+        "sh",
+        "-c",
+        "stat -L -c %u:%g /proc/self/fd/1; stat -L -c %u:%g /proc/self/fd/0",
+    ]);
+    b.edit(|c| c["process"]["user"] = json!({"uid": 1, "gid": 2}));
+    let out = run(&b);
+    out.assert_success();
+    let text = out.stdout_str();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "1:2", "{lines:?}");
+    // stdin is /dev/null here: left as it is.
+    let null = std::fs::metadata("/dev/null").unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(lines[1], format!("{}:{}", null.uid(), null.gid()));
+}
+
+/// crun's test_delete test_simple_delete: the init moved into a foreign,
+/// FROZEN v1 freezer cgroup takes no SIGKILL; `delete -f` thaws the
+/// freezer cgroups the init is in, so it dies, and removes the container.
+#[test]
+fn delete_force_thaws_a_foreign_frozen_cgroup() {
+    if !require_root() {
+        return;
+    }
+    let freezer = Path::new("/sys/fs/cgroup/freezer");
+    if !freezer.join("freezer.state").exists() && !freezer.join("cgroup.procs").exists() {
+        eprintln!("skip: no cgroup v1 freezer hierarchy");
+        return;
+    }
+    let rt = Runtime::berth();
+    let id = unique_id("frozen");
+    let b = Bundle::with_args(&["sleep", "100"]);
+    rt.create(&b, &id).assert_success();
+    let pid = pid_of(&rt, &id);
+    let frozen = freezer.join(format!("berth-test-{id}"));
+    std::fs::create_dir(&frozen).unwrap();
+    struct Rmdir(std::path::PathBuf);
+    impl Drop for Rmdir {
+        fn drop(&mut self) {
+            let _ = std::fs::write(self.0.join("freezer.state"), "THAWED");
+            for _ in 0..100 {
+                if std::fs::remove_dir(&self.0).is_ok() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+    }
+    let _rmdir = Rmdir(frozen.clone());
+    std::fs::write(frozen.join("cgroup.procs"), pid.to_string()).unwrap();
+    std::fs::write(frozen.join("freezer.state"), "FROZEN").unwrap();
+    let started = std::time::Instant::now();
+    let out = rt.delete_force(&id);
+    out.assert_success();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "delete waited {:?}",
+        started.elapsed()
+    );
+    assert!(rt.state_json(&id).is_none(), "the state is still there");
+    // The init is gone (reaped by its parent, or a zombie at worst).
+    let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    });
+    assert!(!alive, "the init {pid} survived");
+}
+
+/// In a user namespace the default devices are binds of the host's nodes,
+/// mounted nosuid,noexec as crun does (test_devices
+/// userns-precreated-devices-flags).
+#[test]
+fn device_binds_in_a_user_namespace_are_nosuid_noexec() {
+    if !require_root() {
+        return;
+    }
+    let mut b = Bundle::with_args(&[
+        "awk",
+        "$5 ~ /^\\/dev\\/(null|zero|full|tty|random|urandom)$/ { print $5, $6 }",
+        "/proc/self/mountinfo",
+    ]);
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        let full = json!([{"containerID": 0, "hostID": 0, "size": 4294967295u64}]);
+        c["linux"]["uidMappings"] = full.clone();
+        c["linux"]["gidMappings"] = full;
+    });
+    let out = run(&b);
+    out.assert_success();
+    let text = out.stdout_str();
+    assert_eq!(text.lines().count(), 6, "{text}");
+    for l in text.lines() {
+        let opts: Vec<&str> = l.split_whitespace().nth(1).unwrap().split(',').collect();
+        assert!(opts.contains(&"nosuid") && opts.contains(&"noexec"), "{l}");
+    }
+}
+
+/// systemd socket activation passed through (runc, crun): with LISTEN_FDS=N
+/// in the runtime's environment, descriptors 3..3+N reach the container,
+/// which sees LISTEN_FDS=N and LISTEN_PID=1 (crun's test_start
+/// listen_pid_env).
+#[test]
+fn socket_activation_descriptors_and_env_pass_through() {
+    if !require_root() {
+        return;
+    }
+    let rt = Runtime::berth();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a"), "first\n").unwrap();
+    std::fs::write(dir.path().join("b"), "second\n").unwrap();
+    let b = Bundle::with_args(&[
+        "sh",
+        "-c",
+        "echo $LISTEN_FDS $LISTEN_PID; cat <&3; cat <&4; [ -e /proc/self/fd/5 ] && echo leaked-5 || true",
+    ]);
+    b.write();
+    let id = unique_id("listen");
+    rt.track(&id);
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("exec 3<\"$A\" 4<\"$B\" 5<\"$A\"; exec \"$@\"")
+        .arg("sh")
+        .arg(rt.binary())
+        .arg("--root")
+        .arg(rt.root())
+        .args(["run", "--bundle"])
+        .arg(b.path())
+        .arg(&id)
+        .env("A", dir.path().join("a"))
+        .env("B", dir.path().join("b"))
+        .env("LISTEN_FDS", "2")
+        .env_remove("LISTEN_PID")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    out.assert_success();
+    assert_eq!(out.stdout_str(), "2 1\nfirst\nsecond\n");
+}
+
+/// A linux.devices entry in a user namespace whose node the host lacks:
+/// the runtime makes it (mode, owner mapped) and the init binds it, where
+/// runc would bind a host path that is not there (crun's test_devices
+/// owner-device, userns part).
+#[test]
+fn userns_device_the_host_lacks_is_made_with_its_owner() {
+    if !require_root() {
+        return;
+    }
+    let name = format!("berth-nodev-{}", std::process::id());
+    assert!(!Path::new("/dev").join(&name).exists());
+    let mut b = Bundle::with_args(&[
+        "sh",
+        "-c",
+        &format!("stat -c '%u:%g %t:%T %F %a' /dev/{name}"),
+    ]);
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        let full = json!([{"containerID": 0, "hostID": 0, "size": 4294967295u64}]);
+        c["linux"]["uidMappings"] = full.clone();
+        c["linux"]["gidMappings"] = full;
+        c["linux"]["devices"] = json!([{
+            "path": format!("/dev/{name}"), "type": "b", "major": 1, "minor": 5,
+            "uid": 10, "gid": 11, "fileMode": 0o640
+        }]);
+    });
+    let out = run(&b);
+    out.assert_success();
+    assert_eq!(out.stdout_str(), "10:11 1:5 block special file 640\n");
+    assert!(
+        !Path::new("/dev").join(&name).exists(),
+        "made on the host's /dev"
+    );
+}

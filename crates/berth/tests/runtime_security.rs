@@ -280,19 +280,6 @@ fn specs_runc_refuses_are_refused() {
         "{}",
         out.stderr_str()
     );
-    let mut b = Bundle::with_args(&["true"]);
-    b.edit(|c| {
-        c["mounts"].as_array_mut().unwrap().push(json!({
-            "destination": "/mnt", "type": "bind", "source": "/tmp", "options": ["rbind", "rro"]
-        }))
-    });
-    let out = rt.run(&b, &unique_id("rro"));
-    assert_ne!(out.status.code(), Some(0), "rro was ignored");
-    assert!(
-        unquoted(&out.stderr_str()).contains("\"rro\": recursive mount options are not supported"),
-        "{}",
-        out.stderr_str()
-    );
 }
 
 /// `--preserve-fds N` gives the container the caller's descriptors 3..3+N

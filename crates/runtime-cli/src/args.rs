@@ -27,6 +27,10 @@ pub struct Cli {
     /// Accepted for compatibility; refused on create (berth drives cgroupfs, without systemd).
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
+    /// crun's choice of cgroup manager: cgroupfs (what berth does), systemd
+    /// (refused, as --systemd-cgroup), or disabled (no cgroup at all).
+    #[arg(long, global = true, value_enum)]
+    pub cgroup_manager: Option<CgroupManager>,
     /// Accepted for compatibility.
     #[arg(long, global = true)]
     pub debug: bool,
@@ -35,6 +39,13 @@ pub struct Cli {
     pub criu: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CgroupManager {
+    Cgroupfs,
+    Systemd,
+    Disabled,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,6 +123,9 @@ pub struct CreateCommon {
     /// Pass this many descriptors after stdio (3, 4, ...) to the container.
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: u32,
+    /// The config file, relative to the bundle, instead of config.json (crun's).
+    #[arg(long, short = 'f')]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

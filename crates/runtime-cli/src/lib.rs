@@ -32,8 +32,8 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     // (its sync socket, exec.fifo, its log) lands among them and into the
     // container.
     let preserve = match &cli.command {
-        Command::Create(c) => c.common.preserve_fds,
-        Command::Run(c) => c.common.preserve_fds,
+        Command::Create(c) => listen_fds() + c.common.preserve_fds,
+        Command::Run(c) => listen_fds() + c.common.preserve_fds,
         Command::Exec(c) => c.preserve_fds,
         _ => 0,
     };
@@ -72,20 +72,27 @@ pub fn main(argv: Vec<OsString>) -> i32 {
 
 fn run(cli: &Cli) -> anyhow::Result<i32> {
     let rt = Runtime::new(&cli.root);
-    if cli.systemd_cgroup && matches!(cli.command, Command::Create(_) | Command::Run(_)) {
+    let creates = matches!(cli.command, Command::Create(_) | Command::Run(_));
+    if cli.systemd_cgroup && creates {
         anyhow::bail!(
             "--systemd-cgroup is not supported: berth drives cgroupfs itself (these hosts have no systemd)"
         );
     }
+    if cli.cgroup_manager == Some(args::CgroupManager::Systemd) && creates {
+        anyhow::bail!(
+            "--cgroup-manager systemd is not supported: berth drives cgroupfs itself (these hosts have no systemd)"
+        );
+    }
+    let no_cgroup = cli.cgroup_manager == Some(args::CgroupManager::Disabled);
     match &cli.command {
         Command::Create(c) => {
-            rt.create(&c.id, &c.bundle, &create_options(&c.common))?;
+            rt.create(&c.id, &c.bundle, &create_options(&c.common, no_cgroup))?;
         }
         Command::Start(c) => rt.start(&c.id)?,
         Command::State(c) => println!("{}", serde_json::to_string_pretty(&rt.state(&c.id)?)?),
         Command::Kill(c) => rt.kill(&c.id, args::parse_signal(&c.signal)?, c.all)?,
         Command::Delete(c) => rt.delete(&c.id, c.force)?,
-        Command::Run(c) => return run_container(&rt, c),
+        Command::Run(c) => return run_container(&rt, c, no_cgroup),
         Command::Exec(c) => return exec(&rt, c),
         Command::Ps(c) => ps(&rt, c)?,
         Command::Pause(c) => rt.pause(&c.id)?,
@@ -105,23 +112,58 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn create_options(c: &args::CreateCommon) -> CreateOptions {
+/// systemd socket activation, passed through as runc and crun do: with
+/// LISTEN_FDS=N in our environment (and LISTEN_PID, when set, ours), the
+/// descriptors 3..3+N go to the container before any --preserve-fds ones.
+fn listen_fds() -> u32 {
+    let Some(n) = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+    else {
+        return 0;
+    };
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .is_none_or(|p| p.trim() == std::process::id().to_string());
+    if ours { n.min(1024) } else { 0 }
+}
+
+fn create_options(c: &args::CreateCommon, no_cgroup: bool) -> CreateOptions {
+    let listen = listen_fds();
     CreateOptions {
         pid_file: c.pid_file.clone(),
         console_socket: c.console_socket.clone(),
         no_pivot: c.no_pivot,
-        preserve_fds: c.preserve_fds,
+        preserve_fds: listen + c.preserve_fds,
+        config: c.config.clone(),
+        no_cgroup,
+        extra_env: if listen > 0 {
+            vec![format!("LISTEN_FDS={listen}"), "LISTEN_PID=1".to_string()]
+        } else {
+            Vec::new()
+        },
     }
 }
 
 /// create + start + wait + delete, with the terminal and signals relayed.
-fn run_container(rt: &Runtime, c: &args::Run) -> anyhow::Result<i32> {
+fn run_container(rt: &Runtime, c: &args::Run, no_cgroup: bool) -> anyhow::Result<i32> {
+    if c.detach && c.common.console_socket.is_none() && wants_terminal(c) {
+        // Before anything else, the config's other faults included (crun).
+        anyhow::bail!(
+            "process.terminal is true and run --detach has nowhere to send the terminal: use --console-socket"
+        );
+    }
     let mode = if c.detach || c.common.console_socket.is_some() {
         ConsoleMode::Socket
     } else {
         ConsoleMode::Keep
     };
-    let spawned = rt.spawn(&c.id, &c.bundle, &create_options(&c.common), mode)?;
+    let spawned = rt.spawn(
+        &c.id,
+        &c.bundle,
+        &create_options(&c.common, no_cgroup),
+        mode,
+    )?;
     // The record from `spawn` serves start and delete: no rereading it.
     if let Err(e) = rt.start_record(&spawned.record) {
         let _ = rt.delete_record(&spawned.record, true);
@@ -135,6 +177,18 @@ fn run_container(rt: &Runtime, c: &args::Run) -> anyhow::Result<i32> {
         rt.delete_record(&spawned.record, true)?;
     }
     Ok(code)
+}
+
+/// Whether the bundle's config asks for a terminal, read loosely (the
+/// full check comes with create).
+fn wants_terminal(c: &args::Run) -> bool {
+    let config = c
+        .bundle
+        .join(c.common.config.as_deref().unwrap_or("config.json".as_ref()));
+    std::fs::read(config)
+        .ok()
+        .and_then(|t| serde_json::from_slice::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v["process"]["terminal"] == serde_json::Value::Bool(true))
 }
 
 fn exec(rt: &Runtime, c: &args::Exec) -> anyhow::Result<i32> {

@@ -42,6 +42,15 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
     pub no_pivot: bool,
     pub preserve_fds: u32,
+    /// The config file, relative to the bundle (crun's `--config`); None
+    /// for config.json.
+    pub config: Option<PathBuf>,
+    /// No cgroup at all (crun's `--cgroup-manager disabled`): the init stays
+    /// in the caller's cgroups and nothing is made or removed for it.
+    pub no_cgroup: bool,
+    /// NAME=value entries added to process.env (LISTEN_FDS, LISTEN_PID of
+    /// socket activation passed through), overriding the spec's.
+    pub extra_env: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -105,7 +114,19 @@ impl Runtime {
         if !sys::single_threaded() {
             bail!("the runtime must create containers from a single-threaded process");
         }
-        let bundle = Bundle::load(bundle)?;
+        let mut bundle = Bundle::load_config(bundle, opts.config.as_deref())?;
+        if !opts.extra_env.is_empty()
+            && let Some(mut process) = bundle.spec.process().clone()
+        {
+            let mut env = process.env().clone().unwrap_or_default();
+            for e in &opts.extra_env {
+                let name = e.split('=').next().unwrap_or(e);
+                env.retain(|x| x.split('=').next() != Some(name));
+                env.push(e.clone());
+            }
+            process.set_env(Some(env));
+            bundle.spec.set_process(Some(process));
+        }
         self.ensure_root()?;
         let dir = state::dir(&self.root, id);
         match fs::create_dir(&dir) {
@@ -154,7 +175,8 @@ impl Runtime {
             (None, true, ConsoleMode::Keep) => ConsoleTarget::Parent,
             (None, true, ConsoleMode::Socket) => {
                 return Err(Error::Config(
-                    "process.terminal is true but no --console-socket was given".into(),
+                    "process.terminal is true but no --console-socket was given: use --console-socket"
+                        .into(),
                 ));
             }
             (_, false, _) => ConsoleTarget::None,
@@ -165,7 +187,17 @@ impl Runtime {
             .clone()
             .unwrap_or_else(|| PathBuf::from(format!("/berth/{id}")));
         let rel = cgroup_rel(&rel)?;
-        let cgroup = CgroupPaths::resolve(&Layout::host(), &rel);
+        let cgroup = if opts.no_cgroup {
+            if linux.resources().is_some() {
+                return Err(Error::Config(
+                    "linux.resources: cgroup limits need a cgroup manager (--cgroup-manager disabled)"
+                        .into(),
+                ));
+            }
+            CgroupPaths::default()
+        } else {
+            CgroupPaths::resolve(&Layout::host(), &rel)
+        };
         undo.cgroup = Some(cgroup.clone());
         // Docker sends zeros for unset limits (cpu.shares, blockIO.weight...):
         // as in runc, zero means "not set" at create too.
@@ -243,6 +275,13 @@ impl Runtime {
             }
         }
 
+        // In a user namespace device nodes cannot be made, so the init binds
+        // them: the host's node, or one made here when the host has none.
+        let devices = if new_userns || join_user.is_some() {
+            crate::rootfs::prepare_userns_devices(&state::dir(&self.root, id), &linux)?
+        } else {
+            Vec::new()
+        };
         let (parent_ch, child_ch) = Channel::pair()?;
         // No mount namespace at all: the container shares the caller's, as
         // under runc, not the private one this process re-executed in
@@ -297,6 +336,7 @@ impl Runtime {
                 seccomp: filter.as_ref(),
                 join_user,
                 join_mount,
+                devices: &devices,
             });
         }
         drop(child_ch);
@@ -498,15 +538,27 @@ impl Runtime {
     pub fn delete_record(&self, record: &Record, force: bool) -> Result<()> {
         let id = record.id.as_str();
         let status = record.status(&self.root);
-        match status {
-            Status::Stopped => {}
-            Status::Created => kill_and_wait(record)?,
-            Status::Running | Status::Paused | Status::Creating if force => kill_and_wait(record)?,
+        let killed = match status {
+            Status::Stopped => Ok(()),
+            Status::Created => kill_and_wait(record),
+            Status::Running | Status::Paused | Status::Creating if force => kill_and_wait(record),
             _ => bail!("cannot delete container {id} that is not stopped: {status}"),
+        };
+        // As crun: `delete --force` removes the container even when its
+        // init does not go in time (stuck in a frozen cgroup it was moved
+        // to, in uninterruptible sleep), with a warning.
+        match killed {
+            Ok(()) => {}
+            Err(e) if force => eprintln!("berth-runtime: warning: {e}; removing its state anyway"),
+            Err(e) => return Err(e),
         }
         // Whatever is left in the cgroup (with the host's pid namespace,
         // processes can outlive the init) goes too.
-        record.cgroup.destroy()?;
+        match record.cgroup.destroy() {
+            Ok(()) => {}
+            Err(e) if force => eprintln!("berth-runtime: warning: {e}"),
+            Err(e) => return Err(e),
+        }
         let state = hook_state_record(record, "stopped");
         let poststop = hooks::run(
             "poststop",
@@ -610,7 +662,8 @@ impl Runtime {
             (None, true) if !opts.detach => ConsoleTarget::Parent,
             (None, true) => {
                 return Err(Error::Config(
-                    "process.terminal is true but no --console-socket was given".into(),
+                    "process.terminal is true but no --console-socket was given: use --console-socket"
+                        .into(),
                 ));
             }
             _ => ConsoleTarget::None,
@@ -1011,6 +1064,11 @@ fn kill_and_wait(record: &Record) -> Result<()> {
     let _ = nix::sys::signal::kill(Pid::from_raw(record.pid), Signal::SIGKILL);
     if frozen {
         let _ = record.cgroup.freeze(false);
+    }
+    // A frozen freezer cgroup outside the container's (the init moved
+    // there) holds the SIGKILL too: thaw what the init is in.
+    if pidfd.as_ref().is_some_and(|fd| !sys::wait_pidfd(fd, 50)) {
+        crate::cgroups::thaw_cgroups_of(record.pid);
     }
     match pidfd {
         Some(fd) => {

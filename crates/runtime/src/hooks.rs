@@ -10,14 +10,29 @@ use crate::error::{Error, Result};
 
 /// Runs `hooks` in order; the first failure stops the rest.
 pub fn run(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &[u8]) -> Result<()> {
+    run_inheriting(kind, hooks, state_json, None)
+}
+
+/// As [`run`]; a hook without an env gets `inherit` (the container
+/// process's, for startContainer hooks, as runc) instead of ours.
+pub fn run_inheriting(
+    kind: &str,
+    hooks: Option<&Vec<Hook>>,
+    state_json: &[u8],
+    inherit: Option<&[String]>,
+) -> Result<()> {
     for (i, h) in hooks.into_iter().flatten().enumerate() {
-        run_one(h, state_json)
+        run_one(h, state_json, inherit)
             .map_err(|e| Error::Other(format!("{kind} hook #{i} ({}): {e}", h.path().display())))?;
     }
     Ok(())
 }
 
-fn run_one(h: &Hook, state_json: &[u8]) -> std::result::Result<(), String> {
+fn run_one(
+    h: &Hook,
+    state_json: &[u8],
+    inherit: Option<&[String]>,
+) -> std::result::Result<(), String> {
     use std::os::unix::process::CommandExt;
     let args = h.args().clone().unwrap_or_default();
     let mut cmd = Command::new(h.path());
@@ -28,7 +43,7 @@ fn run_one(h: &Hook, state_json: &[u8]) -> std::result::Result<(), String> {
     cmd.env_remove(crate::cloned_exe::CALLER_MNTNS_ENV);
     // As runc (Go's exec.Cmd with a nil Env): a hook without an env gets
     // the runtime's own; one with an env gets exactly that.
-    if let Some(env) = h.env() {
+    if let Some(env) = h.env().as_deref().or(inherit) {
         cmd.env_clear()
             .envs(env.iter().filter_map(|e| e.split_once('=')));
     }

@@ -39,6 +39,9 @@ pub struct InitArgs<'a> {
     pub seccomp: Option<&'a seccomp::Filter>,
     pub join_user: Option<OwnedFd>,
     pub join_mount: Option<OwnedFd>,
+    /// linux.devices nodes the runtime made for a user namespace (see
+    /// `rootfs::prepare_userns_devices`).
+    pub devices: &'a [(std::path::PathBuf, std::path::PathBuf)],
 }
 
 /// Runs in the cloned child; never returns.
@@ -162,6 +165,7 @@ fn setup(a: &InitArgs) -> Result<(Program, Option<OwnedFd>)> {
             rootfs: &a.bundle.rootfs,
             cgroup: a.cgroup,
             in_userns: a.new_userns || a.join_user.is_some(),
+            devices: a.devices,
         })?;
     }
     a.channel.send(&Msg::Hooks)?;
@@ -266,6 +270,8 @@ pub fn prepare_process(
         )
         .ctx(|| "chown of the terminal to process.user")?;
         console::attach_stdio(slave)?;
+    } else {
+        fix_stdio_owner(process)?;
     }
     // The program starts with default signal handling, whatever the runtime's
     // was (Rust ignores SIGPIPE, and that would be inherited across execve).
@@ -310,6 +316,41 @@ pub fn prepare_process(
     Ok(program)
 }
 
+/// runc's fixStdioPermissions, crun's too: stdio that is not /dev/null
+/// (a pipe, a file) becomes the process user's, so that it can reopen it
+/// (/proc/self/fd/1, /dev/stdout). A descriptor the kernel will not let us
+/// chown (an owner outside the user namespace, a read-only filesystem) is
+/// left as it is.
+fn fix_stdio_owner(process: &Process) -> Result<()> {
+    use std::os::fd::AsFd;
+    let user = process.user();
+    let (uid, gid) = (user.uid(), user.gid());
+    let null = nix::sys::stat::makedev(1, 3);
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    let stdio = [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()];
+    for (n, fd) in stdio.into_iter().enumerate() {
+        let Ok(st) = nix::sys::stat::fstat(fd) else {
+            continue; // closed
+        };
+        let is_char = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
+        if (st.st_uid == uid && st.st_gid == gid) || (is_char && st.st_rdev == null) {
+            continue;
+        }
+        match nix::unistd::fchown(
+            fd,
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(gid)),
+        ) {
+            Ok(()) => {}
+            Err(
+                nix::errno::Errno::EINVAL | nix::errno::Errno::EPERM | nix::errno::Errno::EROFS,
+            ) => {}
+            Err(e) => return Err(Error::io(format!("chown of stdio descriptor {n}"), e)),
+        }
+    }
+    Ok(())
+}
+
 /// Hands a seccomp notification descriptor to the runtime, which sends it
 /// to the agent at listenerPath, and waits until it has.
 fn to_agent(channel: &Channel, fd: Option<OwnedFd>) -> Result<()> {
@@ -345,7 +386,15 @@ fn start_hooks(id: &str, bundle: &Bundle) -> Result<()> {
         return Ok(());
     }
     let state = crate::container::hook_state(id, bundle, nix::unistd::getpid().as_raw(), "running");
-    hooks::run("startContainer", hooks, &state)
+    // As runc: run by the container's init, a hook without an env inherits
+    // the container process's environment.
+    let env = bundle.spec.process().as_ref().and_then(|p| p.env().clone());
+    hooks::run_inheriting(
+        "startContainer",
+        hooks,
+        &state,
+        Some(env.as_deref().unwrap_or(&[])),
+    )
 }
 
 fn set_domainname(name: &str) -> Result<()> {

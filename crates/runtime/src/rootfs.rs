@@ -27,6 +27,11 @@ pub struct MountOptions {
     pub data: Vec<String>,
     pub bind: bool,
     pub recursive: bool,
+    /// mount_setattr(2) bits the recursive options (rro, rnosuid, ...)
+    /// set and clear on the mount and every mount below it.
+    pub attr_set: u64,
+    pub attr_clr: u64,
+    pub has_attr: bool,
 }
 
 impl Default for MountOptions {
@@ -37,6 +42,9 @@ impl Default for MountOptions {
             data: Vec::new(),
             bind: false,
             recursive: false,
+            attr_set: 0,
+            attr_clr: 0,
+            has_attr: false,
         }
     }
 }
@@ -46,9 +54,42 @@ pub enum MountOption {
     Set(MsFlags),
     Clear(MsFlags),
     Propagation(MsFlags),
-    Bind { recursive: bool },
+    Bind {
+        recursive: bool,
+    },
+    /// A recursive option: (clear?, mount_setattr bit).
+    Recursive {
+        clear: bool,
+        attr: u64,
+    },
     Data,
 }
+
+/// The recursive options (runc's and youki's table): the option, whether
+/// it clears the bit, and the bit.
+const RECURSIVE_OPTIONS: [(&str, bool, u64); 18] = {
+    use berth_sys::mount_attr::*;
+    [
+        ("rro", false, RDONLY),
+        ("rrw", true, RDONLY),
+        ("rnosuid", false, NOSUID),
+        ("rsuid", true, NOSUID),
+        ("rnodev", false, NODEV),
+        ("rdev", true, NODEV),
+        ("rnoexec", false, NOEXEC),
+        ("rexec", true, NOEXEC),
+        ("rnodiratime", false, NODIRATIME),
+        ("rdiratime", true, NODIRATIME),
+        ("rrelatime", false, RELATIME),
+        ("rnorelatime", true, RELATIME),
+        ("rnoatime", false, NOATIME),
+        ("ratime", true, NOATIME),
+        ("rstrictatime", false, STRICTATIME),
+        ("rnostrictatime", true, STRICTATIME),
+        ("rnosymfollow", false, NOSYMFOLLOW),
+        ("rsymfollow", true, NOSYMFOLLOW),
+    ]
+};
 
 impl MountOption {
     pub fn parse(opt: &str) -> MountOption {
@@ -80,7 +121,10 @@ impl MountOption {
             "nostrictatime" => Clear(MsFlags::MS_STRICTATIME),
             other => match propagation_flag(other) {
                 Some(f) => Propagation(f),
-                None => Data,
+                None => match RECURSIVE_OPTIONS.iter().find(|(o, _, _)| *o == other) {
+                    Some(&(_, clear, attr)) => Recursive { clear, attr },
+                    None => Data,
+                },
             },
         }
     }
@@ -114,6 +158,20 @@ pub fn parse_options(m: &Mount) -> MountOptions {
                 o.bind = true;
                 o.recursive |= recursive;
             }
+            MountOption::Recursive { clear, attr } => {
+                o.has_attr = true;
+                if clear {
+                    o.attr_clr |= attr;
+                } else {
+                    o.attr_set |= attr;
+                }
+                // The access time is one field: a change to it clears the
+                // whole field first (mount_setattr(2)); clearing one of its
+                // values (ratime, rnostrictatime) leaves relatime, as youki.
+                if attr & berth_sys::mount_attr::ATIME_MASK == attr {
+                    o.attr_clr |= berth_sys::mount_attr::ATIME_MASK;
+                }
+            }
             MountOption::Data => o.data.push(opt.clone()),
         }
     }
@@ -127,6 +185,9 @@ pub struct RootfsContext<'a> {
     pub cgroup: &'a CgroupPaths,
     /// In a new user namespace: device nodes cannot be made, so they are bound.
     pub in_userns: bool,
+    /// Nodes made by the runtime for linux.devices the host lacks (in a
+    /// user namespace): the container path and the node's host path.
+    pub devices: &'a [(PathBuf, PathBuf)],
 }
 
 /// Everything before pivot_root: propagation, the rootfs bind, mounts, /dev.
@@ -319,6 +380,25 @@ fn mount_one(ctx: &RootfsContext, root: &OwnedFd, m: &Mount) -> Result<()> {
             }
             Err(e) => return Err(Error::io(typ, e)),
         }
+    }
+    if opts.has_attr {
+        let target = open_in_root(root, m.destination(), OFlag::O_PATH).ctx(|| "reopening")?;
+        berth_sys::mount_setattr_recursive(&target, opts.attr_set, opts.attr_clr).map_err(|e| {
+            if e.raw_os_error() == Some(libc::ENOSYS) {
+                Error::Config(format!(
+                    "mount {}: recursive mount options need mount_setattr(2), which this kernel lacks (Linux 5.12 or later)",
+                    m.destination().display()
+                ))
+            } else {
+                Error::io(
+                    format!(
+                        "applying the recursive options of {} (mount_setattr)",
+                        m.destination().display()
+                    ),
+                    e,
+                )
+            }
+        })?;
     }
     for p in &opts.propagation {
         let target = open_in_root(root, m.destination(), OFlag::O_PATH).ctx(|| "reopening")?;
@@ -543,6 +623,52 @@ fn make_spec_device(ctx: &RootfsContext, root: &OwnedFd, d: &LinuxDevice) -> Res
     )
 }
 
+/// For a container in a user namespace, where mknod is refused: the nodes
+/// of linux.devices the host does not have at the same path (of the same
+/// kind and number), made in the state directory `dir` with the spec's mode
+/// and owner (mapped to the host's ids), for the init to bind. (By path: a
+/// descriptor opened here names a mount of this process's mount namespace,
+/// which the init, in a namespace of its own, cannot bind from.)
+pub fn prepare_userns_devices(
+    dir: &Path,
+    linux: &oci_spec::runtime::Linux,
+) -> Result<Vec<(PathBuf, PathBuf)>> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let map = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>, id: u32| {
+        maps.iter().flatten().find_map(|m| {
+            let off = id.checked_sub(m.container_id())?;
+            (off < m.size()).then(|| m.host_id() + off)
+        })
+    };
+    let mut out = Vec::new();
+    for (i, d) in linux.devices().iter().flatten().enumerate() {
+        let (kind, is_kind): (SFlag, fn(&std::fs::FileType) -> bool) = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => (SFlag::S_IFCHR, |t| t.is_char_device()),
+            LinuxDeviceType::B => (SFlag::S_IFBLK, |t| t.is_block_device()),
+            LinuxDeviceType::P => (SFlag::S_IFIFO, |t| t.is_fifo()),
+            LinuxDeviceType::A => continue, // refused with the device itself
+        };
+        let rdev = makedev(d.major() as u64, d.minor() as u64);
+        let on_host = std::fs::metadata(d.path())
+            .is_ok_and(|m| is_kind(&m.file_type()) && (kind == SFlag::S_IFIFO || m.rdev() == rdev));
+        if on_host {
+            continue;
+        }
+        let node = dir.join(format!("device-{i}"));
+        let mode = d.file_mode().unwrap_or(0o666);
+        let old = nix::sys::stat::umask(Mode::empty());
+        let made = mknod(&node, kind, Mode::from_bits_truncate(mode), rdev);
+        nix::sys::stat::umask(old);
+        made.map_err(|e| Error::io(format!("creating device {}", d.path().display()), e))?;
+        let uid = map(linux.uid_mappings(), d.uid().unwrap_or(0));
+        let gid = map(linux.gid_mappings(), d.gid().unwrap_or(0));
+        nix::unistd::chown(&node, uid.map(Into::into), gid.map(Into::into))
+            .ctx(|| format!("chown of device {}", d.path().display()))?;
+        out.push((d.path().clone(), node));
+    }
+    Ok(out)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn make_node(
     ctx: &RootfsContext,
@@ -567,19 +693,26 @@ fn make_node(
         Mode::empty(),
     )
     .ctx(|| format!("opening {}", parent_rel.display()))?;
-    // The host's node at the same path, as runc binds it.
-    let host = path.display().to_string();
+    // The host's node at the same path, as runc binds it, or the one the
+    // runtime made when the host has none.
+    let host = match ctx.devices.iter().find(|(p, _)| p == path) {
+        Some((_, node)) => node.display().to_string(),
+        None => path.display().to_string(),
+    };
     if ctx.in_userns {
         // mknod is refused in a user namespace: bind the host's node instead.
         let t = ensure_in_root(root, path, true)?;
-        return mount(
+        mount(
             Some(host.as_str()),
             &proc_fd_path(&t),
             None::<&str>,
             MsFlags::MS_BIND,
             None::<&str>,
         )
-        .ctx(|| format!("binding {host}"));
+        .ctx(|| format!("binding {host}"))?;
+        // As crun: a device bind is nothing to execute or to gain
+        // privileges from.
+        return remount_bind(root, path, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC);
     }
     let node_path = proc_fd_path(&parent).join(name);
     match mknod(
@@ -812,5 +945,25 @@ mod tests {
                 .unwrap();
         let o = parse_options(&m);
         assert!(o.bind && o.recursive && o.flags.contains(MsFlags::MS_RDONLY));
+    }
+
+    #[test]
+    fn recursive_options_become_mount_attrs() {
+        use berth_sys::mount_attr::*;
+        let m: Mount = serde_json::from_str(
+            r#"{"destination":"/x","source":"/y","options":["rbind","rro","rnosuid","rexec","ratime","rnosymfollow"]}"#,
+        )
+        .unwrap();
+        let o = parse_options(&m);
+        assert!(o.has_attr && o.data.is_empty() && o.flags.is_empty());
+        assert_eq!(o.attr_set, RDONLY | NOSUID | NOSYMFOLLOW);
+        // ratime clears noatime, and any atime change clears the whole field.
+        assert_eq!(o.attr_clr, NOEXEC | NOATIME | ATIME_MASK);
+        let m: Mount = serde_json::from_str(
+            r#"{"destination":"/x","source":"/y","options":["rbind","rstrictatime"]}"#,
+        )
+        .unwrap();
+        let o = parse_options(&m);
+        assert_eq!((o.attr_set, o.attr_clr), (STRICTATIME, ATIME_MASK));
     }
 }

@@ -23,8 +23,9 @@ use crate::error::{Error, Result};
 pub struct Filter {
     program: Vec<libc::sock_filter>,
     flags: libc::c_ulong,
-    /// Where the notification descriptor goes when the profile has
-    /// SCMP_ACT_NOTIFY (listenerPath), with listenerMetadata.
+    /// Where the notification descriptor goes when the spec has a
+    /// listenerPath (with or without SCMP_ACT_NOTIFY rules), with
+    /// listenerMetadata.
     pub listener: Option<Listener>,
 }
 
@@ -177,18 +178,13 @@ fn op(o: LinuxSeccompOperator, value: u64, value_two: Option<u64>) -> ScmpCompar
 /// `cache_dir` (made if missing; a cache that cannot be used is skipped).
 pub fn compile(s: &LinuxSeccomp, cache_dir: Option<&Path>) -> Result<Filter> {
     let flags = load_flags(s);
-    let notifies = s
-        .syscalls()
-        .iter()
-        .flatten()
-        .any(|sc| sc.action() == LinuxSeccompAction::ScmpActNotify);
-    let listener = match (notifies, s.listener_path()) {
-        (true, Some(path)) => Some(Listener {
-            path: path.clone(),
-            metadata: s.listener_metadata().clone().unwrap_or_default(),
-        }),
-        _ => None,
-    };
+    // As crun: with a listenerPath the filter is loaded with a listener,
+    // and the agent gets its descriptor, whether or not a rule notifies
+    // (an agent waiting at listenerPath is never left waiting).
+    let listener = s.listener_path().as_ref().map(|path| Listener {
+        path: path.clone(),
+        metadata: s.listener_metadata().clone().unwrap_or_default(),
+    });
     let cached = cache_dir.map(|d| d.join(format!("{}.bpf", cache_key(s))));
     if let Some(program) = cached.as_deref().and_then(read_cached) {
         return Ok(Filter {

@@ -20,9 +20,15 @@ pub struct Bundle {
 impl Bundle {
     /// Reads `<bundle>/config.json`, parses it, and checks it.
     pub fn load(bundle: &Path) -> Result<Bundle> {
+        Bundle::load_config(bundle, None)
+    }
+
+    /// As [`Bundle::load`], with the config file `config` (relative to the
+    /// bundle, or absolute; crun's `--config`) instead of config.json.
+    pub fn load_config(bundle: &Path, config: Option<&Path>) -> Result<Bundle> {
         let path = std::fs::canonicalize(bundle)
             .map_err(|e| Error::io(format!("bundle {}", bundle.display()), e))?;
-        let config = path.join("config.json");
+        let config = path.join(config.unwrap_or(Path::new("config.json")));
         let text = std::fs::read(&config)
             .map_err(|e| Error::io(format!("reading {}", config.display()), e))?;
         let spec = parse(&text).map_err(|e| Error::Config(format!("{}: {e}", config.display())))?;
@@ -137,6 +143,22 @@ pub fn validate(spec: &Spec) -> Result<()> {
         check_mount(i, m)?;
     }
     if let Some(linux) = spec.linux() {
+        // As crun: the same name set twice, differently, is a mistake the
+        // user would not see (which write wins is the runtime's order).
+        // (kernel.hostname beside `hostname` is refused whatever its value,
+        // in runc's words, with the other sysctls.)
+        let sysctl = linux
+            .sysctl()
+            .iter()
+            .flatten()
+            .find_map(|(k, v)| (k.replace('/', ".") == "kernel.domainname").then_some(v));
+        if let (Some(name), Some(sysctl)) = (spec.domainname(), sysctl)
+            && name != sysctl
+        {
+            return cfg(format!(
+                "domainname {name:?} conflicts with linux.sysctl kernel.domainname {sysctl:?}: set one, or both to the same value"
+            ));
+        }
         let mut seen = Vec::new();
         let namespaces = linux.namespaces().clone().unwrap_or_default();
         for ns in &namespaces {
@@ -282,40 +304,7 @@ fn own_namespace(
         })
 }
 
-/// Recursive mount options (mount_setattr with AT_RECURSIVE): refused,
-/// not ignored, until berth-runtime applies them.
-const RECURSIVE_OPTIONS: [&str; 18] = [
-    "rro",
-    "rrw",
-    "rnosuid",
-    "rsuid",
-    "rnodev",
-    "rdev",
-    "rnoexec",
-    "rexec",
-    "rnoatime",
-    "ratime",
-    "rstrictatime",
-    "rnostrictatime",
-    "rnodiratime",
-    "rdiratime",
-    "rrelatime",
-    "rnorelatime",
-    "rnosymfollow",
-    "rsymfollow",
-];
-
 fn check_mount(i: usize, m: &Mount) -> Result<()> {
-    if let Some(o) = m
-        .options()
-        .iter()
-        .flatten()
-        .find(|o| RECURSIVE_OPTIONS.contains(&o.as_str()))
-    {
-        return Err(Error::Config(format!(
-            "mounts[{i}].options {o:?}: recursive mount options are not supported by berth-runtime"
-        )));
-    }
     let dest = m.destination();
     if !dest.is_absolute() {
         return Err(Error::Config(format!(

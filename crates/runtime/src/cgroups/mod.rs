@@ -219,6 +219,41 @@ impl CgroupPaths {
     }
 }
 
+/// Thaws every freezer cgroup process `pid` is in, wherever they are (the
+/// container's own, or one the process was moved to): a frozen task takes
+/// no signal, not even SIGKILL, until it is thawed. Best effort.
+pub fn thaw_cgroups_of(pid: i32) {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+        return;
+    };
+    let layout = Layout::host();
+    for line in text.lines() {
+        let mut f = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        let rel = path.trim_start_matches('/');
+        if controllers.is_empty() {
+            for h in &layout.hierarchies {
+                if let Hierarchy::V2 { mount } = h {
+                    let file = mount.join(rel).join("cgroup.freeze");
+                    if std::fs::read_to_string(&file).is_ok_and(|s| s.trim() == "1") {
+                        let _ = std::fs::write(&file, "0");
+                    }
+                }
+            }
+        } else if controllers.split(',').any(|c| c == "freezer") {
+            for h in &layout.hierarchies {
+                if let Hierarchy::V1 { key, mount } = h
+                    && key == controllers
+                {
+                    let _ = std::fs::write(mount.join(rel).join("freezer.state"), "THAWED");
+                }
+            }
+        }
+    }
+}
+
 fn mkdir_all(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).ctx(|| format!("creating cgroup {}", dir.display()))
 }

@@ -96,6 +96,9 @@ pub fn apply(
                 write(dir, "cpu.rt_period_us", &p.to_string())?;
             }
             if let Some(r) = cpu.realtime_runtime() {
+                if r > 0 {
+                    give_rt_budget(dir, r as u64)?;
+                }
                 write(dir, "cpu.rt_runtime_us", &r.to_string())?;
             }
         }
@@ -391,6 +394,38 @@ pub fn device_rule(r: &LinuxDeviceCgroup) -> String {
 
 fn need<'a>(dir: Option<&'a Path>, controller: &str) -> Result<&'a Path> {
     dir.ok_or_else(|| Error::Other(format!("the {controller} cgroup controller is not mounted")))
+}
+
+/// cgroup v1 real-time budget: a cgroup gets rt runtime only within its
+/// parent's (the kernel's ratio runtime/period, summed over siblings). A
+/// new cgroup under berth's intermediate ones (which start with 0) could
+/// get none: give each ancestor below the hierarchy's root, from the top
+/// down, at least the share `runtime` over `dir`'s period needs, as crun
+/// does for the cgroups it makes.
+fn give_rt_budget(dir: &Path, runtime: u64) -> Result<()> {
+    let num = |d: &Path, f: &str| -> Option<u64> {
+        std::fs::read_to_string(d.join(f)).ok()?.trim().parse().ok()
+    };
+    let Some(period) = num(dir, "cpu.rt_period_us").filter(|p| *p > 0) else {
+        return Ok(());
+    };
+    let mut ancestors: Vec<&Path> = dir
+        .ancestors()
+        .skip(1)
+        .take_while(|a| a.join("cpu.rt_runtime_us").exists())
+        .collect();
+    ancestors.pop(); // the hierarchy's root: the kernel's, not ours
+    for anc in ancestors.into_iter().rev() {
+        let (Some(have), Some(p)) = (num(anc, "cpu.rt_runtime_us"), num(anc, "cpu.rt_period_us"))
+        else {
+            continue;
+        };
+        let need = (runtime as u128 * p as u128).div_ceil(period as u128) as u64;
+        if have < need {
+            write(anc, "cpu.rt_runtime_us", &need.to_string())?;
+        }
+    }
+    Ok(())
 }
 
 fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
