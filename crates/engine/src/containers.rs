@@ -200,14 +200,6 @@ fn refuse_unsupported(hc: &HostConfig) -> Result<()> {
     if hc.storage_opt.iter().flatten().next().is_some() {
         return not_yet("storage options (--storage-opt / HostConfig.StorageOpt) are".into());
     }
-    // Needs a real-time budget in the daemon's own cgroup, which berth does
-    // not set aside (dockerd's --cpu-rt-runtime).
-    if hc.cpu_realtime_period != 0 || hc.cpu_realtime_runtime != 0 {
-        return not_yet(
-            "real-time CPU scheduling (--cpu-rt-period, --cpu-rt-runtime / HostConfig.CpuRealtimePeriod, CpuRealtimeRuntime) is"
-                .into(),
-        );
-    }
     Ok(())
 }
 
@@ -1422,6 +1414,8 @@ const UPDATABLE: &[&str] = &[
     "CpuShares",
     "CpuPeriod",
     "CpuQuota",
+    "CpuRealtimePeriod",
+    "CpuRealtimeRuntime",
     "CpusetCpus",
     "CpusetMems",
     "BlkioWeight",
@@ -1564,10 +1558,6 @@ mod tests {
             (
                 serde_json::json!({"StorageOpt": {"size": "1G"}}),
                 "HostConfig.StorageOpt",
-            ),
-            (
-                serde_json::json!({"CpuRealtimeRuntime": 950000}),
-                "HostConfig.CpuRealtimePeriod, CpuRealtimeRuntime",
             ),
         ] {
             let (_, hc) = body(serde_json::json!({"Image": "x", "HostConfig": hc}));

@@ -25,6 +25,8 @@ pub struct SysInfo {
     pub memory_swappiness: bool,
     pub cpu_shares: bool,
     pub cpu_cfs: bool,
+    /// cgroup v1's cpu.rt_period_us: real-time group scheduling.
+    pub cpu_realtime: bool,
     pub cpuset: bool,
     /// The CPUs and memory nodes a cpuset may name, as the kernel lists
     /// them ("0-3").
@@ -76,6 +78,7 @@ impl SysInfo {
             memory_swappiness: has("memory", "memory.swappiness"),
             cpu_shares: has("cpu", "cpu.shares"),
             cpu_cfs: has("cpu", "cpu.cfs_quota_us"),
+            cpu_realtime: has("cpu", "cpu.rt_period_us"),
             cpus: read_list(cpuset.as_deref(), "cpuset.cpus"),
             mems: read_list(cpuset.as_deref(), "cpuset.mems"),
             cpuset: cpuset.is_some(),
@@ -104,6 +107,8 @@ impl SysInfo {
             memory_swappiness: false,
             cpu_shares: has("cpu"),
             cpu_cfs: has("cpu"),
+            // cgroup v2 has no real-time budgets.
+            cpu_realtime: false,
             cpuset: has("cpuset"),
             cpus: read_list(Some(root), "cpuset.cpus.effective"),
             mems: read_list(Some(root), "cpuset.mems.effective"),
@@ -299,6 +304,20 @@ fn cpu(hc: &mut HostConfig, info: &SysInfo, w: &mut Vec<String>) -> Result<()> {
     }
     if hc.cpu_quota > 0 && hc.cpu_quota < 1000 {
         return invalid("CPU cfs quota can not be less than 1ms (i.e. 1000)");
+    }
+    // dockerd's words and order; the budget itself is the runtime's to
+    // find (it raises berth's intermediate cgroups' share).
+    if (hc.cpu_realtime_period != 0 || hc.cpu_realtime_runtime != 0) && !info.cpu_realtime {
+        return invalid("Your kernel does not support CPU real-time scheduler");
+    }
+    if hc.cpu_realtime_period < 0 || hc.cpu_realtime_runtime < 0 {
+        return invalid("resource values cannot be negative");
+    }
+    if hc.cpu_realtime_period != 0
+        && hc.cpu_realtime_runtime != 0
+        && hc.cpu_realtime_runtime > hc.cpu_realtime_period
+    {
+        return invalid("cpu real-time runtime cannot be higher than cpu real-time period");
     }
     Ok(())
 }

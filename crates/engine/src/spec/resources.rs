@@ -107,6 +107,14 @@ fn cpu(hc: &HostConfig) -> Result<Option<LinuxCpu>> {
             set = true;
         }
     }
+    if hc.cpu_realtime_period > 0 {
+        c = c.realtime_period(hc.cpu_realtime_period as u64);
+        set = true;
+    }
+    if hc.cpu_realtime_runtime > 0 {
+        c = c.realtime_runtime(hc.cpu_realtime_runtime);
+        set = true;
+    }
     if !hc.cpuset_cpus.is_empty() {
         c = c.cpus(hc.cpuset_cpus.clone());
         set = true;
