@@ -1548,7 +1548,7 @@ fn devices_mounts_namespaces_and_refused_fields() {
     // Refused at create: exit 125 and a message naming the flag.
     let refused: &[(&[&str], &str)] = &[
         (&["--ipc", "container:other"], "--ipc container:other"),
-        (&["--cpu-rt-runtime", "1000"], "--cpu-rt-runtime"),
+        (&["--storage-opt", "size=1G"], "--storage-opt"),
     ];
     for (flags, says) in refused {
         let mut args = vec!["run", "--rm"];
