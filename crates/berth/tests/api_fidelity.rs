@@ -1058,6 +1058,215 @@ on_both_engines!(
     .to_vec()
 );
 
+/// Auxiliary addresses (docker-py's test_create_network_with_ipam_config):
+/// kept and shown in inspect, checked against the subnet, and never handed
+/// to a container even when the subnet is tiny. Each engine on subnets of
+/// its own (both bridges are on the host), shown as `P`.
+fn aux_addresses(e: &Engine) -> Vec<String> {
+    let mut seen = Vec::new();
+    let p = if e.kind == "dockerd" {
+        "10.245"
+    } else {
+        "10.244"
+    };
+    let net = e.name("auxnet");
+    let body = format!(
+        r#"{{"Name": "{net}", "CheckDuplicate": true, "IPAM": {{"Driver": "default", "Options": {{"foo": "bar"}}, "Config": [{{"Subnet": "{p}.0.0/16", "IPRange": "{p}.5.0/24", "Gateway": "{p}.5.254", "AuxiliaryAddresses": {{"a": "{p}.1.5", "b": "{p}.1.6", "c": "{p}.1.7"}}}}]}}}}"#
+    );
+    let (status, _) = e.api("POST", "/v1.41/networks/create", Some(&body));
+    let (_, inspect) = e.api("GET", &format!("/v1.41/networks/{net}"), None);
+    let inspect: Value = serde_json::from_str(&inspect).unwrap();
+    seen.push(format!("docker-py's: {status} IPAM {}", inspect["IPAM"]).replace(p, "P"));
+    e.berth(&["network", "rm", &net]).assert_success();
+
+    // A subnet each: dockerd 20.10 keeps a refused network's pool.
+    for (what, third, aux) in [("outside", 7, "10.99.1.5"), ("malformed", 8, "nonsense")] {
+        let body = format!(
+            r#"{{"Name": "{net}", "IPAM": {{"Config": [{{"Subnet": "{p}.{third}.0/29", "AuxiliaryAddresses": {{"a": "{aux}"}}}}]}}}}"#
+        );
+        let (status, text) = e.api("POST", "/v1.41/networks/create", Some(&body));
+        let text: Value = serde_json::from_str(&text).unwrap();
+        seen.push(
+            format!("{what}: {status} {}", text["message"])
+                .replace(p, "P")
+                .replace(&net, "<net>"),
+        );
+        if status == 201 {
+            e.berth(&["network", "rm", &net]).assert_success();
+        }
+    }
+
+    // /29: .1 the gateway, .2 and .3 auxiliary, .4 to .6 for containers.
+    let tiny = e.name("auxtiny");
+    e.berth(&[
+        "network",
+        "create",
+        "--subnet",
+        &format!("{p}.9.0/29"),
+        "--aux-address",
+        &format!("a={p}.9.2"),
+        "--aux-address",
+        &format!("b={p}.9.3"),
+        &tiny,
+    ])
+    .assert_success();
+    let mut ips = Vec::new();
+    let mut made = Vec::new();
+    for _ in 0..4 {
+        let c = e.name("aux");
+        let out = e.berth(&[
+            "run",
+            "-d",
+            "--name",
+            &c,
+            "--network",
+            &tiny,
+            &e.image,
+            "sleep",
+            "100",
+        ]);
+        made.push(c.clone());
+        if !out.status.success() {
+            ips.push(format!(
+                "refused ({})",
+                out.stderr_str().contains("no available IPv4 addresses")
+                    || out.stderr_str().contains("no available")
+            ));
+            continue;
+        }
+        let (_, inspect) = e.api("GET", &format!("/v1.41/containers/{c}/json"), None);
+        let inspect: Value = serde_json::from_str(&inspect).unwrap();
+        ips.push(
+            inspect["NetworkSettings"]["Networks"][&tiny]["IPAddress"]
+                .as_str()
+                .unwrap_or_default()
+                .replace(p, "P"),
+        );
+    }
+    seen.push(format!("containers on the tiny network: {}", ips.join(" ")));
+    for c in made {
+        let _ = e.berth(&["rm", "-f", &c]);
+    }
+    e.berth(&["network", "rm", &tiny]).assert_success();
+    seen
+}
+
+on_both_engines!(
+    berth_aux_addresses,
+    dockerd_aux_addresses,
+    aux_addresses,
+    [
+        r#"docker-py's: 201 IPAM {"Driver":"default","Options":{"foo":"bar"},"Config":[{"Subnet":"P.0.0/16","IPRange":"P.5.0/24","Gateway":"P.5.254","AuxiliaryAddresses":{"a":"P.1.5","b":"P.1.6","c":"P.1.7"}}]}"#,
+        r#"outside: 403 "auxiliary address: (a:10.99.1.5) must belong to the master pool: P.7.0/29""#,
+        r#"malformed: 500 "non parsable secondary ip address (a:nonsense) passed for network <net>""#,
+        "containers on the tiny network: P.9.4 P.9.5 P.9.6 refused (true)",
+    ]
+    .map(String::from)
+    .to_vec()
+);
+
+/// `--link-local-ip` (docker-py's test_create_with_linklocal_ips): kept in
+/// the endpoint's IPAMConfig, and on the container's interface (a /16) at
+/// start and at a running container's `network connect`.
+fn link_local_ips(e: &Engine) -> Vec<String> {
+    let mut seen = Vec::new();
+    let net = e.name("llnet");
+    let other = e.name("llother");
+    e.berth(&["network", "create", &net]).assert_success();
+    e.berth(&["network", "create", &other]).assert_success();
+    let body = format!(
+        r#"{{"Image": "{}", "Cmd": ["sleep", "100"], "HostConfig": {{"NetworkMode": "{net}"}}, "NetworkingConfig": {{"EndpointsConfig": {{"{net}": {{"IPAMConfig": {{"LinkLocalIPs": ["169.254.8.8"]}}}}}}}}}}"#,
+        e.image
+    );
+    let (status, made) = e.api("POST", "/v1.41/containers/create", Some(&body));
+    let id = serde_json::from_str::<Value>(&made).unwrap()["Id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    seen.push(format!("create: {status}"));
+    if id.is_empty() {
+        seen.push(made.trim().to_string());
+        return seen;
+    }
+    let ipam = |network: &str| {
+        let (_, inspect) = e.api("GET", &format!("/v1.41/containers/{id}/json"), None);
+        let inspect: Value = serde_json::from_str(&inspect).unwrap();
+        inspect["NetworkSettings"]["Networks"][network]["IPAMConfig"].to_string()
+    };
+    seen.push(format!("created: {}", ipam(&net)));
+    e.berth(&["start", &id]).assert_success();
+    seen.push(format!("started: {}", ipam(&net)));
+    let addrs = || {
+        let out = e.berth(&[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "ip -o addr show | grep -o 'eth[0-9]* *inet6* 169.254[0-9./]*'",
+        ]);
+        out.stdout_str()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    seen.push(format!("in the container: {}", addrs()));
+    e.berth(&[
+        "network",
+        "connect",
+        "--link-local-ip",
+        "169.254.9.9",
+        &other,
+        &id,
+    ])
+    .assert_success();
+    seen.push(format!("connected: {}", ipam(&other)));
+    seen.push(format!("in the container: {}", addrs()));
+    let body = format!(
+        r#"{{"Image": "{}", "Cmd": ["true"], "NetworkingConfig": {{"EndpointsConfig": {{"{net}": {{"IPAMConfig": {{"LinkLocalIPs": ["nonsense"]}}}}}}}}, "HostConfig": {{"NetworkMode": "{net}"}}}}"#,
+        e.image
+    );
+    let (status, made) = e.api("POST", "/v1.41/containers/create", Some(&body));
+    let bad = serde_json::from_str::<Value>(&made).unwrap();
+    match bad["Id"].as_str() {
+        Some(bad) => {
+            let out = e.berth(&["start", bad]);
+            seen.push(format!(
+                "a malformed one: create {status}, start says {}",
+                out.stderr_str().contains("Invalid link-local IP address")
+            ));
+            let _ = e.berth(&["rm", "-f", bad]);
+        }
+        None => seen.push(format!(
+            "a malformed one: create {status} {} says {}",
+            bad["message"],
+            bad["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Invalid link-local IP address")
+        )),
+    }
+    e.berth(&["rm", "-f", &id]).assert_success();
+    e.berth(&["network", "rm", &net, &other]).assert_success();
+    seen
+}
+
+on_both_engines!(
+    berth_link_local_ips,
+    dockerd_link_local_ips,
+    link_local_ips,
+    [
+        "create: 201",
+        r#"created: {"LinkLocalIPs":["169.254.8.8"]}"#,
+        r#"started: {"LinkLocalIPs":["169.254.8.8"]}"#,
+        "in the container: eth0 inet 169.254.8.8/16",
+        r#"connected: {"LinkLocalIPs":["169.254.9.9"]}"#,
+        "in the container: eth0 inet 169.254.8.8/16 eth1 inet 169.254.9.9/16",
+        "a malformed one: create 201, start says true",
+    ]
+    .map(String::from)
+    .to_vec()
+);
+
 /// Names escaped in the path, as docker-py quotes them
 /// (test_create_remove_network_with_space_in_name): read unescaped.
 fn escaped_paths(e: &Engine) -> Vec<String> {

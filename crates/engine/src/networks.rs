@@ -152,6 +152,7 @@ impl Engine {
                     user: false,
                     // As dockerd shows its default bridge: the subnet only.
                     gateway_listed: self.config.net.bip.is_some(),
+                    aux: Default::default(),
                 }];
                 n.options = [
                     (record::OPT_DEFAULT_BRIDGE, "true".to_string()),

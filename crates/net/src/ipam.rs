@@ -152,6 +152,22 @@ impl Pool {
         Ok(ip)
     }
 
+    /// Takes an address that is never handed out (an auxiliary address,
+    /// `--aux-address`): in the subnet, not its network or broadcast
+    /// address, not taken already.
+    pub fn reserve(&mut self, ip: IpAddr) -> Result<()> {
+        if !self.subnet.contains(&ip)
+            || ip == self.subnet.network()
+            || ip == self.subnet.broadcast()
+        {
+            return Err(Error::OutOfRange(ip, self.subnet));
+        }
+        if !self.used.insert(ip) {
+            return Err(Error::InUse(ip));
+        }
+        Ok(())
+    }
+
     /// Gives an address back (the gateway stays).
     pub fn release(&mut self, ip: IpAddr) {
         if ip != self.gateway {
@@ -252,6 +268,25 @@ mod tests {
         // hands it out first.
         assert_eq!(p.allocate(None).unwrap(), ip("10.9.0.128"));
         assert_eq!(p.allocate(None).unwrap(), ip("10.9.0.129"));
+        // Auxiliary addresses are never handed out.
+        p.reserve(ip("10.9.0.130")).unwrap();
+        assert_eq!(
+            p.reserve(ip("10.9.0.130")),
+            Err(Error::InUse(ip("10.9.0.130")))
+        );
+        assert_eq!(
+            p.reserve(ip("10.9.0.254")),
+            Err(Error::InUse(ip("10.9.0.254")))
+        );
+        assert!(matches!(
+            p.reserve(ip("10.9.1.1")),
+            Err(Error::OutOfRange(..))
+        ));
+        assert_eq!(p.allocate(None).unwrap(), ip("10.9.0.131"));
+        assert_eq!(
+            p.allocate(Some(ip("10.9.0.130"))),
+            Err(Error::InUse(ip("10.9.0.130")))
+        );
         let round: Pool = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
         assert_eq!(round, p);
     }

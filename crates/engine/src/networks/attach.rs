@@ -41,6 +41,10 @@ pub struct PlannedEndpoint {
     pub name: String,
     pub settings: EndpointSettings,
     pub link: Endpoint,
+    /// `--link-local-ip` addresses (/16 for IPv4, /64 for IPv6, as
+    /// libnetwork's): on the link too, not among the container's addresses
+    /// in /etc/hosts.
+    pub link_local: Vec<IpNet>,
 }
 
 /// A start's networking, taken before the bundle is written.
@@ -161,6 +165,11 @@ impl Engine {
         let mut addresses = Vec::new();
         let mut gateways = Vec::new();
         let want = asked.ipam_config.clone().unwrap_or_default();
+        // Before any address is taken: an error here gives nothing back.
+        let link_local = super::request::link_local_ips(&want)?
+            .into_iter()
+            .map(|ip| IpNet::new(ip, if ip.is_ipv4() { 16 } else { 64 }).expect("prefix"))
+            .collect();
         for subnet in &n.subnets {
             let requested = if subnet.subnet.addr().is_ipv4() {
                 &want.ipv4_address
@@ -230,6 +239,7 @@ impl Engine {
             network: n,
             name: name.to_string(),
             settings,
+            link_local,
         }))
     }
 
@@ -239,7 +249,13 @@ impl Engine {
             n.subnets
                 .iter()
                 .filter_map(|s| match Pool::new(s.subnet, Some(s.gateway), s.ip_range) {
-                    Ok(p) => Some(p),
+                    Ok(mut p) => {
+                        // Auxiliary addresses are never a container's.
+                        for ip in s.aux.values() {
+                            let _ = p.reserve(*ip);
+                        }
+                        Some(p)
+                    }
                     Err(e) => {
                         eprintln!("berth: network {}: {e}", n.name);
                         None
@@ -290,7 +306,8 @@ impl Engine {
         let result = (|| -> Result<Vec<Handles>> {
             for ep in &mut plan.endpoints {
                 ep.link.bridge_index = self.live_network_up(&ep.network)?;
-                let link = ep.link.clone();
+                let mut link = ep.link.clone();
+                link.addresses.extend(ep.link_local.iter().copied());
                 self.net_live
                     .netlink(|nl| endpoint::plumb(nl, &netns, &link))
                     .map_err(|e| {

@@ -2,6 +2,7 @@
 //! name, driver, options and IPAM (its error texts and statuses), the
 //! subnets picked, and the bridge made before the record is stored.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use berth_models::network as wire;
@@ -109,15 +110,6 @@ impl Engine {
             .collect();
         let mut subnets = Vec::new();
         for c in ipam.config.iter().flatten() {
-            if c.auxiliary_addresses
-                .as_ref()
-                .is_some_and(|a| !a.is_empty())
-            {
-                return Err(Error::Invalid(
-                    "IPAM.Config.AuxiliaryAddresses (--aux-address) is not supported by berth yet"
-                        .into(),
-                ));
-            }
             let subnet = match &c.subnet {
                 Some(s) if !s.is_empty() => Some(ipam::parse_subnet(s).map_err(|e| {
                     // dockerd's words for what does not parse at all.
@@ -148,6 +140,11 @@ impl Engine {
                         "a gateway or ip-range needs its subnet (--subnet)".into(),
                     ));
                 }
+                if c.auxiliary_addresses.iter().flatten().next().is_some() {
+                    return Err(Error::Invalid(
+                        "auxiliary addresses (--aux-address) need their subnet (--subnet)".into(),
+                    ));
+                }
                 continue;
             };
             if subnet.addr().is_ipv6() && !enable_ipv6 {
@@ -165,7 +162,7 @@ impl Engine {
                 _ => None,
             };
             // Validates the gateway and range against the subnet.
-            let pool =
+            let mut pool =
                 ipam::Pool::new(subnet, gateway.or(implicit), range).map_err(|e| match e {
                     // dockerd answers 500 for it.
                     ipam::Error::BadGateway(g, _) => Error::Internal(format!(
@@ -173,6 +170,7 @@ impl Engine {
                     )),
                     other => other.into(),
                 })?;
+            let aux = aux_addresses(&name, subnet, &mut pool, c.auxiliary_addresses.as_ref())?;
             if subnets
                 .iter()
                 .any(|s: &Subnet| s.subnet.addr().is_ipv4() == subnet.addr().is_ipv4())
@@ -190,6 +188,7 @@ impl Engine {
                 user: true,
                 // dockerd lists a gateway only when the user gave one.
                 gateway_listed: gateway.is_some(),
+                aux,
             });
         }
         if !subnets.iter().any(|s| s.subnet.addr().is_ipv4()) {
@@ -204,6 +203,7 @@ impl Engine {
                     ip_range: None,
                     user: false,
                     gateway_listed: true,
+                    aux: BTreeMap::new(),
                 },
             );
         }
@@ -269,4 +269,40 @@ impl Engine {
             warning: String::new(),
         })
     }
+}
+
+/// A subnet's auxiliary addresses (`--aux-address`), checked as
+/// libnetwork's ipamAllocateVersion does (its words and dockerd 20.10's
+/// statuses: a malformed one 500, one outside the subnet 403, one taken,
+/// the gateway's or another's, 500) and reserved in `pool`.
+fn aux_addresses(
+    network: &str,
+    subnet: IpNet,
+    pool: &mut ipam::Pool,
+    given: Option<&BTreeMap<String, String>>,
+) -> Result<BTreeMap<String, IpAddr>> {
+    let mut out = BTreeMap::new();
+    for (k, v) in given.into_iter().flatten() {
+        let ip: IpAddr = v.parse().map_err(|_| {
+            Error::Internal(format!(
+                "non parsable secondary ip address ({k}:{v}) passed for network {network}"
+            ))
+        })?;
+        if !subnet.contains(&ip) {
+            return Err(Error::Forbidden(format!(
+                "auxiliary address: ({k}:{v}) must belong to the master pool: {subnet}"
+            )));
+        }
+        pool.reserve(ip).map_err(|e| {
+            let why = match e {
+                ipam::Error::InUse(_) => "Address already in use".to_string(),
+                other => other.to_string(),
+            };
+            Error::Internal(format!(
+                "failed to allocate secondary ip address ({k}:{v}): {why}"
+            ))
+        })?;
+        out.insert(k.clone(), ip);
+    }
+    Ok(out)
 }

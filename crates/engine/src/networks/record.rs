@@ -34,6 +34,10 @@ pub struct Subnet {
     /// The gateway was given, or is IPv4 (dockerd lists those, not an
     /// implicit IPv6 gateway).
     pub gateway_listed: bool,
+    /// Auxiliary addresses (`--aux-address name=ip`): kept for inspect and
+    /// never handed to a container.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aux: BTreeMap<String, IpAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,7 +97,12 @@ impl NetworkRecord {
                         subnet: Some(s.subnet.to_string()),
                         ip_range: s.ip_range.map(|r| r.to_string()),
                         gateway: s.gateway_listed.then(|| s.gateway.to_string()),
-                        auxiliary_addresses: None,
+                        auxiliary_addresses: (!s.aux.is_empty()).then(|| {
+                            s.aux
+                                .iter()
+                                .map(|(k, ip)| (k.clone(), ip.to_string()))
+                                .collect()
+                        }),
                     })
                     .collect(),
             )

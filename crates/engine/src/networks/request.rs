@@ -184,11 +184,8 @@ pub(crate) fn check_endpoint(n: &NetworkRecord, ep: &EndpointSettings) -> Result
     let Some(ipam) = &ep.ipam_config else {
         return Ok(());
     };
-    if ipam.link_local_ips.iter().flatten().next().is_some() {
-        return Err(Error::Invalid(
-            "link-local addresses (--link-local-ip) are not supported yet".into(),
-        ));
-    }
+    // Malformed link-local addresses are refused at start (and at a running
+    // container's connect), as dockerd 20.10 does.
     for (addr, v6) in [(&ipam.ipv4_address, false), (&ipam.ipv6_address, true)] {
         if addr.is_empty() {
             continue;
@@ -229,4 +226,27 @@ pub(crate) fn check_endpoint(n: &NetworkRecord, ep: &EndpointSettings) -> Result
         }
     }
     Ok(())
+}
+
+/// An endpoint's `--link-local-ip` addresses, as dockerd parses them
+/// (buildCreateEndpointOptions: any address; its error names the list).
+pub(crate) fn link_local_ips(
+    ipam: &berth_models::network::EndpointIpamConfig,
+) -> Result<Vec<IpAddr>> {
+    let all = ipam.link_local_ips.iter().flatten();
+    all.filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse().map_err(|_| {
+                Error::Invalid(format!(
+                    "Invalid link-local IP address: [{}]",
+                    ipam.link_local_ips
+                        .iter()
+                        .flatten()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ))
+            })
+        })
+        .collect()
 }
