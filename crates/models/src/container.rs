@@ -181,7 +181,11 @@ pub struct HostConfig {
     /// `private` (a cgroup namespace of its own) or `host`.
     pub cgroupns_mode: String,
     pub cpuset_mems: String,
+    /// Go decodes JSON keys without regard to case, and docker-py sends
+    /// these two as `CPURealtimePeriod` and `CPURealtimeRuntime`.
+    #[serde(alias = "CPURealtimePeriod")]
     pub cpu_realtime_period: i64,
+    #[serde(alias = "CPURealtimeRuntime")]
     pub cpu_realtime_runtime: i64,
     /// 0 to 100; -1 (older clients' "unset") or none keeps the kernel's.
     pub memory_swappiness: Option<i64>,
@@ -438,4 +442,24 @@ pub struct ContainerInspect {
     pub mounts: Vec<MountPoint>,
     pub config: Config,
     pub network_settings: crate::network::NetworkSettings,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HostConfig;
+
+    #[test]
+    fn realtime_fields_take_docker_pys_spelling() {
+        let hc: HostConfig =
+            serde_json::from_str(r#"{"CPURealtimePeriod": 1000, "CPURealtimeRuntime": 500}"#)
+                .unwrap();
+        assert_eq!(
+            (hc.cpu_realtime_period, hc.cpu_realtime_runtime),
+            (1000, 500)
+        );
+        let hc: HostConfig =
+            serde_json::from_str(r#"{"CpuRealtimePeriod": 2000, "CpuRealtimeRuntime": 5}"#)
+                .unwrap();
+        assert_eq!((hc.cpu_realtime_period, hc.cpu_realtime_runtime), (2000, 5));
+    }
 }
